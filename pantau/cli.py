@@ -1,0 +1,37 @@
+"""The `pantau` command. Command groups are registered explicitly in COMMAND_GROUPS, never discovered."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import click
+
+from pantau import __version__
+from pantau.contract.cli import contract
+
+#: Each package contributes one group; add yours here when it has commands worth running.
+COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (contract,)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pantau")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="How much to log to stderr.",
+)
+def cli(log_level: str) -> None:
+    """pantau: sensor gateway and time-series backend for flood warning and truck overload (ODOL) enforcement."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+for _group in COMMAND_GROUPS:
+    cli.add_command(_group)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

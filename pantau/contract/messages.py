@@ -1,0 +1,343 @@
+"""The messages gateways and the backend exchange over MQTT (schema version 1).
+
+Both sides import these models, so the contract is written down exactly once; `docs/contract.md`
+explains it and `docs/schema/` holds the JSON Schema generated from here.
+
+Message kinds and who sends them::
+
+    Readings        gateway -> {prefix}/{site}/{device}/readings   one device poll, all its channels
+    Vehicle         gateway -> {prefix}/{site}/{device}/vehicles   one WIM record or weighbridge weighing
+    GatewayStatus   gateway -> {prefix}/{site}/status              retained; also the MQTT Last Will
+    DeviceStatus    gateway -> {prefix}/{site}/{device}/status     retained
+    AlertTransition backend -> {prefix}/alerts/{site}/{rule}       retained
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Annotated, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+from pantau.contract.fields import FiniteFloat, Label, ReasonCode, ShortText, Slug, Unit, UtcDatetime
+
+SCHEMA_VERSION: Final = 1
+#: Upper bound on channels in one poll: a generous device, not a denial-of-service vector.
+MAX_CHANNELS: Final = 256
+#: Longest vehicle the contract accepts (road trains have ~12 axles; 20 leaves room for special transport).
+MAX_AXLES: Final = 20
+
+
+class ContractModel(BaseModel):
+    """Base of every contract model: immutable, strict about unknown fields and non-finite numbers."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+        str_strip_whitespace=False,
+        validate_default=True,
+        use_enum_values=False,
+    )
+
+
+class Quality(StrEnum):
+    """Data quality of one value, QARTOD style (flag numbers in `qartod_flag`)."""
+
+    GOOD = "good"
+    SUSPECT = "suspect"
+    BAD = "bad"
+    MISSING = "missing"
+
+    @property
+    def qartod_flag(self) -> int:
+        """The QARTOD primary flag: 1 pass, 3 suspect, 4 fail, 9 missing."""
+        return _QARTOD_FLAGS[self]
+
+
+_QARTOD_FLAGS: Final = {Quality.GOOD: 1, Quality.SUSPECT: 3, Quality.BAD: 4, Quality.MISSING: 9}
+
+
+class Reason(StrEnum):
+    """Reason codes producers use. The contract accepts any code matching the reason pattern, so a new
+    driver can add one without a schema version bump; these are the ones dashboards know by name."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    CRC = "crc"
+    FRAMING = "framing"
+    NOT_A_NUMBER = "not_a_number"
+    OVER_RANGE = "over_range"
+    UNDER_RANGE = "under_range"
+    OUT_OF_PHYSICAL_RANGE = "out_of_physical_range"
+    DEVICE_STATUS = "device_status"
+    DEVICE_ERROR = "device_error"
+    GROSS_RANGE = "gross_range"
+    SPIKE = "spike"
+    FLAT_LINE = "flat_line"
+    RATE_OF_CHANGE = "rate_of_change"
+    CONNECTION_LOST = "connection_lost"
+    SHUTDOWN = "shutdown"
+
+    @staticmethod
+    def modbus_exception(code: int) -> str:
+        """`modbus_exception_2` etc.: the Modbus exception code stays visible to the operator."""
+        return f"modbus_exception_{code}"
+
+
+class Reading(ContractModel):
+    """One channel's value at poll time, with its quality.
+
+    `value` is numeric for every measurement (enum codes and bits included, so a stored field keeps one type);
+    `text` carries what numbers cannot (a serial number, the name of an enum code).
+    """
+
+    value: FiniteFloat | None = None
+    text: ShortText | None = None
+    unit: Unit | None = None
+    quality: Quality = Quality.GOOD
+    reason: ReasonCode | None = None
+    detail: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _quality_is_consistent(self) -> Reading:
+        has_payload = self.value is not None or self.text is not None
+        if self.quality is Quality.MISSING and has_payload:
+            msg = "a 'missing' reading carries no value or text"
+            raise ValueError(msg)
+        if self.quality in (Quality.GOOD, Quality.SUSPECT) and not has_payload:
+            msg = f"a '{self.quality}' reading needs a value or text"
+            raise ValueError(msg)
+        if self.quality is Quality.GOOD and self.reason is not None:
+            msg = "a 'good' reading has no reason"
+            raise ValueError(msg)
+        if self.quality is not Quality.GOOD and self.reason is None:
+            msg = f"a '{self.quality}' reading needs a reason"
+            raise ValueError(msg)
+        return self
+
+    @classmethod
+    def measured(cls, value: float, unit: str | None = None) -> Reading:
+        """A measurement as read; NaN and ±inf (channel error, over/under range) become `bad` without a number."""
+        if math.isnan(value):
+            return cls(unit=unit, quality=Quality.BAD, reason=Reason.NOT_A_NUMBER)
+        if math.isinf(value):
+            reason = Reason.OVER_RANGE if value > 0 else Reason.UNDER_RANGE
+            return cls(unit=unit, quality=Quality.BAD, reason=reason)
+        return cls(value=value, unit=unit)
+
+    @classmethod
+    def missing(cls, reason: str, detail: str | None = None, unit: str | None = None) -> Reading:
+        """No value this poll (timeout, exception response, CRC error...)."""
+        return cls(unit=unit, quality=Quality.MISSING, reason=reason, detail=detail)
+
+
+#: Validation context key set by the codec: on the wire, `schema_version` and `kind` must be spelled out
+#: (in Python they default, so producers cannot get them wrong).
+WIRE_CONTEXT: Final = "pantau_wire"
+_REQUIRED_ON_WIRE: Final = ("schema_version", "kind")
+
+
+def _require_on_wire(schema: dict[str, object]) -> None:
+    required = schema.setdefault("required", [])
+    assert isinstance(required, list)  # noqa: S101 - pydantic always emits a list here
+    required[:0] = [name for name in _REQUIRED_ON_WIRE if name not in required]
+
+
+class _Message(ContractModel):
+    model_config = ConfigDict(json_schema_extra=_require_on_wire)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: str
+    site: Slug
+    ts: UtcDatetime = Field(description="UTC time the data was read (or the event happened), not sent")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _envelope_spelled_out(cls, data: object, info: ValidationInfo) -> object:
+        if info.context and info.context.get(WIRE_CONTEXT) and isinstance(data, dict):
+            absent = [name for name in _REQUIRED_ON_WIRE if name not in data]
+            if absent:
+                msg = f"missing {', '.join(absent)} (required on the wire)"
+                raise ValueError(msg)
+        return data
+
+
+class _GatewayMessage(_Message):
+    gateway: Slug
+    seq: int = Field(
+        ge=0,
+        le=2**63 - 1,
+        description="Per-gateway counter, increasing across restarts; gaps reveal lost messages",
+    )
+
+
+class Readings(_GatewayMessage):
+    """One poll of one device: every channel it reported, each with its own quality."""
+
+    kind: Literal["readings"] = "readings"
+    device: Slug
+    channels: Annotated[dict[Slug, Reading], Field(min_length=1, max_length=MAX_CHANNELS)]
+
+
+class Tyres(StrEnum):
+    """Single-tyre axles count as `1`, dual-tyre axles as `2` in the JBI axle-configuration notation."""
+
+    SINGLE = "single"
+    DUAL = "dual"
+
+
+class Axle(ContractModel):
+    """One axle, front to back."""
+
+    load_kg: FiniteFloat = Field(ge=0, le=60_000)
+    tyres: Tyres | None = None
+    spacing_m: FiniteFloat | None = Field(
+        default=None, gt=0, le=30, description="Distance to the next axle; absent on the last axle"
+    )
+
+
+class Dimensions(ContractModel):
+    """Vehicle dimensions from a laser profiler or the WIM loop layout, in metres."""
+
+    length_m: FiniteFloat | None = Field(default=None, gt=0, le=40)
+    width_m: FiniteFloat | None = Field(default=None, gt=0, le=6)
+    height_m: FiniteFloat | None = Field(default=None, gt=0, le=8)
+
+
+class Vehicle(_GatewayMessage):
+    """One vehicle over a WIM scale, or one static weighing on a weighbridge.
+
+    `groups` lists how many axles each axle group holds, front to back (a 1-2.2 truck is [1, 2]);
+    with `tyres` on every axle it yields the JBI axle configuration (`axle_configuration`).
+    """
+
+    kind: Literal["vehicle"] = "vehicle"
+    device: Slug
+    source: Literal["wim", "weighbridge"]
+    record_id: Label | None = Field(default=None, description="The controller's own id")
+    lane: int | None = Field(default=None, ge=1, le=16)
+    direction: Slug | None = None
+    speed_kmh: FiniteFloat | None = Field(default=None, ge=0, le=250)
+    gvw_kg: FiniteFloat = Field(ge=0, le=300_000, description="Gross vehicle weight")
+    axles: Annotated[list[Axle], Field(max_length=MAX_AXLES)] = []
+    groups: list[Annotated[int, Field(ge=1, le=MAX_AXLES)]] | None = None
+    vehicle_class: Label | None = None
+    dimensions: Dimensions | None = None
+    error_code: Label | None = Field(default=None, description="Controller error, if any")
+    quality: Quality = Quality.GOOD
+    reason: ReasonCode | None = None
+
+    @model_validator(mode="after")
+    def _axles_are_consistent(self) -> Vehicle:
+        if self.groups is not None and sum(self.groups) != len(self.axles):
+            msg = f"groups {self.groups} hold {sum(self.groups)} axles but {len(self.axles)} axles are listed"
+            raise ValueError(msg)
+        spacings = [axle.spacing_m for axle in self.axles]
+        if spacings and spacings[-1] is not None:
+            msg = "the last axle has no spacing (spacing is the distance to the next axle)"
+            raise ValueError(msg)
+        if any(s is None for s in spacings[:-1]) and any(s is not None for s in spacings[:-1]):
+            msg = "axle spacings are given for some axles but not others"
+            raise ValueError(msg)
+        if self.quality is Quality.MISSING:
+            msg = "a vehicle record is either there or not: quality 'missing' is not allowed"
+            raise ValueError(msg)
+        if (self.quality is Quality.GOOD) != (self.reason is None):
+            msg = "a reason is required exactly when quality is not 'good'"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def axle_configuration(self) -> str | None:
+        """JBI notation such as `1-2.2`: `-` between groups, `.` within a group; None when unknown."""
+        if self.groups is None or not self.axles or any(axle.tyres is None for axle in self.axles):
+            return None
+        digits = ["1" if axle.tyres is Tyres.SINGLE else "2" for axle in self.axles]
+        parts, start = [], 0
+        for size in self.groups:
+            parts.append(".".join(digits[start : start + size]))
+            start += size
+        return "-".join(parts)
+
+
+class OutboxStats(ContractModel):
+    """The gateway's store-and-forward queue, so operators see a backlog before it overflows."""
+
+    depth: int = Field(ge=0)
+    oldest_ts: UtcDatetime | None = None
+    dropped_total: int = Field(default=0, ge=0, description="Messages dropped by quota/age since install")
+
+
+class GatewayStatus(_GatewayMessage):
+    """Retained gateway state. The gateway's MQTT Last Will is one of these with state `offline`,
+    prepared at connect time with its own sequence number."""
+
+    kind: Literal["gateway_status"] = "gateway_status"
+    state: Literal["online", "offline"]
+    reason: ReasonCode | None = None
+    software_version: Label | None = None
+    started_at: UtcDatetime | None = None
+    outbox: OutboxStats | None = None
+
+
+class DeviceStatus(_GatewayMessage):
+    """Retained communication health of one device, published when it changes."""
+
+    kind: Literal["device_status"] = "device_status"
+    device: Slug
+    state: Literal["ok", "degraded", "failing", "disabled"]
+    since: UtcDatetime = Field(description="When the device entered this state")
+    last_success: UtcDatetime | None = None
+    consecutive_failures: int = Field(default=0, ge=0)
+    reason: ReasonCode | None = None
+    detail: ShortText | None = None
+    requests_total: int = Field(default=0, ge=0)
+    errors_total: int = Field(default=0, ge=0)
+    latency_ms: FiniteFloat | None = Field(default=None, ge=0)
+
+
+class Acknowledgement(ContractModel):
+    """An operator took ownership of an alert."""
+
+    by: Label
+    at: UtcDatetime
+    note: ShortText | None = None
+
+
+AlertState = Literal["pending", "firing", "resolved"]
+
+
+class AlertTransition(_Message):
+    """One change of an alert's state or level, published by the backend.
+
+    Alerts come from the backend, not a gateway: `source` names the backend worker and `seq` counts the
+    transitions of this alert, so a consumer can tell a newer transition from a replayed older one.
+    """
+
+    kind: Literal["alert"] = "alert"
+    source: Slug
+    seq: int = Field(ge=0, le=2**63 - 1)
+    alert_id: Label
+    rule: Slug
+    device: Slug | None = None
+    channel: Slug | None = None
+    state: AlertState
+    previous_state: AlertState | None = None
+    level: Label | None = Field(default=None, description="e.g. 'Siaga II'")
+    severity: int = Field(default=0, ge=0, le=10, description="0 = normal; higher is worse")
+    previous_level: Label | None = None
+    value: FiniteFloat | None = None
+    threshold: FiniteFloat | None = None
+    unit: Unit | None = None
+    message: ShortText
+    started_at: UtcDatetime
+    acknowledgement: Acknowledgement | None = None
+
+
+Message = Annotated[
+    Readings | Vehicle | GatewayStatus | DeviceStatus | AlertTransition,
+    Field(discriminator="kind"),
+]
+MESSAGE_TYPES: Final = (Readings, Vehicle, GatewayStatus, DeviceStatus, AlertTransition)

@@ -1,0 +1,49 @@
+"""A private Mosquitto broker on a free loopback port (MQTT 3.1.1 and 5, shared subscriptions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tests.harness.process import ServiceProcess, free_port, port_open
+
+
+class Mosquitto(ServiceProcess):
+    name = "mosquitto"
+
+    def __init__(self, workdir: Path, binary: str, *, persistence: bool = False, extra_config: str = "") -> None:
+        self.binary = binary
+        self.host = "127.0.0.1"
+        self.persistence = persistence
+        self.extra_config = extra_config
+        super().__init__(workdir)
+
+    def pick_ports(self) -> None:
+        self.port = free_port(self.host)
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "mosquitto.conf"
+
+    def prepare(self) -> None:
+        lines = [
+            f"listener {self.port} {self.host}",
+            "allow_anonymous true",
+            f"persistence {'true' if self.persistence else 'false'}",
+            f"persistence_location {self.workdir}/",
+            "log_dest stdout",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            # Tests publish bursts; the broker default of 1000 queued QoS>0 messages would silently drop some.
+            "max_queued_messages 0",
+            "max_inflight_messages 0",
+            self.extra_config,
+        ]
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    def command(self) -> Sequence[str]:
+        return [self.binary, "-c", str(self.config_path)]
+
+    def ready(self) -> bool:
+        return port_open(self.host, self.port)
