@@ -24,7 +24,7 @@ COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (contract,)
     help="How much to log to stderr.",
 )
 def cli(log_level: str) -> None:
-    """pantau: sensor gateway and time-series backend for flood warning and truck overload (ODOL) enforcement."""
+    """pantau: sensor gateway and time-series backend for flood warning and truck overload (ODOL)."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import IO
 
 import click
 
@@ -55,7 +56,7 @@ def example(kind: str) -> None:
 @click.option("--topic", help="Topic the payloads arrived on; checks site/device/kind against it.")
 @click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Topic prefix.")
 @click.option("--lines", is_flag=True, help="SOURCE holds one JSON message per line (JSON Lines).")
-def validate(source: click.utils.LazyFile, topic: str | None, prefix: str, lines: bool) -> None:  # noqa: FBT001
+def validate(source: IO[bytes], topic: str | None, prefix: str, lines: bool) -> None:  # noqa: FBT001
     """Validate message payloads from SOURCE (a file or - for stdin) against the contract."""
     try:
         topics = Topics(prefix)

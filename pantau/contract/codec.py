@@ -71,7 +71,9 @@ def check_topic(message: Message, topic: str, topics: Topics) -> None:
         raise TopicMismatch(f"{topic} is for rule '{ref.rule}' but the message says rule '{message.rule}'")
 
 
-def _explain(exc: ValidationError, payload: bytes | str, where: str) -> InvalidJson | UnsupportedSchema | InvalidMessage:
+def _explain(
+    exc: ValidationError, payload: bytes | str, where: str
+) -> InvalidJson | UnsupportedSchema | InvalidMessage:
     errors = exc.errors(include_url=False, include_context=False)
     if any(error["type"] == "json_invalid" for error in errors):
         return InvalidJson(f"payload{where} is not valid JSON: {errors[0]['msg']}")
@@ -83,7 +85,9 @@ def _explain(exc: ValidationError, payload: bytes | str, where: str) -> InvalidJ
         return InvalidJson(f"payload{where} is JSON but not an object")
     version = document.get("schema_version")
     if version is not None and version != SCHEMA_VERSION:
-        return UnsupportedSchema(f"payload{where} has schema_version {version!r}; this build speaks {SCHEMA_VERSION}")
+        return UnsupportedSchema(
+            f"payload{where} has schema_version {version!r}; this build speaks {SCHEMA_VERSION}"
+        )
     problems = [(_path(error["loc"], document), _plain(error["msg"])) for error in errors]
     shown = "; ".join(f"{path}: {msg}" if path else msg for path, msg in problems[:_MAX_PROBLEMS_SHOWN])
     more = f" (and {len(problems) - _MAX_PROBLEMS_SHOWN} more)" if len(problems) > _MAX_PROBLEMS_SHOWN else ""

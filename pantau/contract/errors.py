@@ -1,12 +1,12 @@
 """Errors of the wire contract. Each carries a machine-readable `reason` for the dead-letter store.
 
-    ContractError
-     ├── TopicError              topic or id outside the layout (also raised when building topics)
-     ├── PayloadTooLarge         payload over the size limit, rejected before parsing
-     ├── InvalidJson             not UTF-8 JSON, or not a JSON object
-     ├── UnsupportedSchema       schema_version this build does not speak
-     ├── InvalidMessage          JSON that fails the models; `problems` lists (field path, message)
-     └── TopicMismatch           valid message on the wrong topic (other site/device/kind)
+ContractError
+ ├── TopicError              topic or id outside the layout (also raised when building topics)
+ ├── PayloadTooLarge         payload over the size limit, rejected before parsing
+ ├── InvalidJson             not UTF-8 JSON, or not a JSON object
+ ├── UnsupportedSchema       schema_version this build does not speak
+ ├── InvalidMessage          JSON that fails the models; `problems` lists (field path, message)
+ └── TopicMismatch           valid message on the wrong topic (other site/device/kind)
 """
 
 from __future__ import annotations

@@ -107,7 +107,8 @@ def example_messages() -> dict[str, Message]:
             unit="m",
             message="Sungai Ampal at Mufakat 2.17 m: Siaga II (>= 2.00 m)",
             started_at=_T0.replace(hour=5, minute=31),
-            acknowledgement=Acknowledgement(by="ops-wita-1", at=_T0.replace(minute=2), note="team dispatched"),
+            acknowledgement=Acknowledgement(
+                by="ops-wita-1", at=_T0.replace(minute=2), note="team dispatched"
+            ),
         ),
     }
-

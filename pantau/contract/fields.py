@@ -63,4 +63,3 @@ def _require_finite(value: float) -> float:
 #: Every number in the contract: never NaN/inf. Strict, because pydantic would otherwise read `true` as 1.0
 #: and "1.5" as 1.5: a boolean or a string where a measurement belongs is a producer bug to surface.
 FiniteFloat = Annotated[float, Strict(), AfterValidator(_require_finite)]
-

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic.config import JsonDict
 
 from pantau.contract.fields import FiniteFloat, Label, ReasonCode, ShortText, Slug, Unit, UtcDatetime
 
@@ -119,7 +120,7 @@ class Reading(ContractModel):
 
     @classmethod
     def measured(cls, value: float, unit: str | None = None) -> Reading:
-        """A measurement as read; NaN and ±inf (channel error, over/under range) become `bad` without a number."""
+        """A measurement as read; NaN and ±inf (channel error, over/under range) become `bad`, number-less."""
         if math.isnan(value):
             return cls(unit=unit, quality=Quality.BAD, reason=Reason.NOT_A_NUMBER)
         if math.isinf(value):
@@ -139,10 +140,10 @@ WIRE_CONTEXT: Final = "pantau_wire"
 _REQUIRED_ON_WIRE: Final = ("schema_version", "kind")
 
 
-def _require_on_wire(schema: dict[str, object]) -> None:
+def _require_on_wire(schema: JsonDict) -> None:
     required = schema.setdefault("required", [])
-    assert isinstance(required, list)  # noqa: S101 - pydantic always emits a list here
-    required[:0] = [name for name in _REQUIRED_ON_WIRE if name not in required]
+    if isinstance(required, list):  # pydantic always emits a list here
+        required[:0] = [name for name in _REQUIRED_ON_WIRE if name not in required]
 
 
 class _Message(ContractModel):

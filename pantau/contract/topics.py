@@ -100,7 +100,9 @@ class Topics:
     def alert(self, site: str, rule: str) -> str:
         return f"{self.prefix}/{_ALERTS}/{check_id(site, 'site')}/{check_id(rule, 'rule')}"
 
-    def for_message(self, kind: TopicKind, site: str, device: str | None = None, rule: str | None = None) -> str:
+    def for_message(
+        self, kind: TopicKind, site: str, device: str | None = None, rule: str | None = None
+    ) -> str:
         """The topic for a TopicRef's fields; raises TopicError when a needed id is absent."""
         if kind is TopicKind.GATEWAY_STATUS:
             return self.gateway_status(site)
@@ -133,20 +135,28 @@ class Topics:
         if len(levels) == 2 and levels[1] == "status":
             return TopicRef(TopicKind.GATEWAY_STATUS, site=check_id(levels[0], "site"))
         if len(levels) == 3 and levels[0] == _ALERTS:
-            return TopicRef(TopicKind.ALERT, site=check_id(levels[1], "site"), rule=check_id(levels[2], "rule"))
+            return TopicRef(
+                TopicKind.ALERT, site=check_id(levels[1], "site"), rule=check_id(levels[2], "rule")
+            )
         if len(levels) == 3 and levels[2] in _DEVICE_LEAVES:
             return TopicRef(
                 _DEVICE_LEAVES[levels[2]],
                 site=check_id(levels[0], "site"),
                 device=check_id(levels[1], "device"),
             )
-        raise TopicError("not one of {site}/status, {site}/{device}/readings|vehicles|status, alerts/{site}/{rule}")
+        raise TopicError(
+            "not one of {site}/status, {site}/{device}/readings|vehicles|status, alerts/{site}/{rule}"
+        )
 
     # Subscription filters for the backend.
     def all_gateway_traffic(self) -> list[str]:
         """Filters matching everything gateways publish (not the backend's own alerts)."""
-        return [f"{self.prefix}/+/status", f"{self.prefix}/+/+/readings", f"{self.prefix}/+/+/vehicles",
-                f"{self.prefix}/+/+/status"]
+        return [
+            f"{self.prefix}/+/status",
+            f"{self.prefix}/+/+/readings",
+            f"{self.prefix}/+/+/vehicles",
+            f"{self.prefix}/+/+/status",
+        ]
 
     def alerts_filter(self) -> str:
         return f"{self.prefix}/{_ALERTS}/#"

@@ -19,7 +19,6 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from tests.harness.process import free_port, port_open, wait_until
 
-
 # pymodbus rejects an empty block list; a never-read cell at the top of the address space stands in.
 _UNUSED_ADDRESS = 65535
 
@@ -58,7 +57,9 @@ def register_device(
 class ModbusServerThread:
     """Serve `devices` over Modbus TCP (`tcp=True`) or RTU on a serial port (`serial_port=...`)."""
 
-    def __init__(self, devices: list[SimDevice], *, serial_port: Path | None = None, baudrate: int = 9600) -> None:
+    def __init__(
+        self, devices: list[SimDevice], *, serial_port: Path | None = None, baudrate: int = 9600
+    ) -> None:
         self.devices = devices
         self.serial_port = serial_port
         self.baudrate = baudrate

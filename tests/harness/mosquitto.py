@@ -11,7 +11,9 @@ from tests.harness.process import ServiceProcess, free_port, port_open
 class Mosquitto(ServiceProcess):
     name = "mosquitto"
 
-    def __init__(self, workdir: Path, binary: str, *, persistence: bool = False, extra_config: str = "") -> None:
+    def __init__(
+        self, workdir: Path, binary: str, *, persistence: bool = False, extra_config: str = ""
+    ) -> None:
         self.binary = binary
         self.host = "127.0.0.1"
         self.persistence = persistence

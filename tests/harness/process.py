@@ -81,12 +81,14 @@ class ServiceProcess:
     def start(self) -> None:
         self.prepare()
         with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - fixed argv built by the harness
+            self._process = subprocess.Popen(
                 list(self.command()), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
             )
         if not wait_until(lambda: not self.running or self.ready(), self.start_timeout) or not self.running:
             self.kill()
-            raise ServiceError(f"{self.name} did not become ready in {self.start_timeout:.0f} s:\n{self.log_tail()}")
+            raise ServiceError(
+                f"{self.name} did not become ready in {self.start_timeout:.0f} s:\n{self.log_tail()}"
+            )
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after `stop_timeout`."""

@@ -29,7 +29,9 @@ async def test_mosquitto_delivers_a_qos1_message(mosquitto: Mosquitto, mqtt_topi
     assert message.qos == 1
 
 
-async def test_mosquitto_speaks_mqtt5_shared_subscriptions(mosquitto: Mosquitto, mqtt_topic_root: str) -> None:
+async def test_mosquitto_speaks_mqtt5_shared_subscriptions(
+    mosquitto: Mosquitto, mqtt_topic_root: str
+) -> None:
     topic = f"{mqtt_topic_root}/shared"
     v5 = aiomqtt.ProtocolVersion.V5
     async with (
@@ -47,7 +49,9 @@ def test_influxd_writes_then_reads_back_with_influxql(influxd: Influxd, influx_d
     line = 'water_level,site=ampal-mufakat,device=wl-1 level=2.173,quality="good" 1764309600000000000'
     response = httpx.post(f"{influxd.url}/write", params={"db": influx_db, "precision": "ns"}, content=line)
     assert response.status_code == 204, response.text
-    body = influxd.query('SELECT "level", "quality" FROM "water_level" WHERE "site" = \'ampal-mufakat\'', influx_db)
+    body = influxd.query(
+        'SELECT "level", "quality" FROM "water_level" WHERE "site" = \'ampal-mufakat\'', influx_db
+    )
     series = body["results"][0]["series"][0]
     assert series["columns"] == ["time", "level", "quality"]
     assert series["values"] == [["2025-11-28T06:00:00Z", 2.173, "good"]]

@@ -1,0 +1,80 @@
+"""The installed `pantau` command, run as a technician would run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PANTAU = [sys.executable, "-m", "pantau"]
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PANTAU, *args], input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_help_lists_the_command_groups() -> None:
+    result = run("--help")
+    assert result.returncode == 0, result.stderr
+    assert "contract" in result.stdout
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("pantau, version ")
+
+
+@pytest.mark.parametrize("kind", ["readings", "vehicle", "gateway_status", "device_status", "alert"])
+def test_examples_validate_through_the_cli(kind: str) -> None:
+    example = run("contract", "example", kind)
+    assert example.returncode == 0, example.stderr
+    assert json.loads(example.stdout)["kind"] == kind
+    checked = run("contract", "validate", "-", stdin=example.stdout)
+    assert checked.returncode == 0, checked.stderr
+    assert f"ok ({kind}" in checked.stdout
+
+
+def test_validate_reports_each_bad_line_and_fails(tmp_path: Path) -> None:
+    good = json.dumps(json.loads(run("contract", "example", "readings").stdout))
+    source = tmp_path / "capture.jsonl"
+    source.write_text(f'{good}\n{{"kind": "readings"}}\nnot json\n')
+    result = run(
+        "contract",
+        "validate",
+        "--lines",
+        "--topic",
+        "pantau/v1/ampal-mufakat/wl-radar-1/readings",
+        str(source),
+    )
+    assert result.returncode == 1
+    assert f"{source}:1: ok" in result.stdout
+    assert f"{source}:2: invalid" in result.stderr
+    assert f"{source}:3: bad_json" in result.stderr
+    assert "2 of 3 payloads invalid" in result.stderr
+
+
+def test_schema_check_passes_on_the_committed_files() -> None:
+    result = run("contract", "schema", "--check", "--out", str(Path(__file__).parents[2] / "docs" / "schema"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_schema_check_fails_on_an_empty_directory(tmp_path: Path) -> None:
+    result = run("contract", "schema", "--check", "--out", str(tmp_path))
+    assert result.returncode == 1
+    assert "stale schema files" in result.stderr
+
+
+def test_the_installed_console_script_runs() -> None:
+    script = Path(sys.executable).parent / "pantau"
+    assert script.is_file(), (
+        "the `pantau` console script is not installed in this environment (pip install -e .)"
+    )
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "contract" in result.stdout
