@@ -1,0 +1,163 @@
+"""A Modbus device simulated from its profile: pymodbus serves the registers, a signal fills them.
+
+Before each read the action hook writes the signal's current values into the register block, so every poll
+sees fresh data; faults (timeouts, exception responses, NaN, stuck values) are switched at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pymodbus.constants import ExcCodes
+from pymodbus.simulator import DataType as SimType
+from pymodbus.simulator import SimData, SimDevice
+
+from drivers.modbus.config import DataType, ModbusProfile, Table
+from drivers.modbus.encoder import EncodeError, register_image
+
+#: Engineering values per channel at a point in time.
+Signal = Callable[[datetime], Mapping[str, float | str]]
+_FUNCTION_TABLE = {1: Table.COILS, 2: Table.DISCRETE_INPUTS, 3: Table.HOLDING, 4: Table.INPUT}
+_UNUSED_ADDRESS = 65535
+
+
+@dataclass
+class Faults:
+    """Misbehaviour to inject; the fields can be changed while the server runs."""
+
+    no_reply: bool = False  # every request times out (device unpowered, wrong address)
+    no_reply_next: int = 0  # the next N requests time out
+    exception_code: int | None = None  # every request answers with this exception
+    busy_next: int = 0  # the next N requests answer 6 (device busy)
+    nan_channels: set[str] = field(default_factory=set)  # float channels report NaN
+    inf_channels: set[str] = field(default_factory=set)  # float channels report +inf (over range)
+    stuck: bool = False  # values freeze at their last state
+    reply_delay_s: float = 0.0  # the device's own turnaround
+
+    def timeout_now(self) -> bool:
+        if self.no_reply:
+            return True
+        if self.no_reply_next > 0:
+            self.no_reply_next -= 1
+            return True
+        return False
+
+
+class SimulatedModbusDevice:
+    """One simulated device (unit id) speaking `profile`'s register map."""
+
+    def __init__(
+        self,
+        profile: ModbusProfile,
+        signal: Signal,
+        *,
+        unit_id: int | None = None,
+        faults: Faults | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        no_reply_s: float = 30.0,
+    ) -> None:
+        self.profile = profile
+        self.signal = signal
+        self.unit_id = profile.default_unit_id if unit_id is None else unit_id
+        self.faults = faults or Faults()
+        self.clock = clock
+        self.no_reply_s = no_reply_s
+        self.reads = 0
+        self._frozen: Mapping[str, float | str] | None = None
+
+    def values(self) -> dict[str, float | str]:
+        """The channel values the device reports right now, faults applied."""
+        if self.faults.stuck and self._frozen is not None:
+            current = dict(self._frozen)
+        else:
+            current = dict(self.signal(self.clock()))
+            self._frozen = current
+        for name in self.faults.nan_channels:
+            current[name] = math.nan
+        for name in self.faults.inf_channels:
+            current[name] = math.inf
+        return current
+
+    def sim_device(self) -> SimDevice:
+        """The pymodbus SimDevice to hand to a ModbusTcpServer / ModbusSerialServer."""
+        image = register_image(self.profile, self.values())
+        blocks = {table: _blocks(image[table], bits=table.is_bits) for table in Table}
+        return SimDevice(
+            id=self.unit_id,
+            simdata=(
+                blocks[Table.COILS],
+                blocks[Table.DISCRETE_INPUTS],
+                blocks[Table.HOLDING],
+                blocks[Table.INPUT],
+            ),
+            action=self._on_request,
+        )
+
+    async def _on_request(
+        self,
+        function_code: int,
+        start_address: int,
+        _address: int,
+        _count: int,
+        current_registers: list[int],
+        _set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        self.reads += 1
+        if self.faults.reply_delay_s:
+            await asyncio.sleep(self.faults.reply_delay_s)
+        if self.faults.timeout_now():
+            await asyncio.sleep(
+                self.no_reply_s
+            )  # longer than any client timeout: the reply never comes in time
+            return ExcCodes.GATEWAY_NO_RESPONSE
+        if self.faults.exception_code is not None:
+            return ExcCodes(self.faults.exception_code)
+        if self.faults.busy_next > 0:
+            self.faults.busy_next -= 1
+            return ExcCodes.DEVICE_BUSY
+        table = _FUNCTION_TABLE.get(function_code)
+        if table is not None and not table.is_bits:
+            self._refresh(table, start_address, current_registers)
+        return None
+
+    def _refresh(self, table: Table, start_address: int, registers: list[int]) -> None:
+        try:
+            image = register_image(self.profile, self.values())[table]
+        except EncodeError:
+            return  # a signal value the register cannot hold: keep serving the last good image
+        for address, word in image.items():
+            offset = address - start_address
+            if 0 <= offset < len(registers):
+                registers[offset] = word
+
+
+def _blocks(image: dict[int, int], *, bits: bool) -> list[SimData]:
+    """Contiguous runs of the image as SimData; unmapped addresses stay invalid (exception 2)."""
+    if not image:
+        if bits:
+            return [SimData(address=_UNUSED_ADDRESS, values=[False], datatype=SimType.BITS)]
+        return [SimData(address=_UNUSED_ADDRESS, datatype=SimType.INVALID)]
+    runs: list[tuple[int, list[int]]] = []
+    for address in sorted(image):
+        if runs and address == runs[-1][0] + len(runs[-1][1]):
+            runs[-1][1].append(image[address])
+        else:
+            runs.append((address, [image[address]]))
+    if bits:
+        return [SimData(address=a, values=[bool(v) for v in vs], datatype=SimType.BITS) for a, vs in runs]
+    return [SimData(address=a, values=vs, datatype=SimType.REGISTERS) for a, vs in runs]
+
+
+def constant_signal(values: Mapping[str, float | str]) -> Signal:
+    """A signal that always reports the same values (tests, bench checks)."""
+    frozen = dict(values)
+    return lambda _now: frozen
+
+
+def uses_floats(profile: ModbusProfile) -> list[str]:
+    """Channels that can carry NaN/inf (for fault-injection menus)."""
+    return [c.id for c in profile.channels if c.type in (DataType.FLOAT32, DataType.FLOAT64)]
