@@ -143,10 +143,12 @@ class ModbusBus:
                 async with asyncio.timeout(timeout * 1.5 + 0.5):
                     response = await _request(client, table, address, count, unit_id)
             except (TimeoutError, ModbusIOException) as exc:
+                self._forget_late_reply(client)
                 if attempt == attempts:
                     raise RequestTimeout(
                         f"unit {unit_id}: no reply within {timeout:g} s on {self.name}"
                     ) from exc
+                client = await self._connected_client()
                 continue
             except ConnectionException as exc:
                 await self._drop_connection(str(exc))
@@ -155,6 +157,13 @@ class ModbusBus:
                 raise RequestTimeout(f"unit {unit_id}: {exc}") from exc
             return _registers(response, table, count, unit_id)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _forget_late_reply(self, client: Client) -> None:
+        # On TCP a reply that arrives after we gave up would be taken for the answer to the next request;
+        # a fresh connection guarantees it never is. (On a serial line pymodbus drops stale bytes itself.)
+        if isinstance(self.config, TcpBusConfig):
+            client.close()
+            self._client = None
 
     async def _respect_inter_frame_delay(self) -> None:
         wait = self._last_frame_end + self.timing.inter_frame_delay.total_seconds() - self._monotonic()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pymodbus.constants import ExcCodes
+from pymodbus.exceptions import NoSuchIdException
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
@@ -58,14 +59,12 @@ class SimulatedModbusDevice:
         unit_id: int | None = None,
         faults: Faults | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        no_reply_s: float = 30.0,
     ) -> None:
         self.profile = profile
         self.signal = signal
         self.unit_id = profile.default_unit_id if unit_id is None else unit_id
         self.faults = faults or Faults()
         self.clock = clock
-        self.no_reply_s = no_reply_s
         self.reads = 0
         self._frozen: Mapping[str, float | str] | None = None
 
@@ -110,10 +109,7 @@ class SimulatedModbusDevice:
         if self.faults.reply_delay_s:
             await asyncio.sleep(self.faults.reply_delay_s)
         if self.faults.timeout_now():
-            await asyncio.sleep(
-                self.no_reply_s
-            )  # longer than any client timeout: the reply never comes in time
-            return ExcCodes.GATEWAY_NO_RESPONSE
+            _stay_silent(self.unit_id)
         if self.faults.exception_code is not None:
             return ExcCodes(self.faults.exception_code)
         if self.faults.busy_next > 0:
@@ -133,6 +129,35 @@ class SimulatedModbusDevice:
             offset = address - start_address
             if 0 <= offset < len(registers):
                 registers[offset] = word
+
+
+def _stay_silent(unit_id: int) -> None:
+    # pymodbus servers started with ignore_missing_devices=True send nothing at all for NoSuchIdException:
+    # the client sees a real timeout, as with an unpowered device, without a late reply to confuse it.
+    raise NoSuchIdException(f"simulated no reply from unit {unit_id}")
+
+
+async def _never_answer(
+    _function_code: int,
+    _start_address: int,
+    _address: int,
+    _count: int,
+    _registers: list[int],
+    _set_values: list[int] | list[bool] | None,
+) -> ExcCodes | None:
+    _stay_silent(0)
+    return None
+
+
+def absent_units() -> SimDevice:
+    """Unit id 0 catches every unit id not served: none of them answers, as on a real RS-485 line.
+
+    (pymodbus' own handling of unknown ids replies with exception 4, which no real bus does.)
+    Serve it with `ignore_missing_devices=True`.
+    """
+    # Every address must be valid, or pymodbus answers exception 2 before the action can stay silent.
+    everything = SimData(address=0, count=65536, values=0, datatype=SimType.REGISTERS)
+    return SimDevice(id=0, simdata=[everything], action=_never_answer)
 
 
 def _blocks(image: dict[int, int], *, bits: bool) -> list[SimData]:

@@ -17,6 +17,8 @@ from typing import Self
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from drivers.sim.modbus_device import absent_units
+
 from tests.harness.process import free_port, port_open, wait_until
 
 # pymodbus rejects an empty block list; a never-read cell at the top of the address space stands in.
@@ -60,7 +62,8 @@ class ModbusServerThread:
     def __init__(
         self, devices: list[SimDevice], *, serial_port: Path | None = None, baudrate: int = 9600
     ) -> None:
-        self.devices = devices
+        # Unit ids nobody serves stay silent (a timeout), as on a real bus.
+        self.devices = devices if any(d.id == 0 for d in devices) else [*devices, absent_units()]
         self.serial_port = serial_port
         self.baudrate = baudrate
         self.host = "127.0.0.1"
@@ -78,10 +81,17 @@ class ModbusServerThread:
 
     async def _serve(self) -> None:
         if self.serial_port is None:
-            self._server = ModbusTcpServer(self.devices, address=(self.host, self.port))
+            # An absent unit id gets no reply at all, as on a real bus (not pymodbus' default exception 4).
+            self._server = ModbusTcpServer(
+                self.devices, address=(self.host, self.port), ignore_missing_devices=True
+            )
         else:
             self._server = ModbusSerialServer(
-                self.devices, port=str(self.serial_port), baudrate=self.baudrate, timeout=1
+                self.devices,
+                port=str(self.serial_port),
+                baudrate=self.baudrate,
+                timeout=1,
+                ignore_missing_devices=True,
             )
         await self._server.serve_forever(background=True)
 

@@ -1,0 +1,201 @@
+"""Every shipped Modbus profile decoded exactly from a real pymodbus server, over TCP and over a socat pty.
+
+Cases live in cases/<profile>.yaml: the values the simulated device holds, poll after poll, and the readings
+pantau must publish for them. Faults (exception responses, timeouts, busy devices, dead units) follow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig, TcpBusConfig
+from drivers.modbus.config import ModbusProfile
+from drivers.modbus.device import Caution, ModbusDevice
+from drivers.profiles import PROFILE_DIR, load_profile
+from drivers.sim.modbus_device import Faults, SimulatedModbusDevice
+from pantau.contract import Quality, Reading
+from tests.harness.modbus import ModbusServerFactory, ModbusServerThread
+from tests.harness.serial_pty import SocatPtyPair
+
+CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
+FAST = BusTiming(timeout=timedelta(milliseconds=400), inter_frame_delay=timedelta(milliseconds=5), retries=0)
+
+
+@dataclass
+class Rig:
+    """A simulated device served by pymodbus and a pantau bus pointed at it."""
+
+    sim: SimulatedModbusDevice
+    server: ModbusServerThread
+    bus: ModbusBus
+
+    def device(self, **overrides: Any) -> ModbusDevice:
+        options: dict[str, Any] = {"unit_id": self.sim.unit_id} | overrides
+        return ModbusDevice(self.sim.profile, self.bus, **options)
+
+
+RigFactory = Callable[[ModbusProfile, dict[str, float | str]], Rig]
+
+
+@pytest.fixture(params=["tcp", "rtu-pty"])
+async def rig(
+    request: pytest.FixtureRequest, modbus_tcp_server: ModbusServerFactory, tmp_path: Path
+) -> AsyncIterator[RigFactory]:
+    buses: list[ModbusBus] = []
+
+    def make(profile: ModbusProfile, values: dict[str, float | str]) -> Rig:
+        state = {"values": values}
+        sim = SimulatedModbusDevice(profile, lambda _now: state["values"])
+        sim.state = state  # type: ignore[attr-defined]
+        if request.param == "tcp":
+            server = modbus_tcp_server([sim.sim_device()])
+            bus = ModbusBus(
+                TcpBusConfig(transport="tcp", host=server.host, port=server.port), FAST, name="tcp"
+            )
+        else:
+            pty: SocatPtyPair = request.getfixturevalue("pty_pair")
+            server = ModbusServerThread([sim.sim_device()], serial_port=pty.device_end, baudrate=19200)
+            server.start()
+            request.addfinalizer(server.stop)
+            bus = ModbusBus(
+                SerialBusConfig(transport="rtu", port=str(pty.host_end), baudrate=19200), FAST, name="rs485"
+            )
+        buses.append(bus)
+        return Rig(sim, server, bus)
+
+    yield make
+    for bus in buses:
+        await bus.close()
+
+
+def load_case(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def as_expected(reading: Reading, expected: dict[str, Any]) -> dict[str, Any]:
+    shown = reading.model_dump(
+        mode="json", exclude_none=True, include={"value", "text", "unit", "quality", "reason"}
+    )
+    if "detail" in expected:
+        shown["detail"] = reading.detail
+    return shown
+
+
+@pytest.mark.parametrize("case_path", CASES, ids=[p.stem for p in CASES])
+async def test_shipped_profile_decodes_exactly(case_path: Path, rig: RigFactory) -> None:
+    case = load_case(case_path)
+    profile = load_profile(PROFILE_DIR / f"{case['profile']}.yaml")
+    assert isinstance(profile, ModbusProfile)
+    setup = rig(profile, case["polls"][0]["device"])
+    device = setup.device(params=case["params"])
+    for number, poll in enumerate(case["polls"], start=1):
+        setup.sim.state["values"] = poll["device"]  # type: ignore[attr-defined]
+        result = await device.poll()
+        got = {cid: as_expected(r, poll["expected"].get(cid, {})) for cid, r in result.readings.items()}
+        assert got == poll["expected"], f"poll {number}"
+        assert result.failed_requests == 0
+
+
+def test_every_shipped_modbus_profile_has_a_case() -> None:
+    modbus = {p.stem for p in PROFILE_DIR.glob("*.yaml") if "protocol: modbus" in p.read_text()}
+    assert modbus <= {p.stem for p in CASES}
+
+
+async def test_merged_read_over_unmapped_registers_is_replanned(rig: RigFactory) -> None:
+    # VEGAPULS maps 2300..2313 sparsely; a device that rejects reads across the holes answers exception 2.
+    profile = load_profile(PROFILE_DIR / "vegapuls-c21.yaml")
+    assert isinstance(profile, ModbusProfile)
+    values = load_case(PROFILE_DIR.parents[1] / "tests/drivers/modbus/cases/vegapuls-c21.yaml")["polls"][0][
+        "device"
+    ]
+    setup = rig(profile, values)
+    device = setup.device(params={"mounting_height_m": 6.0})
+    first_plan = device.plan()
+    result = await device.poll()
+    assert all(r.quality is Quality.GOOD for r in result.readings.values())
+    assert device.caution > Caution.AS_CONFIGURED  # remembered for the next polls
+    assert len(device.plan()) > len(first_plan)
+    again = await device.poll()
+    assert again.requests == len(device.plan())  # no more rejected reads
+    assert all(r.quality is Quality.GOOD for r in again.readings.values())
+
+
+async def test_exception_response_marks_channels_missing_with_its_code(rig: RigFactory) -> None:
+    profile = load_profile(PROFILE_DIR / "dfrobot-sen0676.yaml")
+    assert isinstance(profile, ModbusProfile)
+    setup = rig(profile, {"level": 1.0, "installation_height": 4.0})
+    setup.sim.faults.exception_code = 4
+    result = await setup.device().poll()
+    assert {(r.quality, r.reason) for r in result.readings.values()} == {
+        (Quality.MISSING, "modbus_exception_4")
+    }
+    setup.sim.faults.exception_code = None
+    assert (await setup.device().poll()).readings["level"].value == 1.0
+
+
+async def test_busy_device_is_retried_without_losing_the_poll(rig: RigFactory) -> None:
+    profile = load_profile(PROFILE_DIR / "dfrobot-sen0676.yaml")
+    assert isinstance(profile, ModbusProfile)
+    setup = rig(profile, {"level": 1.0, "installation_height": 4.0})
+    setup.sim.faults.busy_next = 2
+    result = await setup.device().poll()
+    assert result.readings["level"].value == 1.0
+    assert setup.sim.faults.busy_next == 0
+
+
+async def test_a_timeout_costs_one_timeout_and_the_device_recovers(rig: RigFactory) -> None:
+    profile = load_profile(PROFILE_DIR / "deltaohm-hd2016.yaml")
+    assert isinstance(profile, ModbusProfile)
+    values = {
+        "status": 0,
+        "rain_since_last_read": 0.0,
+        "rain_total": 1.0,
+        "rain_rate": 0.0,
+        "rain_rate_2": 0.0,
+    }
+    setup = rig(profile, values)
+    device = setup.device()
+    setup.sim.faults.no_reply_next = 1
+    result = await device.poll()
+    assert result.readings["status"].reason == "timeout"
+    assert all(r.quality is Quality.MISSING for r in result.readings.values())
+    assert result.failed_requests == 1  # the rest of the poll was skipped, not timed out one by one
+    recovered = await device.poll()
+    assert recovered.readings["rain_total"].value == 1.0
+
+
+async def test_an_absent_unit_times_out_within_the_deadline(rig: RigFactory) -> None:
+    profile = load_profile(PROFILE_DIR / "dfrobot-sen0676.yaml")
+    assert isinstance(profile, ModbusProfile)
+    setup = rig(profile, {"level": 1.0, "installation_height": 4.0})
+    result = await setup.device(unit_id=99).poll()
+    assert {r.reason for r in result.readings.values()} == {"timeout"}
+    assert (
+        result.duration_s < 5
+    )  # bounded by the request timeout, not a hang (a sanity bound, not a speed test)
+
+
+async def test_nan_and_inf_from_the_wire_are_bad_never_numbers(rig: RigFactory) -> None:
+    profile = load_profile(PROFILE_DIR / "vegapuls-c21.yaml")
+    assert isinstance(profile, ModbusProfile)
+    values = load_case(PROFILE_DIR.parents[1] / "tests/drivers/modbus/cases/vegapuls-c21.yaml")["polls"][0][
+        "device"
+    ]
+    setup = rig(profile, values)
+    setup.sim.faults.nan_channels = {"echo_amplitude"}
+    setup.sim.faults.inf_channels = {"distance"}
+    readings = (await setup.device(params={"mounting_height_m": 6.0}).poll()).readings
+    assert (readings["echo_amplitude"].quality, readings["echo_amplitude"].reason) == (
+        Quality.BAD,
+        "not_a_number",
+    )
+    assert (readings["distance"].quality, readings["distance"].reason) == (Quality.BAD, "over_range")
+    assert readings["distance"].value is None and not math.isnan(readings["level"].value or math.nan)
