@@ -8,10 +8,12 @@ from typing import Final
 import click
 
 from pantau import __version__
+from drivers.modbus.cli import modbus, profile
+from drivers.sim.cli import simulate
 from pantau.contract.cli import contract
 
-#: Each package contributes one group; add yours here when it has commands worth running.
-COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (contract,)
+#: Each package contributes its groups; add yours here when it has commands worth running.
+COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (contract, modbus, profile, simulate)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

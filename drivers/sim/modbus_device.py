@@ -38,6 +38,17 @@ class Faults:
     inf_channels: set[str] = field(default_factory=set)  # float channels report +inf (over range)
     stuck: bool = False  # values freeze at their last state
     reply_delay_s: float = 0.0  # the device's own turnaround
+    garbage_every: int = 0  # corrupt every Nth reply frame on the wire (CRC errors, noise on the line)
+    _sent: int = 0
+
+    def tamper(self, sending: bool, packet: bytes) -> bytes:  # noqa: FBT001 - pymodbus' trace_packet signature
+        """pymodbus `trace_packet` hook: flip a byte of every Nth outgoing frame."""
+        if not sending or self.garbage_every <= 0 or not packet:
+            return packet
+        self._sent += 1
+        if self._sent % self.garbage_every:
+            return packet
+        return packet[:-1] + bytes([packet[-1] ^ 0x5A])
 
     def timeout_now(self) -> bool:
         if self.no_reply:
