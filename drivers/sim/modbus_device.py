@@ -70,7 +70,11 @@ class SimulatedModbusDevice:
         unit_id: int | None = None,
         faults: Faults | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        fill_gaps: int = 0,
     ) -> None:
+        """`fill_gaps`: unmapped holes up to this many registers read as 0 (many devices do that); larger
+        holes answer exception 2, as stricter devices do."""
+        self.fill_gaps = fill_gaps
         self.profile = profile
         self.signal = signal
         self.unit_id = profile.default_unit_id if unit_id is None else unit_id
@@ -95,6 +99,8 @@ class SimulatedModbusDevice:
     def sim_device(self) -> SimDevice:
         """The pymodbus SimDevice to hand to a ModbusTcpServer / ModbusSerialServer."""
         image = register_image(self.profile, self.values())
+        for table in (Table.HOLDING, Table.INPUT):
+            image[table] = _fill_holes(image[table], self.fill_gaps)
         blocks = {table: _blocks(image[table], bits=table.is_bits) for table in Table}
         return SimDevice(
             id=self.unit_id,
@@ -169,6 +175,15 @@ def absent_units() -> SimDevice:
     # Every address must be valid, or pymodbus answers exception 2 before the action can stay silent.
     everything = SimData(address=0, count=65536, values=0, datatype=SimType.REGISTERS)
     return SimDevice(id=0, simdata=[everything], action=_never_answer)
+
+
+def _fill_holes(image: dict[int, int], largest: int) -> dict[int, int]:
+    filled = dict(image)
+    addresses = sorted(image)
+    for before, after in zip(addresses, addresses[1:], strict=False):
+        if 1 < after - before <= largest + 1:
+            filled.update(dict.fromkeys(range(before + 1, after), 0))
+    return filled
 
 
 def _blocks(image: dict[int, int], *, bits: bool) -> list[SimData]:

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`). Separate from tests: they print figures, they never pass or fail on speed."""
