@@ -1,0 +1,178 @@
+"""The technician's commands, run as processes against simulated devices: `pantau simulate` serving a
+profile on TCP or on a virtual serial cable, `pantau modbus read|scan` and `pantau profile check` using it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness.process import free_port, port_open, wait_until
+
+PANTAU = [sys.executable, "-m", "pantau"]
+
+
+def pantau(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*PANTAU, *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@contextlib.contextmanager
+def background_pantau(args: list[str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`pantau ARGS` running in the background (output in log_path), stopped when the block ends."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([*PANTAU, *args], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+@pytest.fixture
+def simulated_tcp(tmp_path: Path) -> Iterator[int]:
+    port = free_port()
+    args = ["simulate", "--profile", "qdy30a", "--tcp", f"127.0.0.1:{port}", "--param", "datum_m=-0.3"]
+    with background_pantau(args, tmp_path / "simulate.log"):
+        assert wait_until(lambda: port_open("127.0.0.1", port), 20), "pantau simulate did not listen"
+        yield port
+
+
+@pytest.fixture
+def simulated_pty(tmp_path: Path) -> Iterator[Path]:
+    link = tmp_path / "ttyVEGA"
+    args = [
+        "simulate",
+        "--profile",
+        "vegapuls-c21",
+        "--pty",
+        "--link",
+        str(link),
+        "--param",
+        "mounting_height_m=6",
+        "--fault",
+        "nan=echo_amplitude",
+    ]
+    with background_pantau(args, tmp_path / "simulate.log"):
+        assert wait_until(link.exists, 20), "pantau simulate did not create its virtual serial port"
+        yield link
+
+
+def test_read_a_profile_over_tcp_as_json(simulated_tcp: int) -> None:
+    result = pantau(
+        "modbus",
+        "read",
+        "--host",
+        "127.0.0.1",
+        "--tcp-port",
+        str(simulated_tcp),
+        "--profile",
+        "qdy30a",
+        "--param",
+        "datum_m=-0.3",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    readings = json.loads(result.stdout)
+    assert readings["pressure_unit"] == {"value": 7.0, "text": "mH2O", "quality": "good"}
+    column, level = readings["water_column"]["value"], readings["level"]["value"]
+    assert 0.0 < column < 5.0
+    assert level == pytest.approx(column - 0.3, abs=0.02)  # polled a moment apart on a moving river
+
+
+def test_raw_read_prints_registers_and_decoded_values(simulated_tcp: int) -> None:
+    result = pantau(
+        "modbus",
+        "read",
+        "--host",
+        "127.0.0.1",
+        "--tcp-port",
+        str(simulated_tcp),
+        "--address",
+        "0",
+        "--count",
+        "4",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["registers"][:4] == [1, 0, 7, 3]  # address, baud code, mH2O, 3 decimals
+
+
+def test_read_of_an_unmapped_register_reports_the_exception(simulated_tcp: int) -> None:
+    result = pantau(
+        "modbus", "read", "--host", "127.0.0.1", "--tcp-port", str(simulated_tcp), "--address", "900"
+    )
+    assert result.returncode == 1
+    assert "modbus_exception_2" in result.stderr
+
+
+def test_read_a_profile_over_the_virtual_serial_cable(simulated_pty: Path) -> None:
+    result = pantau(
+        "modbus",
+        "read",
+        "--port",
+        str(simulated_pty),
+        "--profile",
+        "vegapuls-c21",
+        "--param",
+        "mounting_height_m=6",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    readings = json.loads(result.stdout)
+    assert readings["device_status"]["text"] == "ok"
+    assert readings["serial_number"]["text"] == "SIM00246"
+    assert readings["echo_amplitude"] == {"quality": "bad", "reason": "not_a_number", "unit": "dB"}
+    assert readings["level_from_distance"]["quality"] == "good"
+
+
+def test_scan_finds_the_device_and_only_it(simulated_pty: Path) -> None:
+    result = pantau(
+        "modbus",
+        "scan",
+        "--port",
+        str(simulated_pty),
+        "--units",
+        "245-247",
+        "--address",
+        "2002",
+        "--timeout",
+        "300ms",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "unit 246 at 9600 baud: answers" in result.stdout
+    assert "unit 245" not in result.stdout and "unit 247" not in result.stdout
+
+
+def test_scan_of_an_empty_bus_says_so(simulated_pty: Path) -> None:
+    result = pantau("modbus", "scan", "--port", str(simulated_pty), "--units", "1-2", "--timeout", "200ms")
+    assert result.returncode == 1
+    assert "no device answered" in result.stdout
+
+
+def test_read_needs_exactly_one_transport() -> None:
+    result = pantau("modbus", "read", "--address", "0")
+    assert result.returncode == 2
+    assert "exactly one of --port" in result.stderr
+
+
+def test_a_port_that_does_not_exist_is_a_clear_error(tmp_path: Path) -> None:
+    result = pantau(
+        "modbus", "read", "--port", str(tmp_path / "ttyNONE"), "--address", "0", "--timeout", "300ms"
+    )
+    assert result.returncode == 1
+    assert "connection" in result.stderr and "ttyNONE" in result.stderr
+
+
+def test_profile_check_reports_each_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nprotocol: modbus\nmanufacturer: x\nmodel: x\nchannels: []\n")
+    shipped = Path(__file__).parents[3] / "firmware_configs" / "profiles" / "qdy30a.yaml"
+    result = pantau("profile", "check", str(shipped), str(bad))
+    assert result.returncode == 1
+    assert "qdy30a.yaml: ok" in result.stdout
+    assert f"{bad}: channels: List should have at least 1 item" in result.stderr
