@@ -21,6 +21,7 @@ from drivers.modbus.bus import BusTiming, ModbusBus, TcpBusConfig
 from drivers.modbus.config import ModbusProfile
 from drivers.modbus.decoder import DeviceDecoder, RawResult
 from drivers.modbus.device import Caution, ModbusDevice
+from drivers.modbus.encoder import channel_words
 from drivers.modbus.planner import CostModel, plan_cost
 from drivers.profiles import load_profile, shipped_profiles
 from drivers.sim.device_signals import profile_signal
@@ -45,7 +46,8 @@ async def measure_polls(profile: ModbusProfile, caution: Caution) -> tuple[int, 
     port = free_port()
     server = tcp_server([sim], "127.0.0.1", port)
     await server.serve_forever(background=True)
-    bus = ModbusBus(TcpBusConfig(transport="tcp", host="127.0.0.1", port=port), BusTiming(inter_frame_delay=timedelta(0)))
+    config = TcpBusConfig(transport="tcp", host="127.0.0.1", port=port)
+    bus = ModbusBus(config, BusTiming(inter_frame_delay=timedelta(0)))
     device = ModbusDevice(profile, bus, unit_id=sim.unit_id, params=PARAMS, caution=caution)
     try:
         await device.poll()  # warm up; lets a device that rejects merged reads settle on its plan
@@ -64,8 +66,6 @@ async def measure_polls(profile: ModbusProfile, caution: Caution) -> tuple[int, 
 def decode_cost(profile: ModbusProfile) -> tuple[float, float]:
     """(µs per channel through DeviceDecoder, µs per channel for bare struct.unpack of the same words)."""
     sim = SimulatedModbusDevice(profile, profile_signal(profile, RiverScenario(), PARAMS))
-    from drivers.modbus.encoder import channel_words  # local: bench-only dependency on the encoder
-
     values = sim.values()
     raw: dict[str, RawResult] = {s.id: channel_words(s, values[s.id], values) for s in profile.channels}
     decoder = DeviceDecoder(profile, PARAMS)
@@ -85,16 +85,19 @@ def decode_cost(profile: ModbusProfile) -> tuple[float, float]:
 
 async def main() -> None:
     header = (
-        f"{'profile':<18} {'ch':>3} | {'req/poll':>8} {'per-ch':>6} {'ratio':>6} | {'rtu ms':>7} {'per-ch':>7} {'ratio':>6}"
+        f"{'profile':<18} {'ch':>3} | {'req/poll':>8} {'per-ch':>6} {'ratio':>6}"
+        f" | {'rtu ms':>7} {'per-ch':>7} {'ratio':>6}"
         f" | {'tcp ms':>7} {'per-ch':>7} {'ratio':>6} | {'decode µs/ch':>12} {'bare':>6}"
     )
     print(header)
     print("-" * len(header))
     for profile in modbus_profiles():
-        merged = ModbusDevice(profile, bus=None, unit_id=1)  # type: ignore[arg-type] - planning needs no bus
-        single = ModbusDevice(profile, bus=None, unit_id=1, caution=Caution.ONE_PER_CHANNEL)  # type: ignore[arg-type]
+        # Planning needs no bus: a device object without one is enough to ask for its plan.
+        no_bus: ModbusBus = None  # type: ignore[assignment]
+        merged = ModbusDevice(profile, no_bus, unit_id=1)
+        single = ModbusDevice(profile, no_bus, unit_id=1, caution=Caution.ONE_PER_CHANNEL)
         rtu = CostModel.rtu(profile.serial.baudrate, profile.reply_delay.total_seconds())
-        rtu_device = ModbusDevice(profile, bus=None, unit_id=1, costs=rtu)  # type: ignore[arg-type]
+        rtu_device = ModbusDevice(profile, no_bus, unit_id=1, costs=rtu)
         rtu_ms, rtu_single_ms = plan_cost(rtu_device.plan(), rtu) * 1e3, plan_cost(single.plan(), rtu) * 1e3
         (tcp_requests, tcp_s), (tcp_single_requests, tcp_single_s) = (
             await measure_polls(profile, Caution.AS_CONFIGURED),
@@ -106,13 +109,18 @@ async def main() -> None:
             f" {len(single.plan()) / len(merged.plan()):>5.1f}x | {rtu_ms:>7.1f} {rtu_single_ms:>7.1f}"
             f" {rtu_single_ms / rtu_ms:>5.1f}x | {tcp_s * 1e3:>7.2f} {tcp_single_s * 1e3:>7.2f}"
             f" {tcp_single_s / tcp_s:>5.1f}x | {ours:>12.2f} {bare:>6.2f}"
-            + (f"   (tcp used {tcp_requests} req after re-planning)" if tcp_requests != len(merged.plan()) else "")
+            + (
+                f"   (tcp: {tcp_requests} req after re-planning)"
+                if tcp_requests != len(merged.plan())
+                else ""
+            )
         )
         assert tcp_single_requests == len(single.plan())
     print(
-        "\nreq/poll: requests per full poll, merged vs one per channel. rtu ms: estimated bus time at the profile's"
-        "\nbaud rate and reply delay (bus-time planning). tcp ms: measured median per poll against pymodbus on"
-        "\nloopback. decode: DeviceDecoder CPU per channel vs bare struct unpacking of the same words."
+        "\nreq/poll: requests per full poll, merged vs one per channel."
+        "\nrtu ms: estimated bus time at the profile's baud rate and reply delay (bus-time planning)."
+        "\ntcp ms: measured median per poll against pymodbus on loopback."
+        "\ndecode: DeviceDecoder CPU per channel vs bare struct unpacking of the same words."
     )
 
 

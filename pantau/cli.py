@@ -7,9 +7,9 @@ from typing import Final
 
 import click
 
-from pantau import __version__
 from drivers.modbus.cli import modbus, profile
 from drivers.sim.cli import simulate
+from pantau import __version__
 from pantau.contract.cli import contract
 
 #: Each package contributes its groups; add yours here when it has commands worth running.

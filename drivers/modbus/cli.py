@@ -51,7 +51,7 @@ class Connection:
     timeout: timedelta
 
     def bus(self, baudrate: int | None = None, defaults: SerialDefaults | None = None) -> ModbusBus:
-        """A bus from the options; serial settings not given come from `defaults` (a profile's), else 9600 8N1."""
+        """A bus from the options; unset serial settings come from `defaults` (a profile's), else 9600 8N1."""
         timing = BusTiming(timeout=self.timeout, retries=0)
         if self.host:
             framing = "rtu" if self.rtu_over_tcp else "socket"

@@ -199,7 +199,7 @@ class ModbusProfile(ProfileHeader):
     )
     reply_delay: Duration = Field(default=timedelta(0), description="The device's turnaround before replying")
     channels: Annotated[list[ChannelSpec], Field(min_length=1, max_length=256)]
-    derived: list[DerivedSpec] = []
+    derived: tuple[DerivedSpec, ...] = ()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> ModbusProfile:

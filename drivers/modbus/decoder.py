@@ -146,7 +146,8 @@ def _reading(spec: ChannelSpec, values: Mapping[str, int | float | str]) -> Read
         code = values.get(spec.unit_from.channel)
         factor = spec.unit_from.factors.get(code) if isinstance(code, int) else None
         if factor is None:
-            detail = f"unit code {code!r} in '{spec.unit_from.channel}' is not one of {sorted(spec.unit_from.factors)}"
+            known = sorted(spec.unit_from.factors)
+            detail = f"unit code {code!r} in '{spec.unit_from.channel}' is not one of {known}"
             return Reading(unit=spec.unit, quality=Quality.BAD, reason="unknown_unit", detail=detail)
         value *= factor
     value = _tidy(value)

@@ -89,7 +89,7 @@ class ModbusDevice:
             except ExceptionResponse as exc:
                 if exc.code == ILLEGAL_DATA_ADDRESS and self._can_split(request):
                     self._raise_caution(request)
-                    pending = self.plan([k for k in self._unread(raw)])
+                    pending = self.plan(self._unread(raw))
                     continue
                 failed += 1
                 _fail(raw, request, ReadFailure(exc.reason, str(exc)))

@@ -107,8 +107,8 @@ def _plan_table(table: Table, spans: list[Span], limits: Limits, costs: CostMode
     for block in blocks:
         if block.end - block.start > max_count:
             raise PlanError(
-                f"{table} registers {block.start}..{block.end - 1} ({', '.join(block.keys)}) overlap into one "
-                f"run of {block.end - block.start}, over the limit of {max_count} per request"
+                f"{table} registers {block.start}..{block.end - 1} ({', '.join(block.keys)}) overlap into "
+                f"one run of {block.end - block.start}, over the limit of {max_count} per request"
             )
     # best[j] = cheapest cost of covering blocks[:j]; choice[j] = where the last request starts.
     best = [0.0] + [float("inf")] * len(blocks)

@@ -81,7 +81,8 @@ async def _serve(device: SimulatedModbusDevice, options: dict[str, Any]) -> None
         s = device.profile.serial
         where = options["link"] or cable.host_end
         click.echo(
-            f"{device.profile.id} unit {device.unit_id} on {where} ({s.baudrate} {s.bytesize}{s.parity}{s.stopbits})"
+            f"{device.profile.id} unit {device.unit_id} on {where} "
+            f"({s.baudrate} {s.bytesize}{s.parity}{s.stopbits})"
             "  (Ctrl-C stops)"
         )
         await rtu.serve_forever()

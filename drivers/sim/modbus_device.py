@@ -7,6 +7,7 @@ sees fresh data; faults (timeouts, exception responses, NaN, stuck values) are s
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -180,7 +181,7 @@ def absent_units() -> SimDevice:
 def _fill_holes(image: dict[int, int], largest: int) -> dict[int, int]:
     filled = dict(image)
     addresses = sorted(image)
-    for before, after in zip(addresses, addresses[1:], strict=False):
+    for before, after in itertools.pairwise(addresses):
         if 1 < after - before <= largest + 1:
             filled.update(dict.fromkeys(range(before + 1, after), 0))
     return filled

@@ -44,7 +44,7 @@ class Storm:
         return full * (1 - 2 * (1 - x) ** 2)
 
     def runoff_rise(self, t: datetime) -> float:
-        """Metres of level added by this storm at t: a gamma-shaped hydrograph peaking `lag` after the rain peak."""
+        """Metres of level this storm adds at t: a hydrograph peaking `lag` after the rain peak."""
         peak_at = self.start + self.duration / 2 + self.lag
         rising = self.duration / 2 + self.lag
         if t <= self.start:

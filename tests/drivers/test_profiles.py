@@ -77,5 +77,5 @@ def test_find_profile_by_shipped_id_or_path(tmp_path: Path) -> None:
     assert find_profile("vegapuls-c21") == PROFILE_DIR / "vegapuls-c21.yaml"
     own = write(tmp_path, GOOD.format(id="dev"))
     assert find_profile(str(own)) == own
-    with pytest.raises(ConfigError, match="shipped: .*vegapuls-c21"):
+    with pytest.raises(ConfigError, match=r"shipped: .*vegapuls-c21"):
         find_profile("vegapuls-c99")

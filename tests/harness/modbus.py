@@ -18,7 +18,6 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.sim.modbus_device import absent_units
-
 from tests.harness.process import free_port, port_open, wait_until
 
 # pymodbus rejects an empty block list; a never-read cell at the top of the address space stands in.

@@ -20,7 +20,7 @@ from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig, TcpBusConf
 from drivers.modbus.config import ModbusProfile
 from drivers.modbus.device import Caution, ModbusDevice
 from drivers.profiles import PROFILE_DIR, load_profile
-from drivers.sim.modbus_device import Faults, SimulatedModbusDevice
+from drivers.sim.modbus_device import SimulatedModbusDevice
 from pantau.contract import Quality, Reading
 from tests.harness.modbus import ModbusServerFactory, ModbusServerThread
 from tests.harness.serial_pty import SocatPtyPair

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from drivers.modbus.config import Table
 from drivers.modbus.planner import CostModel, Limits, PlanError, Request, Span, plan_cost, plan_reads
 
-H, I = Table.HOLDING, Table.INPUT
+H, INP = Table.HOLDING, Table.INPUT
 FEWEST = CostModel.fewest_requests()
 
 
@@ -25,8 +25,8 @@ def test_neighbours_merge_into_one_request() -> None:
 
 
 def test_tables_are_planned_separately_in_function_code_order() -> None:
-    plan = plan_reads(spans(("x", 0, 1), table=I) + spans(("a", 0, 1)), Limits(), FEWEST)
-    assert [(r.table, r.keys) for r in plan] == [(H, ("a",)), (I, ("x",))]
+    plan = plan_reads(spans(("x", 0, 1), table=INP) + spans(("a", 0, 1)), Limits(), FEWEST)
+    assert [(r.table, r.keys) for r in plan] == [(H, ("a",)), (INP, ("x",))]
 
 
 def test_max_registers_splits() -> None:
