@@ -150,7 +150,8 @@ def _reading(spec: ChannelSpec, values: Mapping[str, int | float | str]) -> Read
             detail = f"unit code {code!r} in '{spec.unit_from.channel}' is not one of {known}"
             return Reading(unit=spec.unit, quality=Quality.BAD, reason="unknown_unit", detail=detail)
         value *= factor
-    value = _tidy(value)
+    if value != raw:  # only arithmetic leaves binary noise; a plain counter must stay exact
+        value = _tidy(value)
     reading = Reading(value=value, unit=spec.unit)
     if spec.enum is not None:
         name = spec.enum.get(int(raw))

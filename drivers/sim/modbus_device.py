@@ -134,7 +134,7 @@ class SimulatedModbusDevice:
             self.faults.busy_next -= 1
             return ExcCodes.DEVICE_BUSY
         table = _FUNCTION_TABLE.get(function_code)
-        if table is not None and not table.is_bits:
+        if table is not None:
             self._refresh(table, start_address, current_registers)
         return None
 
@@ -144,6 +144,13 @@ class SimulatedModbusDevice:
         except EncodeError:
             return  # a signal value the register cannot hold: keep serving the last good image
         for address, word in image.items():
+            if table.is_bits:
+                # pymodbus keeps coils/discrete inputs packed 16 to a register, bit 0 first; its block starts
+                # at register address//16.
+                offset, mask = address // 16 - start_address, 1 << (address % 16)
+                if 0 <= offset < len(registers):
+                    registers[offset] = registers[offset] | mask if word else registers[offset] & ~mask
+                continue
             offset = address - start_address
             if 0 <= offset < len(registers):
                 registers[offset] = word

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
@@ -59,8 +60,16 @@ class ModbusServerThread:
     """Serve `devices` over Modbus TCP (`tcp=True`) or RTU on a serial port (`serial_port=...`)."""
 
     def __init__(
-        self, devices: list[SimDevice], *, serial_port: Path | None = None, baudrate: int = 9600
+        self,
+        devices: list[SimDevice],
+        *,
+        serial_port: Path | None = None,
+        baudrate: int = 9600,
+        rtu_over_tcp: bool = False,
+        trace_packet: Callable[[bool, bytes], bytes] | None = None,
     ) -> None:
+        self.trace_packet = trace_packet
+        self.framer = FramerType.RTU if rtu_over_tcp else FramerType.SOCKET
         # Unit ids nobody serves stay silent (a timeout), as on a real bus.
         self.devices = devices if any(d.id == 0 for d in devices) else [*devices, absent_units()]
         self.serial_port = serial_port
@@ -82,7 +91,11 @@ class ModbusServerThread:
         if self.serial_port is None:
             # An absent unit id gets no reply at all, as on a real bus (not pymodbus' default exception 4).
             self._server = ModbusTcpServer(
-                self.devices, address=(self.host, self.port), ignore_missing_devices=True
+                self.devices,
+                address=(self.host, self.port),
+                ignore_missing_devices=True,
+                framer=self.framer,
+                trace_packet=self.trace_packet,
             )
         else:
             self._server = ModbusSerialServer(
@@ -91,6 +104,7 @@ class ModbusServerThread:
                 baudrate=self.baudrate,
                 timeout=1,
                 ignore_missing_devices=True,
+                trace_packet=self.trace_packet,
             )
         await self._server.serve_forever(background=True)
 

@@ -26,6 +26,7 @@ from tests.harness.modbus import ModbusServerFactory, ModbusServerThread
 from tests.harness.serial_pty import SocatPtyPair
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
+REPO = Path(__file__).resolve().parents[3]
 FAST = BusTiming(timeout=timedelta(milliseconds=400), inter_frame_delay=timedelta(milliseconds=5), retries=0)
 
 
@@ -45,7 +46,7 @@ class Rig:
 RigFactory = Callable[[ModbusProfile, dict[str, float | str]], Rig]
 
 
-@pytest.fixture(params=["tcp", "rtu-pty"])
+@pytest.fixture(params=["tcp", "rtu-pty", "rtu-over-tcp"])
 async def rig(
     request: pytest.FixtureRequest, modbus_tcp_server: ModbusServerFactory, tmp_path: Path
 ) -> AsyncIterator[RigFactory]:
@@ -55,14 +56,22 @@ async def rig(
         state = {"values": values}
         sim = SimulatedModbusDevice(profile, lambda _now: state["values"])
         sim.state = state  # type: ignore[attr-defined]
-        if request.param == "tcp":
+        if request.param == "rtu-over-tcp":  # a serial device server (Moxa NPort style) in front of the bus
+            server = ModbusServerThread([sim.sim_device()], rtu_over_tcp=True, trace_packet=sim.faults.tamper)
+            server.start()
+            request.addfinalizer(server.stop)
+            config = TcpBusConfig(transport="tcp", host=server.host, port=server.port, framing="rtu")
+            bus = ModbusBus(config, FAST, name="serial-server")
+        elif request.param == "tcp":
             server = modbus_tcp_server([sim.sim_device()])
             bus = ModbusBus(
                 TcpBusConfig(transport="tcp", host=server.host, port=server.port), FAST, name="tcp"
             )
         else:
             pty: SocatPtyPair = request.getfixturevalue("pty_pair")
-            server = ModbusServerThread([sim.sim_device()], serial_port=pty.device_end, baudrate=19200)
+            server = ModbusServerThread(
+                [sim.sim_device()], serial_port=pty.device_end, baudrate=19200, trace_packet=sim.faults.tamper
+            )
             server.start()
             request.addfinalizer(server.stop)
             bus = ModbusBus(
@@ -92,7 +101,8 @@ def as_expected(reading: Reading, expected: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("case_path", CASES, ids=[p.stem for p in CASES])
 async def test_shipped_profile_decodes_exactly(case_path: Path, rig: RigFactory) -> None:
     case = load_case(case_path)
-    profile = load_profile(PROFILE_DIR / f"{case['profile']}.yaml")
+    shipped = PROFILE_DIR / f"{case['profile']}.yaml"
+    profile = load_profile(shipped if shipped.exists() else REPO / case["profile"])
     assert isinstance(profile, ModbusProfile)
     setup = rig(profile, case["polls"][0]["device"])
     device = setup.device(params=case["params"])
@@ -199,3 +209,17 @@ async def test_nan_and_inf_from_the_wire_are_bad_never_numbers(rig: RigFactory) 
     )
     assert (readings["distance"].quality, readings["distance"].reason) == (Quality.BAD, "over_range")
     assert readings["distance"].value is None and not math.isnan(readings["level"].value or math.nan)
+
+
+# Modbus TCP frames carry no CRC (TCP's own checksum protects them), so this is an RTU-only fault.
+@pytest.mark.parametrize("rig", ["rtu-pty", "rtu-over-tcp"], indirect=True)
+async def test_corrupted_rtu_frames_are_missing_and_the_device_recovers(rig: RigFactory) -> None:
+    profile = load_profile(PROFILE_DIR / "dfrobot-sen0676.yaml")
+    assert isinstance(profile, ModbusProfile)
+    setup = rig(profile, {"level": 1.0, "installation_height": 4.0})
+    device = setup.device()
+    setup.sim.faults.garbage_every = 1  # every reply's CRC is broken: the master must discard them all
+    broken = await device.poll()
+    assert {(r.quality, r.reason) for r in broken.readings.values()} == {(Quality.MISSING, "timeout")}
+    setup.sim.faults.garbage_every = 0
+    assert (await device.poll()).readings["level"].value == 1.0
