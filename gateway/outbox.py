@@ -1,0 +1,238 @@
+"""The gateway's durable store-and-forward queue (SQLite in WAL mode).
+
+Every message is committed here, with its sequence number, before anyone tries to publish it, and is deleted
+only after the broker acknowledged it (PUBACK). A crash at any moment therefore loses nothing that was read:
+the next start replays what is left, oldest first. Sequence numbers come from the same transaction that stores
+the message, so they survive restarts and never repeat.
+
+The queue is bounded by a byte quota and a maximum age; when either is exceeded the oldest messages go first,
+and every drop is counted (persisted, reported in gateway status) — never silent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Final
+
+#: Message builder: given the sequence number allotted to it, returns (topic, payload, retain).
+Builder = Callable[[int], tuple[str, bytes, bool]]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq     INTEGER PRIMARY KEY,
+    topic   TEXT    NOT NULL,
+    payload BLOB    NOT NULL,
+    retain  INTEGER NOT NULL,
+    created REAL    NOT NULL,
+    will    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO counters VALUES ('next_seq', 0), ('dropped_total', 0), ('bytes', 0);
+"""
+
+
+class OutboxError(RuntimeError):
+    """The outbox database cannot be opened or written (disk full, corrupt file, permissions)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    seq: int
+    topic: str
+    payload: bytes
+    retain: bool
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxState:
+    depth: int
+    bytes: int
+    oldest_created: float | None
+    dropped_total: int
+    next_seq: int
+
+
+class Outbox:
+    """Thread-safe (one connection behind a lock) so the event loop can hand work to a thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int = 512 * 1024 * 1024,
+        max_age: timedelta = timedelta(days=14),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+            # WAL: readers never block the writer. synchronous=FULL: a commit survives a power cut, which a
+            # field box on a solar battery will see; commits are batched per poll cycle, so it stays cheap.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def append(self, builders: Sequence[Builder], *, will: bool = False) -> list[OutboxMessage]:
+        """Allot sequence numbers and store the built messages, all in one durable transaction."""
+        if not builders:
+            return []
+        now = self._clock()
+        with self._lock, self._transaction():
+            first = self._counter("next_seq")
+            messages = []
+            for offset, build in enumerate(builders):
+                topic, payload, retain = build(first + offset)
+                messages.append(OutboxMessage(first + offset, topic, payload, retain, now))
+            self._db.executemany(
+                "INSERT INTO messages (seq, topic, payload, retain, created, will) VALUES (?, ?, ?, ?, ?, ?)",
+                [(m.seq, m.topic, m.payload, int(m.retain), m.created, int(will)) for m in messages],
+            )
+            self._add("next_seq", len(messages))
+            self._add("bytes", sum(len(m.payload) + len(m.topic) for m in messages))
+            self._enforce_limits(now)
+        return messages
+
+    def pending(self, limit: int = 500, after_seq: int = -1) -> list[OutboxMessage]:
+        """Unacknowledged messages, oldest first (the will of the current connection excluded)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, topic, payload, retain, created FROM messages WHERE seq > ? AND will = 0"
+                " ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            ).fetchall()
+        return [
+            OutboxMessage(seq, topic, bytes(payload), bool(retain), created)
+            for seq, topic, payload, retain, created in rows
+        ]
+
+    def wills(self) -> list[OutboxMessage]:
+        """Last Wills registered with the broker and not yet resolved (see `ack`)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, topic, payload, retain, created FROM messages WHERE will = 1 ORDER BY seq"
+            ).fetchall()
+        return [
+            OutboxMessage(seq, topic, bytes(payload), bool(retain), created)
+            for seq, topic, payload, retain, created in rows
+        ]
+
+    def ack(self, seqs: Iterable[int]) -> None:
+        """The broker has these messages (PUBACK, or a will it published): forget them."""
+        keys = [(seq,) for seq in seqs]
+        if not keys:
+            return
+        with self._lock, self._transaction():
+            freed = 0
+            for (seq,) in keys:
+                row = self._db.execute(
+                    "SELECT length(payload) + length(topic) FROM messages WHERE seq = ?", (seq,)
+                ).fetchone()
+                if row is not None:
+                    freed += row[0]
+            self._db.executemany("DELETE FROM messages WHERE seq = ?", keys)
+            self._add("bytes", -freed)
+
+    def state(self) -> OutboxState:
+        with self._lock:
+            depth, oldest = self._db.execute(
+                "SELECT count(*), min(created) FROM messages WHERE will = 0"
+            ).fetchone()
+            return OutboxState(
+                depth,
+                self._counter("bytes"),
+                oldest,
+                self._counter("dropped_total"),
+                self._counter("next_seq"),
+            )
+
+    # Internals (called with the lock held) --------------------------------------------------------------
+
+    def _enforce_limits(self, now: float) -> None:
+        cutoff = now - self.max_age.total_seconds()
+        dropped = self._db.execute("DELETE FROM messages WHERE will = 0 AND created < ?", (cutoff,)).rowcount
+        while self._counter("bytes") > self.max_bytes:
+            # Oldest first, in chunks: the quota is a ceiling, not a target to hover at.
+            rows = self._db.execute(
+                "SELECT seq, length(payload) + length(topic) FROM messages WHERE will = 0 ORDER BY seq LIMIT 256"
+            ).fetchall()
+            if not rows:
+                break
+            excess = self._counter("bytes") - self.max_bytes
+            chosen, freed = [], 0
+            for seq, size in rows:
+                chosen.append((seq,))
+                freed += size
+                if freed >= excess:
+                    break
+            self._db.executemany("DELETE FROM messages WHERE seq = ?", chosen)
+            self._add("bytes", -freed)
+            dropped += len(chosen)
+        if dropped:
+            self._add("dropped_total", dropped)
+            self._recount_bytes()
+
+    def _recount_bytes(self) -> None:
+        total = self._db.execute(
+            "SELECT coalesce(sum(length(payload) + length(topic)), 0) FROM messages"
+        ).fetchone()[0]
+        self._db.execute("UPDATE counters SET value = ? WHERE name = 'bytes'", (total,))
+
+    def _counter(self, name: str) -> int:
+        return int(self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
+
+    def _add(self, name: str, delta: int) -> None:
+        self._db.execute("UPDATE counters SET value = value + ? WHERE name = ?", (delta, name))
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error, SQLite errors surfaced as OutboxError."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox: cannot start a transaction: {exc}") from exc
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as commit_error:
+                self._db.execute("ROLLBACK")
+                raise OutboxError(f"outbox: commit failed: {commit_error}") from commit_error
+        else:
+            self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise OutboxError(f"outbox: {exc}") from exc
+
+
+def sequence_after(messages: Sequence[OutboxMessage]) -> int:
+    """The sequence number after the last of `messages` (for paging through `pending`)."""
+    return messages[-1].seq if messages else -1
