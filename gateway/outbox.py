@@ -174,7 +174,8 @@ class Outbox:
         while self._counter("bytes") > self.max_bytes:
             # Oldest first, in chunks: the quota is a ceiling, not a target to hover at.
             rows = self._db.execute(
-                "SELECT seq, length(payload) + length(topic) FROM messages WHERE will = 0 ORDER BY seq LIMIT 256"
+                "SELECT seq, length(payload) + length(topic) FROM messages WHERE will = 0"
+                " ORDER BY seq LIMIT 256"
             ).fetchall()
             if not rows:
                 break

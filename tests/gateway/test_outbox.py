@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -103,7 +103,7 @@ def stored(db: Path) -> int:
 def test_sigkill_mid_write_loses_nothing_committed_and_leaves_no_gap(tmp_path: Path) -> None:
     db = tmp_path / "outbox.db"
     for _round in range(3):
-        writer = subprocess.Popen(  # noqa: S603 - our own interpreter running our own snippet
+        writer = subprocess.Popen(
             [sys.executable, "-c", WRITER, str(db)],
             stdout=subprocess.PIPE,
             cwd=Path(__file__).parents[2],
