@@ -1,0 +1,207 @@
+"""Site config: one YAML per gateway site (firmware_configs/sites/*.yaml).
+
+It names the site and gateway, says how to reach the broker, where the outbox lives, and lists the buses
+with the devices on each. Device profiles are referenced by id (shipped) or path (relative to the file).
+Errors name the file, the bus, the device and the field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from drivers.modbus.bus import BusTiming, SerialBusConfig, TcpBusConfig
+from pantau.config import ConfigError, Duration, load_yaml_model
+from pantau.contract.fields import Slug
+from pantau.contract.topics import DEFAULT_PREFIX, RESERVED_SITE_IDS
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+
+
+def parse_size(value: object) -> object:
+    """`512MB`, `2GiB`, `1000000` -> bytes."""
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value)
+        if not match:
+            raise ValueError(f"size {value!r} is not like '512MB' or '2GiB'")
+        return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+    return value
+
+
+class SiteModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(SiteModel):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    elevation_m: float | None = None
+
+
+class MqttConfig(SiteModel):
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=1883, ge=1, le=65535)
+    tls: bool = False
+    ca_file: Path | None = None
+    username: str | None = None
+    password_env: str | None = Field(default=None, description="Environment variable holding the password")
+    password_file: Path | None = Field(
+        default=None, description="File holding the password (systemd credential)"
+    )
+    client_id: str | None = Field(default=None, max_length=128, description="Default: the gateway id")
+    protocol: Literal[5, 311] = 5
+    topic_prefix: str = DEFAULT_PREFIX
+    keepalive: Duration = timedelta(seconds=30)
+    reconnect_cap: Duration = Field(
+        default=timedelta(minutes=2), description="Longest wait between reconnects"
+    )
+    replay_rate: float = Field(default=200.0, gt=0, description="Backlog messages per second after an outage")
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> MqttConfig:
+        if self.password_env and self.password_file:
+            raise ValueError("give password_env or password_file, not both")
+        return self
+
+    def password(self) -> SecretStr | None:
+        """The password from the environment or a file, read at connect time (never stored in the YAML)."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(
+                    "mqtt", [f"password_env: environment variable {self.password_env} is not set"]
+                )
+            return SecretStr(value)
+        if self.password_file:
+            try:
+                return SecretStr(self.password_file.read_text(encoding="utf-8").strip())
+            except OSError as exc:
+                raise ConfigError(str(self.password_file), [f"cannot read the MQTT password: {exc}"]) from exc
+        return None
+
+
+class OutboxConfig(SiteModel):
+    path: Path = Path("/var/lib/pantau/outbox.db")
+    max_size: Annotated[int, Field(ge=1_000_000)] = 512 * 1000**2
+    max_age: Duration = timedelta(days=14)
+
+    _parse_size = field_validator("max_size", mode="before")(parse_size)
+
+
+class ReportOnChange(SiteModel):
+    """Publish a channel only when it moved by more than `deadband`, but at least every `heartbeat` polls."""
+
+    deadband: dict[Slug, float] = Field(description="Channel -> smallest change worth publishing")
+    heartbeat: int = Field(default=10, ge=1, le=10_000)
+
+
+class DeviceConfig(SiteModel):
+    id: Slug
+    profile: str = Field(min_length=1, description="Shipped profile id or a path relative to this file")
+    unit: int | None = Field(
+        default=None, ge=0, le=255, description="Modbus unit id (default: the profile's)"
+    )
+    poll_interval: Duration = timedelta(seconds=10)
+    params: dict[Slug, float] = Field(
+        default={}, description="Site parameters: mounting_height_m, datum_m, ..."
+    )
+    address_base: Literal[0, 1] | None = None
+    enabled: bool = True
+    report_on_change: ReportOnChange | None = None
+
+    @field_validator("poll_interval")
+    @classmethod
+    def _sane_interval(cls, value: timedelta) -> timedelta:
+        if value < timedelta(milliseconds=100):
+            raise ValueError("poll_interval below 100ms would flood the bus")
+        return value
+
+
+class ModbusBusSpec(SiteModel):
+    id: Slug
+    kind: Literal["modbus"] = "modbus"
+    connection: Annotated[TcpBusConfig | SerialBusConfig, Field(discriminator="transport")]
+    timing: BusTiming = BusTiming()
+    devices: Annotated[list[DeviceConfig], Field(min_length=1, max_length=247)]
+
+    @model_validator(mode="after")
+    def _unique_units(self) -> ModbusBusSpec:
+        units = [d.unit for d in self.devices if d.unit is not None and d.enabled]
+        duplicates = sorted({u for u in units if units.count(u) > 1})
+        if duplicates:
+            raise ValueError(f"unit ids {duplicates} are used by more than one enabled device on this bus")
+        return self
+
+
+class RecordStreamSpec(SiteModel):
+    """A line-oriented record stream (WIM controller, weighbridge indicator) on a serial port or TCP socket."""
+
+    id: Slug
+    kind: Literal["records"] = "records"
+    port: str | None = Field(default=None, description="Serial port, e.g. /dev/ttyS0")
+    host: str | None = None
+    tcp_port: int | None = Field(default=None, ge=1, le=65535)
+    baudrate: int | None = Field(default=None, ge=300, le=921_600, description="Default: the profile's")
+    device: DeviceConfig
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> RecordStreamSpec:
+        if (self.port is None) == (self.host is None):
+            raise ValueError("give `port` (serial) or `host` + `tcp_port` (TCP), exactly one")
+        if self.host is not None and self.tcp_port is None:
+            raise ValueError("`tcp_port` is required with `host`")
+        return self
+
+
+BusSpec = Annotated[ModbusBusSpec | RecordStreamSpec, Field(discriminator="kind")]
+
+
+class SiteConfig(SiteModel):
+    site: Slug
+    name: str = Field(min_length=1, max_length=128)
+    kind: Literal["river_gauge", "rain_gauge", "wim", "weighbridge", "mixed"]
+    location: Location
+    road_class: Literal["I", "II", "III"] | None = Field(
+        default=None, description="For WIM sites (PP 30/2021)"
+    )
+    gateway: Slug
+    mqtt: MqttConfig
+    outbox: OutboxConfig = OutboxConfig()
+    status_interval: Duration = timedelta(seconds=60)
+    buses: Annotated[list[BusSpec], Field(min_length=1)]
+
+    @field_validator("site")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_SITE_IDS:
+            raise ValueError(f"site id {value!r} is reserved for the alert topics")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SiteConfig:
+        ids = [bus.id for bus in self.buses]
+        devices = [d.id for d in self.devices()]
+        for what, names in (("bus", ids), ("device", devices)):
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f"{what} ids must be unique: {', '.join(duplicates)}")
+        if self.kind in ("wim", "weighbridge") and self.road_class is None:
+            raise ValueError("a WIM or weighbridge site needs its road_class (I, II or III)")
+        return self
+
+    def devices(self) -> list[DeviceConfig]:
+        found: list[DeviceConfig] = []
+        for bus in self.buses:
+            found.extend(bus.devices if isinstance(bus, ModbusBusSpec) else [bus.device])
+        return found
+
+
+def load_site(path: Path) -> SiteConfig:
+    """Read and validate a site file (profiles are resolved separately: see gateway.profiles)."""
+    return load_yaml_model(path, SiteConfig)
