@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 INSERT OR IGNORE INTO counters VALUES ('next_seq', 0), ('dropped_total', 0), ('bytes', 0);
 """
+# messages.will: 0 an ordinary message; _WILL a Last Will prepared for a connection attempt; _ARMED a Last Will
+# whose connection succeeded, so the broker (not we) delivers it if that connection dies.
+_WILL: Final = 1
+_ARMED: Final = 2
 
 
 class OutboxError(RuntimeError):
@@ -106,7 +110,10 @@ class Outbox:
                 messages.append(OutboxMessage(first + offset, topic, payload, retain, now))
             self._db.executemany(
                 "INSERT INTO messages (seq, topic, payload, retain, created, will) VALUES (?, ?, ?, ?, ?, ?)",
-                [(m.seq, m.topic, m.payload, int(m.retain), m.created, int(will)) for m in messages],
+                [
+                    (m.seq, m.topic, m.payload, int(m.retain), m.created, _WILL if will else 0)
+                    for m in messages
+                ],
             )
             self._add("next_seq", len(messages))
             self._add("bytes", sum(len(m.payload) + len(m.topic) for m in messages))
@@ -126,16 +133,23 @@ class Outbox:
             for seq, topic, payload, retain, created in rows
         ]
 
-    def wills(self) -> list[OutboxMessage]:
-        """Last Wills registered with the broker and not yet resolved (see `ack`)."""
+    def wills(self, *, armed: bool) -> list[OutboxMessage]:
+        """Last Wills not yet resolved: `armed` ones were handed to the broker by a connection that succeeded
+        (so the broker publishes them if that connection dies); unarmed ones never reached a broker."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, topic, payload, retain, created FROM messages WHERE will = 1 ORDER BY seq"
+                "SELECT seq, topic, payload, retain, created FROM messages WHERE will = ? ORDER BY seq",
+                (_ARMED if armed else _WILL,),
             ).fetchall()
         return [
             OutboxMessage(seq, topic, bytes(payload), bool(retain), created)
             for seq, topic, payload, retain, created in rows
         ]
+
+    def arm(self, seq: int) -> None:
+        """The connection carrying will `seq` is up: from now on the broker owns its delivery."""
+        with self._lock, self._transaction():
+            self._db.execute("UPDATE messages SET will = ? WHERE seq = ? AND will = ?", (_ARMED, seq, _WILL))
 
     def ack(self, seqs: Iterable[int]) -> None:
         """The broker has these messages (PUBACK, or a will it published): forget them."""

@@ -76,9 +76,12 @@ def test_wills_are_kept_apart_from_the_queue(tmp_path: Path) -> None:
     will = outbox.append(builders(1), will=True)
     outbox.append(builders(1))
     assert [m.seq for m in outbox.pending()] == [0, 2]
-    assert [m.seq for m in outbox.wills()] == [will[0].seq] == [1]
+    assert [m.seq for m in outbox.wills(armed=False)] == [will[0].seq] == [1]
+    assert outbox.wills(armed=True) == []
+    outbox.arm(1)
+    assert [m.seq for m in outbox.wills(armed=True)] == [1]
     outbox.ack([1])
-    assert outbox.wills() == []
+    assert outbox.wills(armed=True) == outbox.wills(armed=False) == []
 
 
 WRITER = textwrap.dedent(

@@ -1,0 +1,264 @@
+"""MQTT publishing from the outbox: QoS 1, persistent session, Last Will, capped jittered reconnects.
+
+A message leaves the outbox only after its PUBACK. After an outage two streams run side by side: the backlog
+(messages queued before this connection) replays oldest-first at `replay_rate`, while live messages go out
+at once, so an operator sees the river now, not the river of an hour ago, while the gap fills in behind.
+
+The gateway status Last Will carries a sequence number of its own (see the contract). It is stored in the
+outbox like any message and resolved exactly once: by the broker publishing it when the connection dies,
+or by us publishing `offline`/`shutdown` with that same number on a clean stop. A will whose connection
+never came up is reused for the next attempt, so no number is ever skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gateway.config import MqttConfig
+from gateway.outbox import Outbox, OutboxMessage
+from pantau import __version__
+from pantau.contract import GatewayStatus, OutboxStats, Topics, encode
+
+logger = logging.getLogger(__name__)
+
+BATCH: Final = 200
+#: Messages in flight at once (paho's window); PUBACKs stream back while the next ones are sent.
+IN_FLIGHT: Final = 100
+BACKOFF_BASE_S: Final = 1.0
+#: A PUBACK slower than this means the connection is gone (paho only notices on the next keepalive).
+PUBACK_TIMEOUT_S: Final = 10.0
+#: Broker keeps our session (and queued QoS 1 messages to us, if any) this long after a disconnect.
+SESSION_EXPIRY_S: Final = 7 * 24 * 3600
+
+
+@dataclass
+class PublisherStats:
+    connected: bool = False
+    published_total: int = 0
+    connects_total: int = 0
+    connect_failures_total: int = 0
+    last_error: str | None = None
+    down_since: float | None = None
+
+
+@dataclass
+class Identity:
+    site: str
+    gateway: str
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class Publisher:
+    """Drains the outbox to the broker for as long as `run()` runs."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        outbox: Outbox,
+        identity: Identity,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.outbox = outbox
+        self.identity = identity
+        self.topics = Topics(config.topic_prefix)
+        self.stats = PublisherStats()
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._will: OutboxMessage | None = None
+
+    def notify(self) -> None:
+        """New messages are in the outbox (called by the poller after each batch)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Connect, publish, reconnect with back-off; returns only when cancelled."""
+        failures = 0
+        while True:
+            will = await asyncio.to_thread(self._prepare_will)
+            try:
+                async with self._connect(will) as client:
+                    failures = 0
+                    await self._on_connected(client, will)
+                    await self._drain(client)
+            except* aiomqtt.MqttError as errors:  # from connect, or from the publishing task group
+                failures += 1
+                self._on_failure(errors.exceptions[0])
+            finally:
+                self._client = None
+                self.stats.connected = False
+            cap = self.config.reconnect_cap.total_seconds()
+            await asyncio.sleep(random.uniform(0, min(cap, BACKOFF_BASE_S * 2**failures)))  # noqa: S311 - jitter
+
+    async def close(self, timeout_s: float = 3.0) -> None:
+        """Clean stop: publish what is queued (within `timeout_s`), then `offline` in place of the will."""
+        client, will = self._client, self._will
+        if client is None or will is None:
+            return
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._publish_batch(client, await asyncio.to_thread(self.outbox.pending, 10_000))
+                offline = self._status(will.seq, "offline", "shutdown")
+                await client.publish(will.topic, encode(offline), qos=1, retain=True)
+                await asyncio.to_thread(self.outbox.ack, [will.seq])
+
+    # Connection -------------------------------------------------------------------------------------------
+
+    def _prepare_will(self) -> OutboxMessage:
+        # Armed wills belong to connections that are gone: the broker has published them (or will, when it
+        # notices). Unarmed ones never reached a broker: reuse one rather than burn a sequence number.
+        armed = self.outbox.wills(armed=True)
+        self.outbox.ack([w.seq for w in armed])
+        unarmed = self.outbox.wills(armed=False)
+        if unarmed:
+            return unarmed[0]
+        topic = self.topics.gateway_status(self.identity.site)
+        build = lambda seq: (topic, encode(self._status(seq, "offline", "connection_lost")), True)  # noqa: E731
+        return self.outbox.append([build], will=True)[0]
+
+    def _connect(self, will: OutboxMessage) -> aiomqtt.Client:
+        c = self.config
+        password = c.password()
+        v5 = c.protocol == 5
+        properties = None
+        if v5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        client = aiomqtt.Client(
+            c.host,
+            c.port,
+            identifier=c.client_id or self.identity.gateway,
+            username=c.username,
+            password=password.get_secret_value() if password else None,
+            protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+            will=aiomqtt.Will(will.topic, will.payload, qos=1, retain=True),
+            clean_session=None if v5 else False,
+            clean_start=False if v5 else 3,  # paho's MQTT_CLEAN_START_FIRST_ONLY; ignored for 3.1.1
+            keepalive=int(c.keepalive.total_seconds()),
+            timeout=10,
+            properties=properties,
+            max_inflight_messages=IN_FLIGHT,
+            tls_context=_tls_context(c) if c.tls else None,
+        )
+        client.pending_calls_threshold = IN_FLIGHT * 2
+        return client
+
+    async def _on_connected(self, client: aiomqtt.Client, will: OutboxMessage) -> None:
+        self._client, self._will = client, will
+        await asyncio.to_thread(self.outbox.arm, will.seq)
+        self.stats.connected = True
+        self.stats.connects_total += 1
+        if self.stats.down_since is not None:
+            logger.info(
+                "broker %s back after %.0f s", self.config.host, time.monotonic() - self.stats.down_since
+            )
+            self.stats.down_since = None
+        else:
+            logger.info("connected to broker %s:%d", self.config.host, self.config.port)
+        topic = self.topics.gateway_status(self.identity.site)
+        state = self.outbox.state()
+        outbox = OutboxStats(
+            depth=state.depth, dropped_total=state.dropped_total, oldest_ts=_utc(state.oldest_created)
+        )
+        online = lambda seq: (topic, encode(self._status(seq, "online", None, outbox)), True)  # noqa: E731
+        await asyncio.to_thread(self.outbox.append, [online])
+
+    def _on_failure(self, exc: Exception) -> None:
+        self.stats.connect_failures_total += 1
+        self.stats.last_error = str(exc)
+        if self.stats.down_since is None:
+            self.stats.down_since = time.monotonic()
+            logger.warning(
+                "broker %s:%d unreachable: %s (outbox keeps everything)",
+                self.config.host,
+                self.config.port,
+                exc,
+            )
+
+    # Publishing -------------------------------------------------------------------------------------------
+
+    async def _drain(self, client: aiomqtt.Client) -> None:
+        boundary = self.outbox.state().next_seq - 1  # the online status just appended is live, not backlog
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._replay_backlog(client, boundary), name="publish[backlog]")
+            tasks.create_task(self._publish_live(client, boundary), name="publish[live]")
+
+    async def _replay_backlog(self, client: aiomqtt.Client, boundary: int) -> None:
+        after = -1
+        while True:
+            batch = [
+                m for m in await asyncio.to_thread(self.outbox.pending, BATCH, after) if m.seq < boundary
+            ]
+            if not batch:
+                return
+            started = time.monotonic()
+            await self._publish_batch(client, batch)
+            after = batch[-1].seq
+            # Rate limit: the 4G uplink is shared with live data; a week of backlog must not crowd it out.
+            await asyncio.sleep(max(0.0, len(batch) / self.config.replay_rate - (time.monotonic() - started)))
+
+    async def _publish_live(self, client: aiomqtt.Client, boundary: int) -> None:
+        after = boundary - 1
+        while True:
+            batch = await asyncio.to_thread(self.outbox.pending, BATCH, after)
+            if batch:
+                await self._publish_batch(client, batch)
+                after = batch[-1].seq
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):  # also picks up anything a missed wake-up left behind
+                    await self._wake.wait()
+
+    async def _publish_batch(self, client: aiomqtt.Client, batch: list[OutboxMessage]) -> None:
+        """Publish a batch with up to IN_FLIGHT unacknowledged at once; ack all of them in one transaction."""
+        if not batch:
+            return
+        await asyncio.gather(
+            *(
+                client.publish(m.topic, m.payload, qos=1, retain=m.retain, timeout=PUBACK_TIMEOUT_S)
+                for m in batch
+            )
+        )
+        await asyncio.to_thread(self.outbox.ack, [m.seq for m in batch])
+        self.stats.published_total += len(batch)
+
+    def _status(
+        self, seq: int, state: Literal["online", "offline"], reason: str | None, outbox: OutboxStats | None = None
+    ) -> GatewayStatus:
+        return GatewayStatus(
+            site=self.identity.site,
+            gateway=self.identity.gateway,
+            seq=seq,
+            ts=self._clock(),
+            state=state,
+            reason=reason,
+            software_version=__version__,
+            started_at=self.identity.started_at,
+            outbox=outbox,
+        )
+
+
+def _tls_context(config: MqttConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _utc(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else None
