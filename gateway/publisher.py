@@ -239,7 +239,11 @@ class Publisher:
         self.stats.published_total += len(batch)
 
     def _status(
-        self, seq: int, state: Literal["online", "offline"], reason: str | None, outbox: OutboxStats | None = None
+        self,
+        seq: int,
+        state: Literal["online", "offline"],
+        reason: str | None,
+        outbox: OutboxStats | None = None,
     ) -> GatewayStatus:
         return GatewayStatus(
             site=self.identity.site,

@@ -9,11 +9,12 @@ import click
 
 from drivers.modbus.cli import modbus, profile
 from drivers.sim.cli import simulate
+from gateway.cli import gateway
 from pantau import __version__
 from pantau.contract.cli import contract
 
 #: Each package contributes its groups; add yours here when it has commands worth running.
-COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (contract, modbus, profile, simulate)
+COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (contract, gateway, modbus, profile, simulate)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

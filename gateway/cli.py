@@ -1,0 +1,180 @@
+"""`pantau gateway run|check|status`: run a site's gateway, validate its config, see its health."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from drivers.modbus.bus import ModbusBus
+from drivers.modbus.cli import _print_readings
+from gateway.config import SiteConfig, load_site
+from gateway.inventory import ResolvedBus, ResolvedModbusBus, notes, resolve
+from gateway.outbox import Outbox
+from gateway.runtime import Gateway, RuntimeOptions
+from pantau.config import ConfigError
+
+CONFIG = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Site file, e.g. firmware_configs/sites/ampal-mufakat.yaml.",
+)
+
+
+@click.group()
+def gateway() -> None:
+    """The field gateway: poll devices, keep every reading, publish to MQTT."""
+
+
+def _load(config_path: Path) -> tuple[SiteConfig, list[ResolvedBus]]:
+    try:
+        site = load_site(config_path)
+        return site, resolve(site, config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@gateway.command()
+@CONFIG
+@click.option("--probe", is_flag=True, help="Also read every device once and show what it returns.")
+def check(config_path: Path, probe: bool) -> None:  # noqa: FBT001 - click flag
+    """Validate a site file (and with --probe, the wiring): errors name the file, bus, device and field."""
+    site, buses = _load(config_path)
+    devices = site.devices()
+    click.echo(
+        f"{config_path}: ok — site {site.site} ({site.name}), gateway {site.gateway}, "
+        f"{len(buses)} bus(es), {len(devices)} device(s)"
+    )
+    for note in notes(site, buses):
+        click.echo(click.style("note: ", fg="yellow") + note)
+    if probe:
+        failed = asyncio.run(_probe(buses))
+        if failed:
+            raise SystemExit(1)
+
+
+async def _probe(buses: list[ResolvedBus]) -> int:
+    failed = 0
+    for resolved in buses:
+        if not isinstance(resolved, ResolvedModbusBus):
+            click.echo(f"\n{resolved.spec.id}: record stream — probe it with the records tools")
+            continue
+        bus, devices = resolved.build()
+        click.echo(f"\n{resolved.spec.id} ({bus.describe})")
+        try:
+            for device, config in zip(devices, resolved.devices, strict=True):
+                result = await device.poll()
+                click.echo(
+                    f"\n  {config.config.id}: {device.profile.id} unit {device.unit_id}, "
+                    f"{result.requests} request(s), {result.duration_s * 1000:.0f} ms"
+                )
+                _print_readings(result.readings, as_json=False)
+                failed += result.failed_requests > 0
+        finally:
+            await _close(bus)
+    return failed
+
+
+async def _close(bus: ModbusBus) -> None:
+    await bus.close()
+
+
+@gateway.command()
+@CONFIG
+@click.option(
+    "--outbox",
+    "outbox_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Override the outbox file of the site config.",
+)
+@click.option(
+    "--metrics", default="127.0.0.1:9108", show_default=True, help="Prometheus endpoint HOST:PORT, or 'off'."
+)
+def run(config_path: Path, outbox_path: Path | None, metrics: str) -> None:
+    """Run the gateway until SIGTERM/Ctrl-C (then it flushes and publishes `offline`)."""
+    site, _buses = _load(config_path)
+    options = RuntimeOptions(outbox_path=outbox_path, metrics_address=_address(metrics))
+    try:
+        runtime = Gateway(site, config_path, options)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    asyncio.run(_run_until_signalled(runtime))
+
+
+async def _run_until_signalled(runtime: Gateway) -> None:
+    task = asyncio.current_task()
+    assert task is not None  # noqa: S101 - always inside asyncio.run
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await runtime.run()
+
+
+def _address(text: str) -> tuple[str, int] | None:
+    if text == "off":
+        return None
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter("expected HOST:PORT or 'off'", param_hint="--metrics")
+    return host, int(port)
+
+
+@gateway.command()
+@CONFIG
+@click.option(
+    "--metrics", default="127.0.0.1:9108", show_default=True, help="Where the running gateway serves metrics."
+)
+def status(config_path: Path, metrics: str) -> None:
+    """Health of the gateway on this box: outbox, broker connection, devices."""
+    site, _buses = _load(config_path)
+    address = _address(metrics)
+    try:
+        text = httpx.get(f"http://{address[0]}:{address[1]}/metrics", timeout=3).text if address else ""
+    except httpx.HTTPError:
+        text = ""
+    if not text:
+        click.echo(f"gateway {site.gateway}: no metrics at {metrics} (not running?)")
+        _offline_status(site)
+        return
+    values = _parse_metrics(text)
+    click.echo(
+        f"gateway {site.gateway} at {site.site}: broker "
+        + ("connected" if values.get("pantau_mqtt_connected") == 1 else click.style("DISCONNECTED", fg="red"))
+    )
+    click.echo(
+        f"  outbox: {values.get('pantau_outbox_depth', 0):.0f} queued, oldest "
+        f"{values.get('pantau_outbox_oldest_age_seconds', 0):.0f} s, {values.get('pantau_outbox_dropped_total', 0):.0f} dropped"
+    )
+    click.echo(f"  published: {values.get('pantau_mqtt_published_total', 0):.0f} messages")
+    for key, value in sorted(values.items()):
+        if key.startswith("pantau_device_up{"):
+            state = {1.0: "ok", 0.5: "degraded"}.get(value, click.style("failing", fg="red"))
+            device = key.split('device="')[1].split('"')[0]
+            click.echo(f"  device {device}: {state}")
+
+
+def _offline_status(site: SiteConfig) -> None:
+    if site.outbox.path.exists():
+        state = Outbox(site.outbox.path).state()
+        click.echo(
+            f"  outbox {site.outbox.path}: {state.depth} queued, {state.dropped_total} dropped, "
+            f"next sequence number {state.next_seq}"
+        )
+
+
+def _parse_metrics(text: str) -> dict[str, Any]:
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            with contextlib.suppress(ValueError):
+                values[name] = float(value)
+    return values

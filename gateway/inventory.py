@@ -1,0 +1,148 @@
+"""From a site config to concrete devices: resolve each device's profile and check they fit together.
+
+A site file can be valid YAML and still wrong for the hardware: a Modbus profile on a record-stream port,
+a radar without its mounting height, a deadband on a channel the profile does not have. Those are caught
+here, before anything is polled, with the file, bus, device and field named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig
+from drivers.modbus.config import DerivedKind, ModbusProfile
+from drivers.modbus.device import ModbusDevice
+from drivers.profile_base import ProfileHeader
+from drivers.profiles import PROFILE_DIR, load_profile
+from gateway.config import DeviceConfig, ModbusBusSpec, RecordStreamSpec, SiteConfig
+from pantau.config import ConfigError
+
+
+@dataclass(frozen=True)
+class ResolvedDevice:
+    config: DeviceConfig
+    profile: ProfileHeader
+    where: str  # "buses[0] 'rs485-1'.devices[2] 'rain'" for messages
+
+
+@dataclass(frozen=True)
+class ResolvedModbusBus:
+    spec: ModbusBusSpec
+    devices: list[ResolvedDevice]
+
+    def build(self) -> tuple[ModbusBus, list[ModbusDevice]]:
+        """The bus and its devices, ready to poll."""
+        bus = ModbusBus(self.spec.connection, self.spec.timing or BusTiming(), name=self.spec.id)
+        devices = []
+        for resolved in self.devices:
+            profile = resolved.profile
+            assert isinstance(profile, ModbusProfile)  # noqa: S101 - guaranteed by resolve()
+            if resolved.config.address_base is not None:
+                profile = profile.model_copy(update={"address_base": resolved.config.address_base})
+            unit = resolved.config.unit if resolved.config.unit is not None else profile.default_unit_id
+            devices.append(ModbusDevice(profile, bus, unit_id=unit, params=resolved.config.params))
+        return bus, devices
+
+
+@dataclass(frozen=True)
+class ResolvedRecordStream:
+    spec: RecordStreamSpec
+    device: ResolvedDevice
+
+
+ResolvedBus = ResolvedModbusBus | ResolvedRecordStream
+
+
+def resolve(site: SiteConfig, source: Path) -> list[ResolvedBus]:
+    """Load every device's profile and cross-check; raises ConfigError listing every problem found."""
+    problems: list[str] = []
+    buses: list[ResolvedBus] = []
+    for b, bus in enumerate(site.buses):
+        bus_where = f"buses[{b}] '{bus.id}'"
+        if isinstance(bus, ModbusBusSpec):
+            devices = []
+            for d, device in enumerate(bus.devices):
+                where = f"{bus_where}.devices[{d}] '{device.id}'"
+                profile = _profile(device, source, where, problems)
+                if profile is None:
+                    continue
+                if not isinstance(profile, ModbusProfile):
+                    problems.append(f"{where}.profile: '{device.profile}' is not a Modbus profile")
+                    continue
+                problems.extend(_check_modbus_device(device, profile, where))
+                devices.append(ResolvedDevice(device, profile, where))
+            buses.append(ResolvedModbusBus(bus, devices))
+        else:
+            where = f"{bus_where}.device '{bus.device.id}'"
+            profile = _profile(bus.device, source, where, problems)
+            if profile is None:
+                continue
+            if getattr(profile, "protocol", None) != "records":
+                problems.append(f"{where}.profile: '{bus.device.profile}' is not a record-stream profile")
+                continue
+            buses.append(ResolvedRecordStream(bus, ResolvedDevice(bus.device, profile, where)))
+    if problems:
+        raise ConfigError(str(source), problems)
+    return buses
+
+
+def _profile(device: DeviceConfig, source: Path, where: str, problems: list[str]) -> ProfileHeader | None:
+    candidates = [source.parent / device.profile, PROFILE_DIR / f"{device.profile}.yaml"]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")))
+        problems.append(
+            f"{where}.profile: '{device.profile}' is neither a file next to this one nor a shipped "
+            f"profile ({known})"
+        )
+        return None
+    try:
+        return load_profile(path)
+    except ConfigError as exc:
+        problems.extend(f"{where}.profile: {line}" for line in str(exc).splitlines())
+        return None
+
+
+def _check_modbus_device(device: DeviceConfig, profile: ModbusProfile, where: str) -> list[str]:
+    problems = []
+    for derived in profile.derived:
+        if derived.kind is not DerivedKind.COUNTER_INCREMENT and derived.param not in device.params:
+            problems.append(
+                f"{where}.params: profile {profile.id} computes '{derived.id}' from site parameter "
+                f"'{derived.param}', which is not set"
+            )
+    known = {c.id for c in profile.channels} | {d.id for d in profile.derived}
+    for unknown in sorted(set(device.params) - {d.param for d in profile.derived if d.param}):
+        problems.append(f"{where}.params.{unknown}: profile {profile.id} uses no such parameter")
+    if device.report_on_change is not None:
+        for channel in sorted(set(device.report_on_change.deadband) - known):
+            problems.append(
+                f"{where}.report_on_change.deadband.{channel}: profile {profile.id} has no such channel"
+            )
+    return problems
+
+
+def notes(site: SiteConfig, buses: list[ResolvedBus]) -> list[str]:
+    """Things worth a technician's second look that are not errors (settings that differ from factory)."""
+    found = []
+    for resolved in buses:
+        if not isinstance(resolved, ResolvedModbusBus) or not isinstance(
+            resolved.spec.connection, SerialBusConfig
+        ):
+            continue
+        c = resolved.spec.connection
+        for device in resolved.devices:
+            p = device.profile.serial if isinstance(device.profile, ModbusProfile) else None
+            if p and (c.baudrate, c.parity, c.stopbits, c.bytesize) != (
+                p.baudrate,
+                p.parity,
+                p.stopbits,
+                p.bytesize,
+            ):
+                found.append(
+                    f"{device.where}: {device.profile.id} ships at {p.baudrate} {p.bytesize}{p.parity}{p.stopbits}; "
+                    f"bus {resolved.spec.id} runs {c.baudrate} {c.bytesize}{c.parity}{c.stopbits} — "
+                    "re-configure the device on the bench before installing"
+                )
+    return found

@@ -1,0 +1,73 @@
+"""Gateway metrics for Prometheus, refreshed from the live objects at scrape time.
+
+Collected, not incremented in hot paths: the scheduler, bus and publisher already count what they do, and a
+custom collector reads those counters when Prometheus asks. One registry per gateway, so tests can run several.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from gateway.outbox import Outbox
+from gateway.publisher import Publisher
+from gateway.scheduler import BusPoller
+
+
+@dataclass
+class GatewayCollector(Collector):
+    outbox: Outbox
+    publisher: Publisher
+    pollers: list[BusPoller]
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        state = self.outbox.state()
+        yield GaugeMetricFamily("pantau_outbox_depth", "Messages waiting in the outbox", value=state.depth)
+        yield GaugeMetricFamily("pantau_outbox_bytes", "Bytes held by the outbox", value=state.bytes)
+        age = time.time() - state.oldest_created if state.oldest_created is not None else 0.0
+        yield GaugeMetricFamily(
+            "pantau_outbox_oldest_age_seconds", "Age of the oldest queued message", value=age
+        )
+        yield CounterMetricFamily(
+            "pantau_outbox_dropped", "Messages dropped by quota or age", value=state.dropped_total
+        )
+        stats = self.publisher.stats
+        yield GaugeMetricFamily(
+            "pantau_mqtt_connected", "1 when connected to the broker", value=int(stats.connected)
+        )
+        yield CounterMetricFamily(
+            "pantau_mqtt_published", "Messages acknowledged by the broker", value=stats.published_total
+        )
+        yield CounterMetricFamily(
+            "pantau_mqtt_connect_failures", "Failed broker connections", value=stats.connect_failures_total
+        )
+        polls = CounterMetricFamily(
+            "pantau_device_requests", "Modbus requests per device", labels=["bus", "device"]
+        )
+        errors = CounterMetricFamily(
+            "pantau_device_request_errors", "Failed requests per device", labels=["bus", "device", "reason"]
+        )
+        latency = GaugeMetricFamily(
+            "pantau_device_latency_ms", "Mean request latency of the last poll", labels=["bus", "device"]
+        )
+        up = GaugeMetricFamily("pantau_device_up", "1 ok, 0.5 degraded, 0 failing", labels=["bus", "device"])
+        for poller in self.pollers:
+            for device in poller.devices:
+                h, labels = device.health, [poller.name, device.config.id]
+                polls.add_metric(labels, h.requests_total)
+                errors.add_metric([*labels, h.reason or "none"], h.errors_total)
+                if h.latency_ms is not None:
+                    latency.add_metric(labels, h.latency_ms)
+                up.add_metric(labels, {"ok": 1.0, "degraded": 0.5}.get(h.state, 0.0))
+        yield from (polls, errors, latency, up)
+
+
+def registry_for(outbox: Outbox, publisher: Publisher, pollers: list[BusPoller]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GatewayCollector(outbox, publisher, pollers))
+    return registry

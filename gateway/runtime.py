@@ -1,0 +1,124 @@
+"""The gateway process: one TaskGroup with a task per bus, the publisher, periodic status and metrics.
+
+    poll[<bus>]   BusPoller: reads devices on their grid, appends each cycle to the outbox
+    publish       Publisher: outbox -> broker, reconnecting for as long as it takes
+    status        gateway status (with outbox depth and drops) every status_interval
+    metrics       Prometheus endpoint on metrics_address
+
+Cancelling `run()` (SIGTERM, Ctrl-C) flushes what it can within a few seconds and publishes `offline`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import start_http_server
+
+from gateway.config import SiteConfig
+from gateway.inventory import ResolvedModbusBus, resolve
+from gateway.metrics import registry_for
+from gateway.outbox import Builder, Outbox
+from gateway.publisher import Identity, Publisher
+from gateway.scheduler import BusPoller, Clock, ScheduledDevice
+from pantau.contract import GatewayStatus, OutboxStats, Topics, encode
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RuntimeOptions:
+    outbox_path: Path | None = None  # override the site file's (tests, a technician's laptop)
+    metrics_address: tuple[str, int] | None = ("127.0.0.1", 9108)
+    clock: Clock | None = None
+
+
+class Gateway:
+    def __init__(self, site: SiteConfig, source: Path, options: RuntimeOptions | None = None) -> None:
+        self.site = site
+        self.options = options or RuntimeOptions()
+        self.topics = Topics(site.mqtt.topic_prefix)
+        self.resolved = resolve(site, source)
+        self.outbox = Outbox(
+            self.options.outbox_path or site.outbox.path,
+            max_bytes=site.outbox.max_size,
+            max_age=site.outbox.max_age,
+        )
+        self.identity = Identity(site=site.site, gateway=site.gateway)
+        self.publisher = Publisher(site.mqtt, self.outbox, self.identity)
+        self.pollers = [self._poller(bus) for bus in self.resolved if isinstance(bus, ResolvedModbusBus)]
+        self._metrics_server: WSGIServer | None = None
+
+    def _poller(self, resolved: ResolvedModbusBus) -> BusPoller:
+        _bus, devices = resolved.build()
+        scheduled = [
+            ScheduledDevice(r.config, device) for r, device in zip(resolved.devices, devices, strict=True)
+        ]
+        return BusPoller(
+            resolved.spec.id,
+            scheduled,
+            self.store,
+            site=self.site.site,
+            gateway=self.site.gateway,
+            topics=self.topics,
+            status_interval=self.site.status_interval,
+            clock=self.options.clock,
+        )
+
+    async def store(self, batch: list[Builder]) -> None:
+        """Durably queue one cycle's messages, then wake the publisher."""
+        if batch:
+            await asyncio.to_thread(self.outbox.append, batch)
+            self.publisher.notify()
+
+    async def run(self) -> None:
+        self._start_metrics()
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.publisher.run(), name="publish")
+                tasks.create_task(self._report_status(), name="status")
+                for poller in self.pollers:
+                    tasks.create_task(poller.run(), name=f"poll[{poller.name}]")
+        finally:
+            with contextlib.suppress(Exception):  # shutting down: report, never mask the original error
+                await asyncio.shield(self.publisher.close())
+            if self._metrics_server is not None:
+                self._metrics_server.shutdown()
+            self.outbox.close()
+
+    async def _report_status(self) -> None:
+        topic = self.topics.gateway_status(self.site.site)
+        while True:
+            await asyncio.sleep(self.site.status_interval.total_seconds())
+            state = self.outbox.state()
+            oldest = datetime.fromtimestamp(state.oldest_created, UTC) if state.oldest_created else None
+            stats = OutboxStats(depth=state.depth, oldest_ts=oldest, dropped_total=state.dropped_total)
+
+            def build(seq: int, stats: OutboxStats = stats) -> tuple[str, bytes, bool]:
+                status = GatewayStatus(
+                    site=self.site.site,
+                    gateway=self.site.gateway,
+                    seq=seq,
+                    ts=datetime.now(UTC),
+                    state="online",
+                    started_at=self.identity.started_at,
+                    outbox=stats,
+                )
+                return topic, encode(status), True
+
+            await self.store([build])
+
+    def _start_metrics(self) -> None:
+        if self.options.metrics_address is None:
+            return
+        host, port = self.options.metrics_address
+        registry = registry_for(self.outbox, self.publisher, self.pollers)
+        try:
+            self._metrics_server, _thread = start_http_server(port, addr=host, registry=registry)
+        except OSError as exc:  # a busy port must not keep the gateway from collecting data
+            logger.warning("metrics endpoint %s:%d unavailable: %s", host, port, exc)
