@@ -1,0 +1,183 @@
+"""The gateway end to end: simulated devices on a pty RS-485 line, a real Mosquitto, the real runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load_site
+from gateway.outbox import Outbox
+from gateway.runtime import Gateway, RuntimeOptions
+from pantau.contract import DeviceStatus, GatewayStatus, Quality, Readings
+from tests.gateway.conftest import FieldSite, recording
+from tests.harness.binaries import require_binary
+from tests.harness.mosquitto import Mosquitto
+from tests.harness.process import start_with_port_retries
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@contextlib.asynccontextmanager
+async def running(site_file: Path) -> AsyncIterator[Gateway]:
+    runtime = Gateway(load_site(site_file), site_file, RuntimeOptions(metrics_address=None))
+    task = asyncio.create_task(runtime.run(), name="gateway")
+    try:
+        yield runtime
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def readings_of(recorder_items: list, device: str) -> list[Readings]:  # type: ignore[type-arg]
+    return [m for _t, m in recorder_items if isinstance(m, Readings) and m.device == device]
+
+
+def assert_gapless(seqs: list[int]) -> None:
+    assert seqs, "nothing received"
+    missing = sorted(set(range(min(seqs), max(seqs) + 1)) - set(seqs))
+    assert not missing, f"sequence numbers never delivered: {missing[:20]}"
+
+
+async def test_gateway_publishes_valid_messages_on_the_right_topics_at_the_configured_rate(
+    field_site: FieldSite, mosquitto: Mosquitto, mqtt_topic_root: str
+) -> None:
+    site_file = field_site.site_file(mosquitto, prefix=mqtt_topic_root)
+    async with recording(mosquitto, mqtt_topic_root, client_id="rec-rate") as recorder, running(site_file):
+        await recorder.wait_for(lambda r: len(readings_of(r.received, "rain")) >= 4, timeout=30)
+    assert recorder.invalid == []
+    for device in ("wl-radar", "wl-pressure", "rain"):
+        messages = readings_of(recorder.received, device)
+        assert len(messages) >= 4
+        stamps = [m.ts.timestamp() for m in messages]
+        # on the 1 s grid: consecutive readings one interval apart, not drifting
+        assert all(abs((b - a) - 1.0) < 0.35 for a, b in zip(stamps, stamps[1:], strict=False)), stamps
+        assert all(m.gateway == "gw-test" and m.site == "ampal-mufakat" for m in messages)
+    radar = readings_of(recorder.received, "wl-radar")[-1]
+    assert radar.channels["level_from_distance"].quality is Quality.GOOD
+    assert 0 < (radar.channels["level_from_distance"].value or 0) < 6.2
+    topics = {t for t, _m in recorder.received}
+    assert f"{mqtt_topic_root}/ampal-mufakat/wl-radar/readings" in topics
+    assert f"{mqtt_topic_root}/ampal-mufakat/status" in topics
+    statuses = [m for _t, m in recorder.received if isinstance(m, DeviceStatus)]
+    assert {s.device for s in statuses} == {"wl-radar", "wl-pressure", "rain"}
+    assert any(isinstance(m, GatewayStatus) and m.state == "online" for _t, m in recorder.received)
+    assert_gapless(recorder.seqs())
+
+
+async def test_one_dead_device_costs_the_others_at_most_one_timeout(
+    field_site: FieldSite, mosquitto: Mosquitto, mqtt_topic_root: str
+) -> None:
+    field_site.devices["wl-radar"].faults.no_reply = True  # first on the bus, and dead
+    site_file = field_site.site_file(mosquitto, prefix=mqtt_topic_root)
+    async with recording(mosquitto, mqtt_topic_root, client_id="rec-dead") as recorder, running(site_file):
+        await recorder.wait_for(lambda r: len(readings_of(r.received, "wl-pressure")) >= 6, timeout=30)
+    pressure = readings_of(recorder.received, "wl-pressure")
+    assert all(m.channels["water_column"].quality is Quality.GOOD for m in pressure)
+    # read at most one 300 ms timeout (plus bus turnaround) after its grid slot, never later
+    lateness = [m.ts.timestamp() % 1.0 for m in pressure]
+    assert max(lateness) < 0.3 + 0.4, lateness
+    radar = readings_of(recorder.received, "wl-radar")
+    assert radar, "the dead device's missing readings are still published"
+    assert {m.channels["level"].reason for m in radar} == {"timeout"}
+    assert len(radar) < len(pressure)  # retried on a stretching grid, not every interval
+    failing = [m for _t, m in recorder.received if isinstance(m, DeviceStatus) and m.device == "wl-radar"]
+    assert failing[-1].state == "failing"
+    assert failing[-1].reason == "timeout"
+
+
+OUTAGE_S = 60
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Mosquitto:
+    broker = Mosquitto(tmp_path / "broker", require_binary("mosquitto", "mosquitto"), persistence=True)
+    start_with_port_retries(broker)
+    yield broker  # type: ignore[misc]
+    broker.stop()
+
+
+async def test_broker_outage_of_a_minute_loses_nothing_and_replays_in_order(
+    field_site: FieldSite, private_broker: Mosquitto
+) -> None:
+    site_file = field_site.site_file(private_broker)
+    async with recording(private_broker, client_id="rec-outage") as recorder, running(site_file) as gateway:
+        await recorder.wait_for(lambda r: len(readings_of(r.received, "wl-pressure")) >= 3, timeout=30)
+        private_broker.stop()  # SIGTERM: the broker saves its persistent sessions (ours included)
+        await asyncio.sleep(OUTAGE_S)
+        queued = gateway.outbox.state().depth
+        assert queued >= OUTAGE_S  # readings kept accumulating in the outbox meanwhile
+        private_broker.start()
+        target = gateway.outbox.state().next_seq - 1
+        await recorder.wait_for(
+            lambda r: max(r.seqs(), default=-1) >= target and len(set(r.seqs())) >= target, 120
+        )
+    assert recorder.invalid == []
+    seqs = [s for s in recorder.seqs() if s <= target]
+    assert_gapless(seqs)
+    pressure = readings_of(recorder.received, "wl-pressure")
+    stamps = sorted(m.ts.timestamp() for m in pressure)
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert max(gaps) < 1.5, "a reading taken during the outage never arrived"
+    # the backlog itself arrives oldest first
+    backlog = [m.seq for _t, m in recorder.received if isinstance(m, Readings) and m.seq < target]
+    assert backlog == sorted(backlog) or len(set(backlog)) < len(backlog)  # duplicates allowed, order kept
+
+
+def gateway_process(site_file: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+            [
+                sys.executable,
+                "-m",
+                "pantau",
+                "gateway",
+                "run",
+                "--config",
+                str(site_file),
+                "--metrics",
+                "off",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            cwd=REPO,
+        )
+
+
+async def test_sigkill_and_restart_leave_no_gap_in_sequence_numbers(
+    field_site: FieldSite, mosquitto: Mosquitto, mqtt_topic_root: str, tmp_path: Path
+) -> None:
+    site_file = field_site.site_file(mosquitto, prefix=mqtt_topic_root, poll_interval="500ms")
+    async with recording(mosquitto, mqtt_topic_root, client_id="rec-kill") as recorder:
+        for round_ in range(2):
+            process = gateway_process(site_file, tmp_path / "gateway.log")
+            before = len(recorder.received)
+            await recorder.wait_for(lambda r, before=before: len(r.received) >= before + 15, timeout=30)
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+            kills = round_ + 1
+        # a last, clean run replays whatever the killed ones had stored but not delivered
+        process = gateway_process(site_file, tmp_path / "gateway.log")
+        await recorder.wait_for(lambda r: len(r.received) >= 60, timeout=30)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+        final = Outbox(field_site.workdir / "outbox.db").state()
+        await recorder.wait_for(lambda r: max(r.seqs(), default=-1) >= final.next_seq - 1, timeout=15)
+    assert recorder.invalid == []
+    assert final.depth == 0
+    assert_gapless(recorder.seqs())
+    wills = [
+        m for _t, m in recorder.received if isinstance(m, GatewayStatus) and m.reason == "connection_lost"
+    ]
+    assert len(wills) == kills  # the broker published each killed connection's Last Will
+    clean = [m for _t, m in recorder.received if isinstance(m, GatewayStatus) and m.reason == "shutdown"]
+    assert len(clean) == 1
