@@ -95,7 +95,11 @@ class Publisher:
                 async with self._connect(will) as client:
                     failures = 0
                     await self._on_connected(client, will)
-                    await self._drain(client)
+                    try:
+                        await self._drain(client)
+                    except asyncio.CancelledError:
+                        await self._shutdown(client, will)  # still connected: say goodbye properly
+                        raise
             except* aiomqtt.MqttError as errors:  # from connect, or from the publishing task group
                 failures += 1
                 self._on_failure(errors.exceptions[0])
@@ -105,17 +109,18 @@ class Publisher:
             cap = self.config.reconnect_cap.total_seconds()
             await asyncio.sleep(random.uniform(0, min(cap, BACKOFF_BASE_S * 2**failures)))  # noqa: S311 - jitter
 
-    async def close(self, timeout_s: float = 3.0) -> None:
-        """Clean stop: publish what is queued (within `timeout_s`), then `offline` in place of the will."""
-        client, will = self._client, self._will
-        if client is None or will is None:
-            return
+    async def _shutdown(self, client: aiomqtt.Client, will: OutboxMessage, timeout_s: float = 3.0) -> None:
+        """Clean stop: publish what is queued (within `timeout_s`), then `offline` in place of the will,
+        with the will's own sequence number, so that number is delivered exactly once."""
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._publish_batch(client, await asyncio.to_thread(self.outbox.pending, 10_000))
                 offline = self._status(will.seq, "offline", "shutdown")
-                await client.publish(will.topic, encode(offline), qos=1, retain=True)
+                await client.publish(
+                    will.topic, encode(offline), qos=1, retain=True, timeout=PUBACK_TIMEOUT_S
+                )
                 await asyncio.to_thread(self.outbox.ack, [will.seq])
+                logger.info("stopped cleanly; %d message(s) left in the outbox", self.outbox.state().depth)
 
     # Connection -------------------------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ Cancelling `run()` (SIGTERM, Ctrl-C) flushes what it can within a few seconds an
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -85,8 +84,7 @@ class Gateway:
                 for poller in self.pollers:
                     tasks.create_task(poller.run(), name=f"poll[{poller.name}]")
         finally:
-            with contextlib.suppress(Exception):  # shutting down: report, never mask the original error
-                await asyncio.shield(self.publisher.close())
+            # The publisher said goodbye itself (flush + `offline`) when the task group cancelled it.
             if self._metrics_server is not None:
                 self._metrics_server.shutdown()
             self.outbox.close()
