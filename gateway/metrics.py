@@ -19,7 +19,7 @@ from gateway.publisher import Publisher
 from gateway.scheduler import BusPoller
 
 
-@dataclass
+@dataclass(eq=False)  # registries keep collectors in a set: identity, not value, matters
 class GatewayCollector(Collector):
     outbox: Outbox
     publisher: Publisher

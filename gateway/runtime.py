@@ -87,6 +87,7 @@ class Gateway:
             # The publisher said goodbye itself (flush + `offline`) when the task group cancelled it.
             if self._metrics_server is not None:
                 self._metrics_server.shutdown()
+                self._metrics_server.server_close()
             self.outbox.close()
 
     async def _report_status(self) -> None:

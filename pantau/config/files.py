@@ -60,6 +60,8 @@ def _location(loc: tuple[int | str, ...], document: object) -> str:
             if isinstance(node, dict) and isinstance(node.get("id"), str):
                 text += f" '{node['id']}'"
         else:
+            if isinstance(node, dict) and part not in node and part in node.values():
+                continue  # the tag of a discriminated union (`kind: modbus`), not a field
             text += f".{part}" if text else part
             node = node.get(part) if isinstance(node, dict) else None
     return text or "(top level)"

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gateway.config import load_site
 from gateway.outbox import Outbox
@@ -38,7 +39,9 @@ async def running(site_file: Path) -> AsyncIterator[Gateway]:
 
 
 def readings_of(recorder_items: list, device: str) -> list[Readings]:  # type: ignore[type-arg]
-    return [m for _t, m in recorder_items if isinstance(m, Readings) and m.device == device]
+    """A device's readings in sequence order, redeliveries (at-least-once) counted once."""
+    unique = {m.seq: m for _t, m in recorder_items if isinstance(m, Readings) and m.device == device}
+    return [unique[seq] for seq in sorted(unique)]
 
 
 def assert_gapless(seqs: list[int]) -> None:
@@ -182,3 +185,52 @@ async def test_sigkill_and_restart_leave_no_gap_in_sequence_numbers(
     assert len(wills) == kills  # the broker published each killed connection's Last Will
     clean = [m for _t, m in recorder.received if isinstance(m, GatewayStatus) and m.reason == "shutdown"]
     assert len(clean) == 1
+
+
+async def test_a_full_outbox_drops_the_oldest_and_says_so(
+    field_site: FieldSite, mosquitto: Mosquitto, mqtt_topic_root: str
+) -> None:
+    # A week offline, compressed: the outbox already holds more than its quota when the gateway starts.
+    backlog = Outbox(field_site.workdir / "outbox.db")
+    filler = b"x" * 10_000
+    for _ in range(15):
+        backlog.append([lambda _seq: (f"{mqtt_topic_root}/old", filler, False)] * 10)
+    backlog.close()
+    site_file = field_site.site_file(
+        mosquitto,
+        prefix=mqtt_topic_root,
+        outbox={"path": str(field_site.workdir / "outbox.db"), "max_size": "1MB"},
+    )
+    async with (
+        recording(mosquitto, mqtt_topic_root, client_id="rec-full") as recorder,
+        running(site_file) as gateway,
+    ):
+        await recorder.wait_for(
+            lambda r: any(
+                isinstance(m, GatewayStatus) and m.outbox and m.outbox.dropped_total for _t, m in r.received
+            ),
+            timeout=30,
+        )
+        state = gateway.outbox.state()
+    assert state.dropped_total > 0
+    assert state.bytes <= 1_000_000
+    reported = [m for _t, m in recorder.received if isinstance(m, GatewayStatus) and m.outbox]
+    assert reported[-1].outbox is not None
+    assert reported[-1].outbox.dropped_total == state.dropped_total
+
+
+async def test_report_on_change_publishes_moves_and_heartbeats(
+    field_site: FieldSite, mosquitto: Mosquitto, mqtt_topic_root: str
+) -> None:
+    site_file = field_site.site_file(mosquitto, prefix=mqtt_topic_root)
+    document = yaml.safe_load(site_file.read_text())
+    pressure = document["buses"][0]["devices"][1]
+    pressure["report_on_change"] = {"deadband": {"water_column": 100.0, "level": 100.0}, "heartbeat": 3}
+    site_file.write_text(yaml.safe_dump(document))
+    async with recording(mosquitto, mqtt_topic_root, client_id="rec-roc") as recorder, running(site_file):
+        await recorder.wait_for(lambda r: len(readings_of(r.received, "wl-radar")) >= 7, timeout=30)
+    sent = readings_of(recorder.received, "wl-pressure")
+    with_level = [m for m in sent if "level" in m.channels]
+    # first poll, then every third poll (heartbeat); pressure_unit has no deadband and goes every time
+    assert 2 <= len(with_level) <= 4
+    assert len(sent) >= 6

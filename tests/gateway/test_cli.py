@@ -1,0 +1,102 @@
+"""`pantau gateway check|status` as a technician runs them on site."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from gateway.config import load_site
+from gateway.runtime import Gateway, RuntimeOptions
+from tests.gateway.conftest import FieldSite
+from tests.harness.mosquitto import Mosquitto
+from tests.harness.process import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+SITES = REPO / "firmware_configs" / "sites"
+
+
+def pantau(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pantau", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO,
+    )
+
+
+def test_shipped_site_configs_check_out() -> None:
+    for site in sorted(SITES.glob("*.yaml")):
+        result = pantau("gateway", "check", "--config", str(site))
+        assert result.returncode == 0, result.stderr
+        assert ": ok — site" in result.stdout
+
+
+def test_errors_name_file_bus_device_and_field(tmp_path: Path) -> None:
+    document = yaml.safe_load((SITES / "ampal-mufakat.yaml").read_text())
+    devices = document["buses"][0]["devices"]
+    devices[0]["params"] = {}  # radar without its mounting height
+    devices[1]["profile"] = "qdy31b"  # no such profile
+    devices[2]["poll_interval"] = "10ms"
+    bad = tmp_path / "ampal.yaml"
+    bad.write_text(yaml.safe_dump(document, allow_unicode=True))
+    result = pantau("gateway", "check", "--config", str(bad))
+    assert result.returncode == 1
+    assert (
+        f"{bad}: buses[0] 'rs485-1'.devices[2] 'rain'.poll_interval: poll_interval below 100ms"
+        in result.stderr
+    )
+    devices[2]["poll_interval"] = "1m"
+    bad.write_text(yaml.safe_dump(document, allow_unicode=True))
+    result = pantau("gateway", "check", "--config", str(bad))
+    assert (
+        f"{bad}: buses[0] 'rs485-1'.devices[0] 'wl-radar'.params: profile vegapuls-c21 computes "
+        "'level_from_distance' from site parameter 'mounting_height_m', which is not set" in result.stderr
+    )
+    assert "buses[0] 'rs485-1'.devices[1] 'wl-pressure'.profile: 'qdy31b' is neither a file" in result.stderr
+
+
+def test_probe_reads_every_device_once(field_site: FieldSite, mosquitto: Mosquitto) -> None:
+    site_file = field_site.site_file(mosquitto)
+    result = pantau("gateway", "check", "--config", str(site_file), "--probe")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in (
+        "wl-radar: vegapuls-c21 unit 246",
+        "wl-pressure: qdy30a unit 1",
+        "rain: deltaohm-hd2016 unit 3",
+    ):
+        assert line in result.stdout
+    assert "level_from_distance" in result.stdout
+    assert "good" in result.stdout
+
+
+def test_probe_fails_when_a_device_does_not_answer(field_site: FieldSite, mosquitto: Mosquitto) -> None:
+    field_site.devices["rain"].faults.no_reply = True
+    result = pantau("gateway", "check", "--config", str(field_site.site_file(mosquitto)), "--probe")
+    assert result.returncode == 1
+    assert "timeout" in result.stdout
+
+
+async def test_status_reads_the_running_gateways_metrics(field_site: FieldSite, mosquitto: Mosquitto) -> None:
+    site_file = field_site.site_file(mosquitto)
+    port = free_port()
+    runtime = Gateway(load_site(site_file), site_file, RuntimeOptions(metrics_address=("127.0.0.1", port)))
+    task = asyncio.create_task(runtime.run())
+    try:
+        await asyncio.sleep(3)
+        assert not task.done(), task.exception()
+        result = await asyncio.to_thread(
+            pantau, "gateway", "status", "--config", str(site_file), "--metrics", f"127.0.0.1:{port}"
+        )
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert result.returncode == 0, result.stderr
+    assert "broker connected" in result.stdout
+    assert "device wl-radar: ok" in result.stdout
+    assert "outbox:" in result.stdout
