@@ -11,12 +11,14 @@ from typing import Final
 import yaml
 
 from drivers.modbus.config import ModbusProfile
+from drivers.serial_records.config import RecordProfile
 from drivers.profile_base import ProfileHeader
 from pantau.config import ConfigError, validate_model
 
 #: `protocol:` value -> profile model.
 PROFILE_TYPES: Final[dict[str, type[ProfileHeader]]] = {
     "modbus": ModbusProfile,
+    "records": RecordProfile,
 }
 #: Where the shipped profiles live.
 PROFILE_DIR: Final = Path(__file__).resolve().parent.parent / "firmware_configs" / "profiles"

@@ -1,0 +1,51 @@
+"""Line-oriented ASCII record streams: WIM controllers' vehicle records and weighbridge weight streams,
+over RS-232 or TCP. The record format is configuration (a `RecordProfile`); see README.md.
+
+    profile = load_yaml_model(Path("firmware_configs/profiles/generic-wim-csv.yaml"), RecordProfile)
+    stream = RecordStream(profile, TcpEndpoint(kind="tcp", host="10.0.0.7", port=4001), name="wim-1")
+    await stream.run(on_record)          # VehicleRecord -> record.to_message(site=..., ...) -> publish
+"""
+
+from drivers.serial_records.config import RecordProfile
+from drivers.serial_records.encoder import encode_record, encode_weight_frame
+from drivers.serial_records.endpoints import Endpoint, SerialEndpoint, TcpEndpoint
+from drivers.serial_records.errors import (
+    ChecksumMismatch,
+    MalformedRecord,
+    SerialRecordsError,
+    UnencodableRecord,
+    UnsupportedFormat,
+)
+from drivers.serial_records.framing import BadFrame, Frame, make_framer
+from drivers.serial_records.layouts_config import WeightStatus
+from drivers.serial_records.parser import RecordParser
+from drivers.serial_records.records import VehicleRecord
+from drivers.serial_records.stream import MalformedReport, RecordSink, RecordStream, StreamCounters
+from drivers.serial_records.weighbridge import SampleParser, Weighbridge, WeightSample
+
+__all__ = [
+    "BadFrame",
+    "ChecksumMismatch",
+    "Endpoint",
+    "Frame",
+    "MalformedRecord",
+    "MalformedReport",
+    "RecordParser",
+    "RecordProfile",
+    "RecordSink",
+    "RecordStream",
+    "SampleParser",
+    "SerialEndpoint",
+    "SerialRecordsError",
+    "StreamCounters",
+    "TcpEndpoint",
+    "UnencodableRecord",
+    "UnsupportedFormat",
+    "VehicleRecord",
+    "Weighbridge",
+    "WeightSample",
+    "WeightStatus",
+    "encode_record",
+    "encode_weight_frame",
+    "make_framer",
+]
