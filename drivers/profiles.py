@@ -11,8 +11,8 @@ from typing import Final
 import yaml
 
 from drivers.modbus.config import ModbusProfile
-from drivers.serial_records.config import RecordProfile
 from drivers.profile_base import ProfileHeader
+from drivers.serial_records.config import RecordProfile
 from pantau.config import ConfigError, validate_model
 
 #: `protocol:` value -> profile model.

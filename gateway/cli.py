@@ -52,7 +52,7 @@ def check(config_path: Path, probe: bool) -> None:  # noqa: FBT001 - click flag
         f"{config_path}: ok — site {site.site} ({site.name}), gateway {site.gateway}, "
         f"{len(buses)} bus(es), {len(devices)} device(s)"
     )
-    for note in notes(site, buses):
+    for note in notes(buses):
         click.echo(click.style("note: ", fg="yellow") + note)
     if probe:
         failed = asyncio.run(_probe(buses))
@@ -151,7 +151,8 @@ def status(config_path: Path, metrics: str) -> None:
     )
     click.echo(
         f"  outbox: {values.get('pantau_outbox_depth', 0):.0f} queued, oldest "
-        f"{values.get('pantau_outbox_oldest_age_seconds', 0):.0f} s, {values.get('pantau_outbox_dropped_total', 0):.0f} dropped"
+        f"{values.get('pantau_outbox_oldest_age_seconds', 0):.0f} s, "
+        f"{values.get('pantau_outbox_dropped_total', 0):.0f} dropped"
     )
     click.echo(f"  published: {values.get('pantau_mqtt_published_total', 0):.0f} messages")
     for key, value in sorted(values.items()):

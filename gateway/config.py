@@ -140,7 +140,7 @@ class ModbusBusSpec(SiteModel):
 
 
 class RecordStreamSpec(SiteModel):
-    """A line-oriented record stream (WIM controller, weighbridge indicator) on a serial port or TCP socket."""
+    """A line-oriented record stream (WIM controller, weighbridge indicator) on a serial port or TCP."""
 
     id: Slug
     kind: Literal["records"] = "records"

@@ -123,7 +123,7 @@ def _check_modbus_device(device: DeviceConfig, profile: ModbusProfile, where: st
     return problems
 
 
-def notes(site: SiteConfig, buses: list[ResolvedBus]) -> list[str]:
+def notes(buses: list[ResolvedBus]) -> list[str]:
     """Things worth a technician's second look that are not errors (settings that differ from factory)."""
     found = []
     for resolved in buses:
@@ -141,7 +141,8 @@ def notes(site: SiteConfig, buses: list[ResolvedBus]) -> list[str]:
                 p.bytesize,
             ):
                 found.append(
-                    f"{device.where}: {device.profile.id} ships at {p.baudrate} {p.bytesize}{p.parity}{p.stopbits}; "
+                    f"{device.where}: {device.profile.id} ships at "
+                    f"{p.baudrate} {p.bytesize}{p.parity}{p.stopbits}; "
                     f"bus {resolved.spec.id} runs {c.baudrate} {c.bytesize}{c.parity}{c.stopbits} — "
                     "re-configure the device on the bench before installing"
                 )

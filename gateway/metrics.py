@@ -1,7 +1,8 @@
 """Gateway metrics for Prometheus, refreshed from the live objects at scrape time.
 
 Collected, not incremented in hot paths: the scheduler, bus and publisher already count what they do, and a
-custom collector reads those counters when Prometheus asks. One registry per gateway, so tests can run several.
+custom collector reads those counters when Prometheus asks. One registry per gateway, so tests can run
+several.
 """
 
 from __future__ import annotations

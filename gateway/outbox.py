@@ -38,8 +38,8 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 INSERT OR IGNORE INTO counters VALUES ('next_seq', 0), ('dropped_total', 0), ('bytes', 0);
 """
-# messages.will: 0 an ordinary message; _WILL a Last Will prepared for a connection attempt; _ARMED a Last Will
-# whose connection succeeded, so the broker (not we) delivers it if that connection dies.
+# messages.will: 0 an ordinary message; _WILL a Last Will prepared for a connection attempt; _ARMED a Last
+# Will whose connection succeeded, so the broker (not we) delivers it if that connection dies.
 _WILL: Final = 1
 _ARMED: Final = 2
 

@@ -40,7 +40,7 @@ class Clock:
 
 
 def next_slot(now: float, interval: float, skip: int = 0) -> float:
-    """The first grid point (multiple of `interval` since the epoch) strictly after `now`, plus `skip` more."""
+    """The first grid point (a multiple of `interval` since the epoch) after `now`, plus `skip` more."""
     return (math.floor(now / interval) + 1 + skip) * interval
 
 
@@ -111,7 +111,7 @@ class ScheduledDevice:
         return changed
 
     def to_publish(self, readings: dict[str, Reading]) -> dict[str, Reading]:
-        """Report-on-change: drop channels that moved less than their deadband, unless the heartbeat is due."""
+        """Report-on-change: drop channels that moved less than their deadband, unless a heartbeat is due."""
         policy: ReportOnChange | None = self.config.report_on_change
         if policy is None:
             return readings

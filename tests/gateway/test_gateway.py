@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -62,7 +63,7 @@ async def test_gateway_publishes_valid_messages_on_the_right_topics_at_the_confi
         assert len(messages) >= 4
         stamps = [m.ts.timestamp() for m in messages]
         # on the 1 s grid: consecutive readings one interval apart, not drifting
-        assert all(abs((b - a) - 1.0) < 0.35 for a, b in zip(stamps, stamps[1:], strict=False)), stamps
+        assert all(abs((b - a) - 1.0) < 0.35 for a, b in itertools.pairwise(stamps)), stamps
         assert all(m.gateway == "gw-test" and m.site == "ampal-mufakat" for m in messages)
     radar = readings_of(recorder.received, "wl-radar")[-1]
     assert radar.channels["level_from_distance"].quality is Quality.GOOD
@@ -128,7 +129,7 @@ async def test_broker_outage_of_a_minute_loses_nothing_and_replays_in_order(
     assert_gapless(seqs)
     pressure = readings_of(recorder.received, "wl-pressure")
     stamps = sorted(m.ts.timestamp() for m in pressure)
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert max(gaps) < 1.5, "a reading taken during the outage never arrived"
     # the backlog itself arrives oldest first
     backlog = [m.seq for _t, m in recorder.received if isinstance(m, Readings) and m.seq < target]
@@ -137,7 +138,7 @@ async def test_broker_outage_of_a_minute_loses_nothing_and_replays_in_order(
 
 def gateway_process(site_file: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603 - our own CLI
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
