@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from drivers.modbus.bus import BusTiming, SerialBusConfig, TcpBusConfig
+from drivers.serial_records.endpoints import Endpoint
 from pantau.config import ConfigError, Duration, load_yaml_model
 from pantau.contract.fields import Slug
 from pantau.contract.topics import DEFAULT_PREFIX, RESERVED_SITE_IDS
@@ -144,19 +145,8 @@ class RecordStreamSpec(SiteModel):
 
     id: Slug
     kind: Literal["records"] = "records"
-    port: str | None = Field(default=None, description="Serial port, e.g. /dev/ttyS0")
-    host: str | None = None
-    tcp_port: int | None = Field(default=None, ge=1, le=65535)
-    baudrate: int | None = Field(default=None, ge=300, le=921_600, description="Default: the profile's")
+    connection: Endpoint
     device: DeviceConfig
-
-    @model_validator(mode="after")
-    def _one_transport(self) -> RecordStreamSpec:
-        if (self.port is None) == (self.host is None):
-            raise ValueError("give `port` (serial) or `host` + `tcp_port` (TCP), exactly one")
-        if self.host is not None and self.tcp_port is None:
-            raise ValueError("`tcp_port` is required with `host`")
-        return self
 
 
 BusSpec = Annotated[ModbusBusSpec | RecordStreamSpec, Field(discriminator="kind")]

@@ -1,6 +1,7 @@
 """The gateway process: one TaskGroup with a task per bus, the publisher, periodic status and metrics.
 
     poll[<bus>]   BusPoller: reads devices on their grid, appends each cycle to the outbox
+    records[<id>] RecordStream: every WIM record / weighing becomes a vehicle message in the outbox
     publish       Publisher: outbox -> broker, reconnecting for as long as it takes
     status        gateway status (with outbox depth and drops) every status_interval
     metrics       Prometheus endpoint on metrics_address
@@ -20,7 +21,10 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import start_http_server
 
 from gateway.config import SiteConfig
-from gateway.inventory import ResolvedModbusBus, resolve
+from drivers.serial_records.config import RecordProfile
+from drivers.serial_records.records import VehicleRecord
+from drivers.serial_records.stream import RecordStream
+from gateway.inventory import ResolvedModbusBus, ResolvedRecordStream, resolve
 from gateway.metrics import registry_for
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity, Publisher
@@ -51,6 +55,7 @@ class Gateway:
         self.identity = Identity(site=site.site, gateway=site.gateway)
         self.publisher = Publisher(site.mqtt, self.outbox, self.identity)
         self.pollers = [self._poller(bus) for bus in self.resolved if isinstance(bus, ResolvedModbusBus)]
+        self.streams = [self._stream(bus) for bus in self.resolved if isinstance(bus, ResolvedRecordStream)]
         self._metrics_server: WSGIServer | None = None
 
     def _poller(self, resolved: ResolvedModbusBus) -> BusPoller:
@@ -69,6 +74,28 @@ class Gateway:
             clock=self.options.clock,
         )
 
+    def _stream(self, resolved: ResolvedRecordStream) -> tuple[RecordStream, str]:
+        profile = resolved.device.profile
+        assert isinstance(profile, RecordProfile)  # noqa: S101 - guaranteed by resolve()
+        return RecordStream(
+            profile, resolved.spec.connection, name=resolved.spec.id
+        ), resolved.device.config.id
+
+    async def _forward_records(self, stream: RecordStream, device: str) -> None:
+        """Every vehicle record becomes a `vehicle` message, stored before anything else happens to it."""
+        topic = self.topics.vehicles(self.site.site, device)
+
+        async def on_record(record: VehicleRecord) -> None:
+            def build(seq: int) -> tuple[str, bytes, bool]:
+                message = record.to_message(
+                    site=self.site.site, device=device, gateway=self.site.gateway, seq=seq
+                )
+                return topic, encode(message), False
+
+            await self.store([build])
+
+        await stream.run(on_record)
+
     async def store(self, batch: list[Builder]) -> None:
         """Durably queue one cycle's messages, then wake the publisher."""
         if batch:
@@ -83,6 +110,8 @@ class Gateway:
                 tasks.create_task(self._report_status(), name="status")
                 for poller in self.pollers:
                     tasks.create_task(poller.run(), name=f"poll[{poller.name}]")
+                for stream, device in self.streams:
+                    tasks.create_task(self._forward_records(stream, device), name=f"records[{stream.name}]")
         finally:
             # The publisher said goodbye itself (flush + `offline`) when the task group cancelled it.
             if self._metrics_server is not None:

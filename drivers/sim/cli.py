@@ -13,7 +13,10 @@ import click
 from drivers.modbus.config import ModbusProfile
 from drivers.profiles import find_profile, load_profile
 from drivers.sim.device_signals import profile_signal
+from drivers.serial_records.config import RecordProfile
 from drivers.sim.modbus_device import Faults, SimulatedModbusDevice
+from drivers.sim.record_device import RecordFaults, SimulatedRecordDevice, serve_serial, serve_tcp
+from drivers.sim.traffic import TrafficGenerator
 from drivers.sim.server import serial_server, tcp_server
 from drivers.sim.signals import RiverScenario, Storm
 from drivers.sim.virtual_cable import VirtualCable
@@ -36,23 +39,43 @@ from pantau.config import ConfigError, parse_duration
 )
 @click.option("--storm-in", default="10m", show_default=True, help="Simulated time until a storm starts.")
 @click.option(
+    "--overload-share",
+    type=click.FloatRange(0, 1),
+    default=0.3,
+    show_default=True,
+    help="Record streams: share of trucks over their JBI.",
+)
+@click.option("--truck-every", default="20s", show_default=True, help="Record streams: time between trucks.")
+@click.option(
     "--fault",
     "faults",
     multiple=True,
     help="no-reply | busy | exception=N | nan=CHANNEL | inf=CHANNEL | stuck | garbage=N (every Nth reply)",
 )
 def simulate(**options: Any) -> None:
-    """Serve a simulated device speaking a profile's register map, driven by a tidal river with a storm."""
+    """Serve a simulated device: a Modbus profile's registers driven by a tidal river with a storm, or a
+    record stream (WIM records, weighbridge weight frames) driven by truck traffic."""
     if bool(options["tcp_address"]) == bool(options["use_pty"]):
         raise click.UsageError("give exactly one of --tcp HOST:PORT or --pty")
     try:
         profile = load_profile(find_profile(options["profile_name"]))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    if not isinstance(profile, ModbusProfile):
-        raise click.ClickException(
-            f"{options['profile_name']}: only Modbus profiles can be simulated here so far"
+    if isinstance(profile, RecordProfile):
+        records = SimulatedRecordDevice(
+            profile,
+            TrafficGenerator(overload_share=options["overload_share"]),
+            truck_every=_duration_option(options["truck_every"], "--truck-every"),
+            faults=RecordFaults(garbage_every=_garbage(options["faults"])),
         )
+        with contextlib.suppress(KeyboardInterrupt):
+            try:
+                asyncio.run(_serve_records(records, options))
+            except OSError as exc:
+                raise click.ClickException(f"cannot serve: {exc}") from exc
+        return
+    if not isinstance(profile, ModbusProfile):
+        raise click.ClickException(f"{options['profile_name']}: no simulator for this kind of profile")
     params = dict(_pair(p) for p in options["params"])
     device = SimulatedModbusDevice(
         profile,
@@ -65,6 +88,41 @@ def simulate(**options: Any) -> None:
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(device, options))
+
+
+async def _serve_records(device: SimulatedRecordDevice, options: dict[str, Any]) -> None:
+    what = f"{device.profile.id} ({device.profile.source}, overload share {options['overload_share']:.0%})"
+    if options["tcp_address"]:
+        host, port = _host_port(options["tcp_address"])
+        click.echo(f"{what} streaming to clients of tcp {host}:{port}  (Ctrl-C stops)")
+        await serve_tcp(device, host, port)
+        return
+    async with VirtualCable(options["link"]) as cable:
+        click.echo(f"{what} streaming on {options['link'] or cable.host_end}  (Ctrl-C stops)")
+        await serve_serial(device, cable.device_end)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter("expected HOST:PORT", param_hint="--tcp")
+    return host, int(port)
+
+
+def _duration_option(text: str, hint: str) -> timedelta:
+    value = parse_duration(text)
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise click.BadParameter(f"{text!r} is not a positive duration", param_hint=hint)
+    return value
+
+
+def _garbage(items: tuple[str, ...]) -> int:
+    for item in items:
+        name, _, value = item.partition("=")
+        if name == "garbage":
+            return int(value or "3")
+        raise click.BadParameter(f"record streams support only garbage=N, not {item!r}", param_hint="--fault")
+    return 0
 
 
 async def _serve(device: SimulatedModbusDevice, options: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,64 @@ async def test_report_on_change_publishes_moves_and_heartbeats(
     # first poll, then every third poll (heartbeat); pressure_unit has no deadband and goes every time
     assert 2 <= len(with_level) <= 4
     assert len(sent) >= 6
+
+
+async def test_wim_records_and_weighings_become_vehicle_messages(
+    mosquitto: Mosquitto, mqtt_topic_root: str, tmp_path: Path
+) -> None:
+    from drivers.profiles import PROFILE_DIR, load_profile
+    from drivers.serial_records.config import RecordProfile
+    from drivers.sim.record_device import SimulatedRecordDevice, serve_tcp
+    from drivers.sim.traffic import TrafficGenerator
+    from pantau.contract import Vehicle
+    from tests.harness.process import free_port
+
+    wim_port, bridge_port = free_port(), free_port()
+    wim = load_profile(PROFILE_DIR / "generic-wim-csv.yaml")
+    bridge = load_profile(PROFILE_DIR / "rinstrum-r320.yaml")
+    assert isinstance(wim, RecordProfile) and isinstance(bridge, RecordProfile)
+    traffic = TrafficGenerator(overload_share=0.5, seed=7)
+    simulators = [
+        asyncio.create_task(
+            serve_tcp(
+                SimulatedRecordDevice(wim, traffic, truck_every=timedelta(seconds=0.5)), "127.0.0.1", wim_port
+            )
+        ),
+        asyncio.create_task(
+            serve_tcp(
+                SimulatedRecordDevice(bridge, traffic, truck_every=timedelta(seconds=7)),
+                "127.0.0.1",
+                bridge_port,
+            )
+        ),
+    ]
+    document = yaml.safe_load((REPO / "firmware_configs/sites/soekarno-hatta-km13.yaml").read_text())
+    document["mqtt"] = {"host": mosquitto.host, "port": mosquitto.port, "topic_prefix": mqtt_topic_root}
+    document["outbox"] = {"path": str(tmp_path / "outbox.db")}
+    document["buses"][0]["connection"] = {"kind": "tcp", "host": "127.0.0.1", "port": wim_port}
+    document["buses"][1]["connection"] = {"kind": "tcp", "host": "127.0.0.1", "port": bridge_port}
+    site_file = tmp_path / "site.yaml"
+    site_file.write_text(yaml.safe_dump(document, allow_unicode=True))
+    try:
+        async with recording(mosquitto, mqtt_topic_root, client_id="rec-wim") as recorder, running(site_file):
+            await recorder.wait_for(
+                lambda r: (
+                    any(isinstance(m, Vehicle) and m.source == "weighbridge" for _t, m in r.received)
+                    and sum(isinstance(m, Vehicle) and m.source == "wim" for _t, m in r.received) >= 5
+                ),
+                timeout=40,
+            )
+    finally:
+        for task in simulators:
+            task.cancel()
+        await asyncio.gather(*simulators, return_exceptions=True)
+    assert recorder.invalid == []
+    trucks = [m for t, m in recorder.received if isinstance(m, Vehicle) and t.endswith("/wim-1/vehicles")]
+    # The generic CSV carries no tyre types, so groups come from the spacings; the simulator names the JBI
+    # configuration in the class column, and both must agree.
+    assert all(t.groups == [len(g.split(".")) for g in (t.vehicle_class or "").split("-")] for t in trucks)
+    assert all(abs(t.gvw_kg - sum(a.load_kg for a in t.axles)) < 1 for t in trucks)
+    weighing = next(m for _t, m in recorder.received if isinstance(m, Vehicle) and m.source == "weighbridge")
+    assert weighing.device == "weighbridge-1"
+    assert weighing.gvw_kg > 5000
+    assert_gapless(recorder.seqs())
