@@ -16,14 +16,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from drivers.profiles import PROFILE_DIR, load_profile
+from drivers.serial_records.config import RecordProfile
+from drivers.sim.record_device import SimulatedRecordDevice, serve_tcp
+from drivers.sim.traffic import TrafficGenerator
 from gateway.config import load_site
 from gateway.outbox import Outbox
 from gateway.runtime import Gateway, RuntimeOptions
-from pantau.contract import DeviceStatus, GatewayStatus, Quality, Readings
+from pantau.contract import DeviceStatus, GatewayStatus, Quality, Readings, Vehicle
 from tests.gateway.conftest import FieldSite, recording
 from tests.harness.binaries import require_binary
 from tests.harness.mosquitto import Mosquitto
-from tests.harness.process import start_with_port_retries
+from tests.harness.process import free_port, start_with_port_retries
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -241,13 +245,6 @@ async def test_report_on_change_publishes_moves_and_heartbeats(
 async def test_wim_records_and_weighings_become_vehicle_messages(
     mosquitto: Mosquitto, mqtt_topic_root: str, tmp_path: Path
 ) -> None:
-    from drivers.profiles import PROFILE_DIR, load_profile
-    from drivers.serial_records.config import RecordProfile
-    from drivers.sim.record_device import SimulatedRecordDevice, serve_tcp
-    from drivers.sim.traffic import TrafficGenerator
-    from pantau.contract import Vehicle
-    from tests.harness.process import free_port
-
     wim_port, bridge_port = free_port(), free_port()
     wim = load_profile(PROFILE_DIR / "generic-wim-csv.yaml")
     bridge = load_profile(PROFILE_DIR / "rinstrum-r320.yaml")
