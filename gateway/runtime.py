@@ -20,10 +20,10 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 
-from gateway.config import SiteConfig
 from drivers.serial_records.config import RecordProfile
 from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.stream import RecordStream
+from gateway.config import SiteConfig
 from gateway.inventory import ResolvedModbusBus, ResolvedRecordStream, resolve
 from gateway.metrics import registry_for
 from gateway.outbox import Builder, Outbox

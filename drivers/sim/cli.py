@@ -12,13 +12,13 @@ import click
 
 from drivers.modbus.config import ModbusProfile
 from drivers.profiles import find_profile, load_profile
-from drivers.sim.device_signals import profile_signal
 from drivers.serial_records.config import RecordProfile
+from drivers.sim.device_signals import profile_signal
 from drivers.sim.modbus_device import Faults, SimulatedModbusDevice
 from drivers.sim.record_device import RecordFaults, SimulatedRecordDevice, serve_serial, serve_tcp
-from drivers.sim.traffic import TrafficGenerator
 from drivers.sim.server import serial_server, tcp_server
 from drivers.sim.signals import RiverScenario, Storm
+from drivers.sim.traffic import TrafficGenerator
 from drivers.sim.virtual_cable import VirtualCable
 from pantau.config import ConfigError, parse_duration
 
