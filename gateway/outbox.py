@@ -40,6 +40,7 @@ INSERT OR IGNORE INTO counters VALUES ('next_seq', 0), ('dropped_total', 0), ('b
 """
 # messages.will: 0 an ordinary message; _WILL a Last Will prepared for a connection attempt; _ARMED a Last
 # Will whose connection succeeded, so the broker (not we) delivers it if that connection dies.
+_ORDINARY: Final = 0
 _WILL: Final = 1
 _ARMED: Final = 2
 
@@ -150,6 +151,18 @@ class Outbox:
         """The connection carrying will `seq` is up: from now on the broker owns its delivery."""
         with self._lock, self._transaction():
             self._db.execute("UPDATE messages SET will = ? WHERE seq = ? AND will = ?", (_ARMED, seq, _WILL))
+
+    def release(self, seqs: Iterable[int]) -> None:
+        """Turn wills back into ordinary, non-retained messages to publish ourselves.
+
+        A broker publishes a will only if it is running when the connection dies; when the broker itself
+        went down, the will of that connection is never delivered. We cannot tell which happened, so we send
+        it ourselves: a duplicate at worst (at-least-once), never a gap. Not retained, so a late copy can
+        never overwrite the `online` status that follows it.
+        """
+        keys = [(_ORDINARY, seq) for seq in seqs]
+        with self._lock, self._transaction():
+            self._db.executemany("UPDATE messages SET will = ?, retain = 0 WHERE seq = ?", keys)
 
     def ack(self, seqs: Iterable[int]) -> None:
         """The broker has these messages (PUBACK, or a will it published): forget them."""

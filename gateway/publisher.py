@@ -5,9 +5,10 @@ A message leaves the outbox only after its PUBACK. After an outage two streams r
 at once, so an operator sees the river now, not the river of an hour ago, while the gap fills in behind.
 
 The gateway status Last Will carries a sequence number of its own (see the contract). It is stored in the
-outbox like any message and resolved exactly once: by the broker publishing it when the connection dies,
-or by us publishing `offline`/`shutdown` with that same number on a clean stop. A will whose connection
-never came up is reused for the next attempt, so no number is ever skipped.
+outbox like any message and delivered at least once: by the broker when the connection dies (and again by
+us, not retained, after reconnecting, since a broker that itself went down never sends it), or by us as
+`offline`/`shutdown` with that same number on a clean stop. A will whose connection never came up is reused
+for the next attempt, so no number is ever skipped.
 """
 
 from __future__ import annotations
@@ -125,10 +126,10 @@ class Publisher:
     # Connection -------------------------------------------------------------------------------------------
 
     def _prepare_will(self) -> OutboxMessage:
-        # Armed wills belong to connections that are gone: the broker has published them (or will, when it
-        # notices). Unarmed ones never reached a broker: reuse one rather than burn a sequence number.
-        armed = self.outbox.wills(armed=True)
-        self.outbox.ack([w.seq for w in armed])
+        # Armed wills belong to connections that are gone. The broker published them — unless it was the
+        # broker that went away — so we queue them for publishing ourselves (Outbox.release). Unarmed ones
+        # never reached a broker: reuse one rather than burn a sequence number.
+        self.outbox.release([w.seq for w in self.outbox.wills(armed=True)])
         unarmed = self.outbox.wills(armed=False)
         if unarmed:
             return unarmed[0]

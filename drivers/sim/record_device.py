@@ -84,15 +84,23 @@ async def serve_tcp(device: SimulatedRecordDevice, host: str, port: int) -> None
         clients.add(writer)
 
     server = await asyncio.start_server(on_client, host, port)
-    async with server:
-        async for frame in device.frames():
-            for writer in list(clients):
-                if writer.is_closing():
-                    clients.discard(writer)
-                    continue
-                writer.write(frame)
-                with contextlib.suppress(ConnectionError):
-                    await writer.drain()
+    try:
+        async with server:
+            await _broadcast(device, clients)
+    finally:
+        for writer in clients:
+            writer.close()
+
+
+async def _broadcast(device: SimulatedRecordDevice, clients: set[asyncio.StreamWriter]) -> None:
+    async for frame in device.frames():
+        for writer in list(clients):
+            if writer.is_closing():
+                clients.discard(writer)
+                continue
+            writer.write(frame)
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
 
 
 async def serve_serial(device: SimulatedRecordDevice, port: Path) -> None:
