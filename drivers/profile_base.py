@@ -7,6 +7,8 @@ only adds the address, datum/mounting height and poll interval. Profiles live in
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from pantau.contract.fields import Slug
@@ -26,3 +28,12 @@ class ProfileHeader(ProfileModel):
     model: str = Field(min_length=1, max_length=64)
     description: str = Field(default="", max_length=2000)
     references: list[str] = Field(default=[], description="Manual sections and datasheets the map comes from")
+
+
+class SerialSettings(ProfileModel):
+    """A device's factory serial line settings, shared by Modbus RTU and record-stream profiles."""
+
+    baudrate: int = Field(default=9600, ge=300, le=921_600)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8

@@ -13,7 +13,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, model_validator
 
-from drivers.profile_base import ProfileHeader, ProfileModel
+from drivers.profile_base import ProfileHeader, ProfileModel, SerialSettings
 from pantau.config import Duration
 from pantau.contract.fields import Slug, Unit
 
@@ -175,13 +175,8 @@ class DerivedSpec(ProfileModel):
         return self
 
 
-class SerialDefaults(ProfileModel):
-    """The device's factory serial settings (a site config may override them per bus)."""
-
-    baudrate: int = Field(default=9600, ge=300, le=921_600)
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
-    bytesize: Literal[7, 8] = 8
+#: The device's factory serial settings (a site config may override them per bus).
+SerialDefaults = SerialSettings
 
 
 class ModbusProfile(ProfileHeader):

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from drivers.profile_base import ProfileHeader, ProfileModel
+from drivers.profile_base import ProfileHeader, ProfileModel, SerialSettings
 from drivers.serial_records.layouts_config import (
     AXLE_FIELDS,
     DelimitedLayout,
@@ -77,15 +77,6 @@ def _marker_bytes(value: object) -> object:
 
 #: Bytes written as text with escapes (`"\r\n"`, `"\x02"`) or as one integer byte value.
 MarkerBytes = Annotated[bytes, BeforeValidator(_marker_bytes), Field(min_length=1, max_length=8)]
-
-
-class SerialSettings(ProfileModel):
-    """The device's factory serial settings (a site config may override them)."""
-
-    baudrate: int = Field(default=9600, ge=300, le=921_600)
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
-    bytesize: Literal[7, 8] = 8
 
 
 class DelimiterFraming(ProfileModel):
