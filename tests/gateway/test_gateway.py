@@ -295,3 +295,16 @@ async def test_wim_records_and_weighings_become_vehicle_messages(
     assert weighing.device == "weighbridge-1"
     assert weighing.gvw_kg > 5000
     assert_gapless(recorder.seqs())
+
+
+async def test_mqtt_311_is_selectable(
+    field_site: FieldSite, mosquitto: Mosquitto, mqtt_topic_root: str
+) -> None:
+    site_file = field_site.site_file(mosquitto, prefix=mqtt_topic_root)
+    document = yaml.safe_load(site_file.read_text())
+    document["mqtt"]["protocol"] = 311
+    site_file.write_text(yaml.safe_dump(document))
+    async with recording(mosquitto, mqtt_topic_root, client_id="rec-311") as recorder, running(site_file):
+        await recorder.wait_for(lambda r: len(readings_of(r.received, "wl-pressure")) >= 2, timeout=30)
+    assert recorder.invalid == []
+    assert_gapless(recorder.seqs())
