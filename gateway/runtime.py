@@ -22,14 +22,14 @@ from prometheus_client import start_http_server
 
 from drivers.serial_records.config import RecordProfile
 from drivers.serial_records.records import VehicleRecord
-from drivers.serial_records.stream import RecordStream
+from drivers.serial_records.stream import RecordStream, StreamCounters
 from gateway.config import SiteConfig
 from gateway.inventory import ResolvedModbusBus, ResolvedRecordStream, resolve
 from gateway.metrics import registry_for
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity, Publisher
 from gateway.scheduler import BusPoller, Clock, ScheduledDevice
-from pantau.contract import GatewayStatus, OutboxStats, Topics, encode
+from pantau.contract import DeviceStatus, GatewayStatus, OutboxStats, Topics, encode
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,36 @@ class Gateway:
 
         await stream.run(on_record)
 
+    async def _report_stream_health(self, stream: RecordStream, device: str) -> None:
+        """Retained device status for a record stream, whenever its link comes up or goes down."""
+        topic = self.topics.device_status(self.site.site, device)
+        connected: bool | None = None
+        since = datetime.now(UTC)
+        while True:
+            await stream.wait_until(lambda c, was=connected: c.connected != was)
+            c = stream.counters
+            connected, since = c.connected, datetime.now(UTC)
+
+            def build(seq: int, c: StreamCounters = c, since: datetime = since) -> tuple[str, bytes, bool]:
+                status = DeviceStatus(
+                    site=self.site.site,
+                    device=device,
+                    gateway=self.site.gateway,
+                    seq=seq,
+                    ts=since,
+                    state="ok" if c.connected else "failing",
+                    since=since,
+                    last_success=c.last_record_at,
+                    consecutive_failures=0 if c.connected else c.link_failures,
+                    reason=None if c.connected else "connection",
+                    detail=None if c.connected else (c.last_error or "link down")[:256],
+                    requests_total=c.frames,
+                    errors_total=c.malformed,
+                )
+                return topic, encode(status), True
+
+            await self.store([build])
+
     async def store(self, batch: list[Builder]) -> None:
         """Durably queue one cycle's messages, then wake the publisher."""
         if batch:
@@ -112,6 +142,9 @@ class Gateway:
                     tasks.create_task(poller.run(), name=f"poll[{poller.name}]")
                 for stream, device in self.streams:
                     tasks.create_task(self._forward_records(stream, device), name=f"records[{stream.name}]")
+                    tasks.create_task(
+                        self._report_stream_health(stream, device), name=f"health[{stream.name}]"
+                    )
         finally:
             # The publisher said goodbye itself (flush + `offline`) when the task group cancelled it.
             if self._metrics_server is not None:

@@ -294,6 +294,8 @@ async def test_wim_records_and_weighings_become_vehicle_messages(
     weighing = next(m for _t, m in recorder.received if isinstance(m, Vehicle) and m.source == "weighbridge")
     assert weighing.device == "weighbridge-1"
     assert weighing.gvw_kg > 5000
+    links = {m.device: m.state for _t, m in recorder.received if isinstance(m, DeviceStatus)}
+    assert links == {"wim-1": "ok", "weighbridge-1": "ok"}
     assert_gapless(recorder.seqs())
 
 
