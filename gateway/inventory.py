@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig
 from drivers.modbus.config import DerivedKind, ModbusProfile
 from drivers.modbus.device import ModbusDevice
@@ -39,7 +41,7 @@ class ResolvedModbusBus:
             profile = resolved.profile
             assert isinstance(profile, ModbusProfile)  # noqa: S101 - guaranteed by resolve()
             if resolved.config.address_base is not None:
-                profile = profile.model_copy(update={"address_base": resolved.config.address_base})
+                profile = with_address_base(profile, resolved.config.address_base)
             unit = resolved.config.unit if resolved.config.unit is not None else profile.default_unit_id
             devices.append(ModbusDevice(profile, bus, unit_id=unit, params=resolved.config.params))
         return bus, devices
@@ -52,6 +54,11 @@ class ResolvedRecordStream:
 
 
 ResolvedBus = ResolvedModbusBus | ResolvedRecordStream
+
+
+def with_address_base(profile: ModbusProfile, base: int) -> ModbusProfile:
+    """The profile with another address base, re-validated (a register 0 cannot be read with base 1)."""
+    return ModbusProfile.model_validate(profile.model_dump(by_alias=True) | {"address_base": base})
 
 
 def resolve(site: SiteConfig, source: Path) -> list[ResolvedBus]:
@@ -71,7 +78,24 @@ def resolve(site: SiteConfig, source: Path) -> list[ResolvedBus]:
                     problems.append(f"{where}.profile: '{device.profile}' is not a Modbus profile")
                     continue
                 problems.extend(_check_modbus_device(device, profile, where))
+                if device.address_base is not None:
+                    try:
+                        with_address_base(profile, device.address_base)
+                    except ValidationError as exc:
+                        reason = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+                        problems.append(f"{where}.address_base: {reason}")
                 devices.append(ResolvedDevice(device, profile, where))
+            units = [
+                d.config.unit if d.config.unit is not None else getattr(d.profile, "default_unit_id", None)
+                for d in devices
+                if d.config.enabled
+            ]
+            clashes = sorted({u for u in units if u is not None and units.count(u) > 1})
+            if clashes:
+                problems.append(
+                    f"{bus_where}.devices: unit ids {clashes} are used by more than one device "
+                    "(counting profile defaults)"
+                )
             buses.append(ResolvedModbusBus(bus, devices))
         else:
             where = f"{bus_where}.device '{bus.device.id}'"
@@ -116,6 +140,12 @@ def _check_modbus_device(device: DeviceConfig, profile: ModbusProfile, where: st
     for unknown in sorted(set(device.params) - {d.param for d in profile.derived if d.param}):
         problems.append(f"{where}.params.{unknown}: profile {profile.id} uses no such parameter")
     if device.report_on_change is not None:
+        increments = {d.id for d in profile.derived if d.kind is DerivedKind.COUNTER_INCREMENT}
+        for channel in sorted(set(device.report_on_change.deadband) & increments):
+            problems.append(
+                f"{where}.report_on_change.deadband.{channel}: '{channel}' is an increment per poll; "
+                "suppressing some would lose rain. Put the deadband on the total instead"
+            )
         for channel in sorted(set(device.report_on_change.deadband) - known):
             problems.append(
                 f"{where}.report_on_change.deadband.{channel}: profile {profile.id} has no such channel"

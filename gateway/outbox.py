@@ -198,6 +198,8 @@ class Outbox:
     def _enforce_limits(self, now: float) -> None:
         cutoff = now - self.max_age.total_seconds()
         dropped = self._db.execute("DELETE FROM messages WHERE will = 0 AND created < ?", (cutoff,)).rowcount
+        if dropped:
+            self._recount_bytes()  # before the quota check, or it would drop messages that now fit
         while self._counter("bytes") > self.max_bytes:
             # Oldest first, in chunks: the quota is a ceiling, not a target to hover at.
             rows = self._db.execute(

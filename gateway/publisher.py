@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -82,6 +82,7 @@ class Publisher:
         self._wake = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._will: OutboxMessage | None = None
+        self._refused: list[str] = []
 
     def notify(self) -> None:
         """New messages are in the outbox (called by the poller after each batch)."""
@@ -111,17 +112,19 @@ class Publisher:
             await asyncio.sleep(random.uniform(0, min(cap, BACKOFF_BASE_S * 2**failures)))  # noqa: S311 - jitter
 
     async def _shutdown(self, client: aiomqtt.Client, will: OutboxMessage, timeout_s: float = 3.0) -> None:
-        """Clean stop: publish what is queued (within `timeout_s`), then `offline` in place of the will,
-        with the will's own sequence number, so that number is delivered exactly once."""
+        """Clean stop: `offline` in place of the will (with the will's own sequence number, so that number
+        is delivered), then as much of the queue as fits in `timeout_s`, acked chunk by chunk."""
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
             async with asyncio.timeout(timeout_s):
-                await self._publish_batch(client, await asyncio.to_thread(self.outbox.pending, 10_000))
+                # `offline` first: a large backlog must not leave the retained status `online` after we left.
                 offline = self._status(will.seq, "offline", "shutdown")
                 await client.publish(
                     will.topic, encode(offline), qos=1, retain=True, timeout=PUBACK_TIMEOUT_S
                 )
                 await asyncio.to_thread(self.outbox.ack, [will.seq])
-                logger.info("stopped cleanly; %d message(s) left in the outbox", self.outbox.state().depth)
+                while batch := await asyncio.to_thread(self.outbox.pending, BATCH):
+                    await self._publish_batch(client, batch, retain=False)
+        logger.info("stopped; %d message(s) left in the outbox for the next start", self.outbox.state().depth)
 
     # Connection -------------------------------------------------------------------------------------------
 
@@ -162,7 +165,22 @@ class Publisher:
             tls_context=_tls_context(c) if c.tls else None,
         )
         client.pending_calls_threshold = IN_FLIGHT * 2
+        self._watch_refusals(client)
         return client
+
+    def _watch_refusals(self, client: aiomqtt.Client) -> None:
+        # aiomqtt 2.5 takes any PUBACK as success, but an MQTT v5 broker may refuse a message in it (0x87 not
+        # authorized, 0x97 quota exceeded). Such a message must stay in the outbox, so we see the reason code
+        # in paho's callback (aiomqtt's own handler still runs) and fail the batch that contained it.
+        paho = client._client  # the one seam aiomqtt leaves for PUBACK reason codes
+        forward: Any = paho.on_publish
+
+        def on_publish(c: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
+            if getattr(reason_code, "is_failure", False):
+                self._refused.append(str(reason_code))
+            forward(c, userdata, mid, reason_code, properties)
+
+        paho.on_publish = on_publish
 
     async def _on_connected(self, client: aiomqtt.Client, will: OutboxMessage) -> None:
         self._client, self._will = client, will
@@ -213,7 +231,7 @@ class Publisher:
             if not batch:
                 return
             started = time.monotonic()
-            await self._publish_batch(client, batch)
+            await self._publish_batch(client, batch, retain=False)
             after = batch[-1].seq
             # Rate limit: the 4G uplink is shared with live data; a week of backlog must not crowd it out.
             await asyncio.sleep(max(0.0, len(batch) / self.config.replay_rate - (time.monotonic() - started)))
@@ -231,16 +249,28 @@ class Publisher:
                 async with asyncio.timeout(1.0):  # also picks up anything a missed wake-up left behind
                     await self._wake.wait()
 
-    async def _publish_batch(self, client: aiomqtt.Client, batch: list[OutboxMessage]) -> None:
-        """Publish a batch with up to IN_FLIGHT unacknowledged at once; ack all of them in one transaction."""
+    async def _publish_batch(
+        self, client: aiomqtt.Client, batch: list[OutboxMessage], *, retain: bool = True
+    ) -> None:
+        """Publish a batch with up to IN_FLIGHT unacknowledged at once; ack all of them in one transaction.
+
+        `retain=False` for replayed backlog: a stale retained status must not overwrite a newer live one.
+        """
         if not batch:
             return
         await asyncio.gather(
             *(
-                client.publish(m.topic, m.payload, qos=1, retain=m.retain, timeout=PUBACK_TIMEOUT_S)
+                client.publish(
+                    m.topic, m.payload, qos=1, retain=m.retain and retain, timeout=PUBACK_TIMEOUT_S
+                )
                 for m in batch
             )
         )
+        if self._refused:
+            reasons, self._refused = sorted(set(self._refused)), []
+            raise aiomqtt.MqttError(
+                f"broker refused messages ({', '.join(reasons)}); they stay in the outbox"
+            )
         await asyncio.to_thread(self.outbox.ack, [m.seq for m in batch])
         self.stats.published_total += len(batch)
 

@@ -100,9 +100,9 @@ class Gateway:
         """Retained device status for a record stream, whenever its link comes up or goes down."""
         topic = self.topics.device_status(self.site.site, device)
         connected: bool | None = None
-        since = datetime.now(UTC)
         while True:
-            await stream.wait_until(lambda c, was=connected: c.connected != was)
+            was = connected  # first report: once the link came up, or failed to
+            await stream.wait_until(lambda c: c.connected != was and (c.connected or c.link_failures > 0))  # noqa: B023
             c = stream.counters
             connected, since = c.connected, datetime.now(UTC)
 

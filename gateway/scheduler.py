@@ -187,7 +187,7 @@ class BusPoller:
         for device in sorted(self.devices, key=lambda d: d.next_due):
             if device.next_due > now:
                 continue
-            result = await device.device.poll()
+            result = await self._poll(device)
             self.polls_total += 1
             changed = device.record(result)
             device.reschedule(self.clock.now())
@@ -199,6 +199,26 @@ class BusPoller:
                 batch.append(self._status_builder(device, device.health.state))
         if batch:
             await self.sink(batch)
+
+    async def _poll(self, device: ScheduledDevice) -> PollResult:
+        # Supervisor boundary: a bug met by one device's data must not stop the bus, let alone the gateway.
+        try:
+            return await device.device.poll()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception(
+                "device %s: poll failed unexpectedly; its channels are reported missing", device.config.id
+            )
+            ts = datetime.now(UTC)
+            missing = {
+                spec.id: Reading.missing(
+                    "internal_error", "the gateway failed to decode this poll; see its log"
+                )
+                for spec in device.device.profile.channels
+                if not spec.internal
+            }
+            return PollResult(ts, missing, requests=1, failed_requests=1, duration_s=0.0)
 
     def _readings_builder(
         self, device: ScheduledDevice, result: PollResult, channels: dict[str, Reading]

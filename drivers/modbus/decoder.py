@@ -122,7 +122,7 @@ def _raw_value(spec: ChannelSpec, words: list[int]) -> int | float | str:
     return decode_number(words, spec.type, spec.order)
 
 
-def _reading(spec: ChannelSpec, values: Mapping[str, int | float | str]) -> Reading:
+def _reading(spec: ChannelSpec, values: Mapping[str, int | float | str]) -> Reading:  # noqa: PLR0911 - one exit per quality rule
     raw = values[spec.id]
     if isinstance(raw, str):
         return (
@@ -150,6 +150,8 @@ def _reading(spec: ChannelSpec, values: Mapping[str, int | float | str]) -> Read
             detail = f"unit code {code!r} in '{spec.unit_from.channel}' is not one of {known}"
             return Reading(unit=spec.unit, quality=Quality.BAD, reason="unknown_unit", detail=detail)
         value *= factor
+    if not math.isfinite(value):  # a huge float64 times its scale: over range, never a crash
+        return Reading.measured(value, spec.unit)
     if value != raw:  # only arithmetic leaves binary noise; a plain counter must stay exact
         value = _tidy(value)
     reading = Reading(value=value, unit=spec.unit)

@@ -100,3 +100,20 @@ async def test_status_reads_the_running_gateways_metrics(field_site: FieldSite, 
     assert "broker connected" in result.stdout
     assert "device wl-radar: ok" in result.stdout
     assert "outbox:" in result.stdout
+
+
+def test_overrides_that_cannot_work_are_config_errors(tmp_path: Path) -> None:
+    document = yaml.safe_load((SITES / "ampal-mufakat.yaml").read_text())
+    devices = document["buses"][0]["devices"]
+    devices[1]["address_base"] = 1  # qdy30a maps register 0: there is no register -1
+    devices[2]["report_on_change"] = {"deadband": {"rain": 0.5}}  # would lose rain
+    del devices[0]["unit"]  # the radar answers on its profile's default, 246...
+    devices[2]["unit"] = 246  # ...and so would the rain gauge
+    bad = tmp_path / "ampal.yaml"
+    bad.write_text(yaml.safe_dump(document, allow_unicode=True))
+    result = pantau("gateway", "check", "--config", str(bad))
+    assert result.returncode == 1
+    assert "devices[1] 'wl-pressure'.address_base: " in result.stderr
+    assert "register 0 is below address_base" in result.stderr
+    assert "report_on_change.deadband.rain: 'rain' is an increment per poll" in result.stderr
+    assert "unit ids [246] are used by more than one" in result.stderr

@@ -125,3 +125,16 @@ def test_sigkill_mid_write_loses_nothing_committed_and_leaves_no_gap(tmp_path: P
     assert [m.seq for m in messages] == list(range(len(messages)))  # every committed message, no gap
     assert [int(m.payload) for m in messages] == [m.seq for m in messages]
     assert outbox.append(builders(1))[0].seq == len(messages)  # numbering resumes after the last commit
+
+
+def test_age_expiry_frees_room_before_the_quota_is_checked(tmp_path: Path) -> None:
+    now = [1000.0]
+    outbox = Outbox(tmp_path / "outbox.db", max_bytes=1000, max_age=timedelta(hours=1), clock=lambda: now[0])
+    for _ in range(9):
+        outbox.append(builders(1, size=95))
+    now[0] += 3601  # all nine expire
+    for _ in range(9):
+        outbox.append(builders(1, size=95))
+    state = outbox.state()
+    assert state.depth == 9  # the new nine fit once the old are gone: none of them dropped
+    assert state.dropped_total == 9
