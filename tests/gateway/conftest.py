@@ -119,24 +119,29 @@ async def recording(
     topics = Topics(prefix)
     subscribed = asyncio.Event()
 
+    def record(message: aiomqtt.Message) -> None:
+        topic, payload = message.topic.value, bytes(message.payload)  # type: ignore[arg-type]
+        try:
+            recorder.received.append((topic, decode(payload, topic=topic, topics=topics)))
+        except ValueError as exc:
+            recorder.invalid.append((topic, str(exc)))
+
     async def listen() -> None:
         while True:
+            client = aiomqtt.Client(broker.host, broker.port, identifier=client_id, clean_session=False)
             try:
-                async with aiomqtt.Client(
-                    broker.host, broker.port, identifier=client_id, clean_session=False
-                ) as client:
+                async with client:
                     await client.subscribe(f"{prefix}/#", qos=1)
                     subscribed.set()
                     async for message in client.messages:
-                        topic, payload = message.topic.value, bytes(message.payload)  # type: ignore[arg-type]
-                        try:
-                            recorder.received.append((topic, decode(payload, topic=topic, topics=topics)))
-                        except ValueError as exc:
-                            recorder.invalid.append((topic, str(exc)))
+                        record(message)
             except aiomqtt.MqttError:
-                await asyncio.sleep(
-                    0.2
-                )  # broker down: keep trying, the persistent session holds our messages
+                # paho acknowledged what sits in aiomqtt's queue already, and aiomqtt stops iterating at a
+                # disconnect: take those too, or the recorder (not the gateway) would lose them.
+                queue = client._queue
+                while not queue.empty():
+                    record(queue.get_nowait())
+                await asyncio.sleep(0.2)  # broker down: keep trying, the persistent session holds the rest
 
     task = asyncio.create_task(listen(), name="recorder")
     try:
