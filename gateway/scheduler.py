@@ -175,10 +175,24 @@ class BusPoller:
         await self.sink([self._status_builder(d, "disabled") for d in self.disabled])
         if not self.devices:
             return
+        longest = max(d.interval for d in self.devices)
+        previous = self.clock.now()
         while True:
+            now = self.clock.now()
+            if now < previous - 1.0:
+                # The wall clock stepped back (NTP correcting a box that booted without an RTC): the grid
+                # slots now lie far ahead, so re-grid rather than stall for as long as the step.
+                logger.warning(
+                    "bus %s: clock stepped back %.0f s; re-aligning the poll grid", self.name, previous - now
+                )
+                for device in self.devices:
+                    device.next_due = next_slot(now, device.interval)
+            previous = now
             due = min(d.next_due for d in self.devices)
-            await self.clock.sleep(due - self.clock.now())
-            await self.cycle()
+            # Sleep at most one interval at a time, so a clock step is noticed within one interval.
+            await self.clock.sleep(min(due - now, longest))
+            if self.clock.now() >= min(d.next_due for d in self.devices):
+                await self.cycle()
 
     async def cycle(self) -> None:
         """Poll every device that is due now; hand their messages over in one batch."""

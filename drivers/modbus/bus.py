@@ -85,7 +85,9 @@ class BusTiming(ProfileModel):
     inter_frame_delay: Duration = Field(
         default=timedelta(milliseconds=20), description="Silence between requests"
     )
-    retries: int = Field(default=1, ge=0, le=5, description="Repeats of a request that timed out")
+    # 0 by default: on a shared bus a retry doubles what a dead device costs the others, and the next poll
+    # is seconds away anyway. Raise it for a noisy line where single frames get lost.
+    retries: int = Field(default=0, ge=0, le=5, description="Repeats of a request that timed out")
     backoff_cap: Duration = Field(
         default=timedelta(seconds=60), description="Longest wait between reconnects"
     )
