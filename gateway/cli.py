@@ -11,8 +11,7 @@ from typing import Any
 import click
 import httpx
 
-from drivers.modbus.bus import ModbusBus
-from drivers.modbus.cli import _print_readings
+from drivers.modbus.cli import print_readings
 from gateway.config import SiteConfig, load_site
 from gateway.inventory import ResolvedBus, ResolvedModbusBus, notes, resolve
 from gateway.outbox import Outbox
@@ -75,15 +74,11 @@ async def _probe(buses: list[ResolvedBus]) -> int:
                     f"\n  {config.config.id}: {device.profile.id} unit {device.unit_id}, "
                     f"{result.requests} request(s), {result.duration_s * 1000:.0f} ms"
                 )
-                _print_readings(result.readings, as_json=False)
+                print_readings(result.readings, as_json=False)
                 failed += result.failed_requests > 0
         finally:
-            await _close(bus)
+            await bus.close()
     return failed
-
-
-async def _close(bus: ModbusBus) -> None:
-    await bus.close()
 
 
 @gateway.command()

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from drivers.modbus.bus import BusTiming, SerialBusConfig, TcpBusConfig
+from drivers.modbus.bus import BusConfig, BusTiming
 from drivers.serial_records.endpoints import Endpoint
 from pantau.config import ConfigError, Duration, load_yaml_model
 from pantau.contract.fields import Slug
@@ -127,7 +127,7 @@ class DeviceConfig(SiteModel):
 class ModbusBusSpec(SiteModel):
     id: Slug
     kind: Literal["modbus"] = "modbus"
-    connection: Annotated[TcpBusConfig | SerialBusConfig, Field(discriminator="transport")]
+    connection: BusConfig
     timing: BusTiming = BusTiming()
     devices: Annotated[list[DeviceConfig], Field(min_length=1, max_length=247)]
 

@@ -41,6 +41,7 @@ INSERT OR IGNORE INTO counters VALUES ('next_seq', 0), ('dropped_total', 0), ('b
 # messages.will: 0 an ordinary message; _WILL a Last Will prepared for a connection attempt; _ARMED a Last
 # Will whose connection succeeded, so the broker (not we) delivers it if that connection dies.
 _ORDINARY: Final = 0
+_CHUNK: Final = 500
 _WILL: Final = 1
 _ARMED: Final = 2
 
@@ -166,19 +167,19 @@ class Outbox:
 
     def ack(self, seqs: Iterable[int]) -> None:
         """The broker has these messages (PUBACK, or a will it published): forget them."""
-        keys = [(seq,) for seq in seqs]
+        keys = list(seqs)
         if not keys:
             return
         with self._lock, self._transaction():
-            freed = 0
-            for (seq,) in keys:
-                row = self._db.execute(
-                    "SELECT length(payload) + length(topic) FROM messages WHERE seq = ?", (seq,)
-                ).fetchone()
-                if row is not None:
-                    freed += row[0]
-            self._db.executemany("DELETE FROM messages WHERE seq = ?", keys)
-            self._add("bytes", -freed)
+            # In chunks below SQLite's bound-parameter limit: one size query and one delete per chunk.
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                where = f"WHERE seq IN ({marks})"  # only '?' marks are interpolated; values are bound
+                size = "SELECT coalesce(sum(length(payload) + length(topic)), 0) FROM messages " + where  # noqa: S608
+                freed = self._db.execute(size, chunk).fetchone()[0]
+                self._db.execute("DELETE FROM messages " + where, chunk)  # noqa: S608
+                self._add("bytes", -int(freed))
 
     def state(self) -> OutboxState:
         with self._lock:
@@ -261,8 +262,3 @@ class _Transaction:
             self._db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
                 raise OutboxError(f"outbox: {exc}") from exc
-
-
-def sequence_after(messages: Sequence[OutboxMessage]) -> int:
-    """The sequence number after the last of `messages` (for paging through `pending`)."""
-    return messages[-1].seq if messages else -1

@@ -29,7 +29,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.config import MqttConfig
-from gateway.outbox import Outbox, OutboxMessage
+from gateway.outbox import Builder, Outbox, OutboxMessage
 from pantau import __version__
 from pantau.contract import GatewayStatus, OutboxStats, Topics, encode
 
@@ -194,13 +194,7 @@ class Publisher:
             self.stats.down_since = None
         else:
             logger.info("connected to broker %s:%d", self.config.host, self.config.port)
-        topic = self.topics.gateway_status(self.identity.site)
-        state = self.outbox.state()
-        outbox = OutboxStats(
-            depth=state.depth, dropped_total=state.dropped_total, oldest_ts=_utc(state.oldest_created)
-        )
-        online = lambda seq: (topic, encode(self._status(seq, "online", None, outbox)), True)  # noqa: E731
-        await asyncio.to_thread(self.outbox.append, [online])
+        await asyncio.to_thread(self.outbox.append, [self.online_status()])
 
     def _on_failure(self, exc: Exception) -> None:
         self.stats.connect_failures_total += 1
@@ -273,6 +267,15 @@ class Publisher:
             )
         await asyncio.to_thread(self.outbox.ack, [m.seq for m in batch])
         self.stats.published_total += len(batch)
+
+    def online_status(self) -> Builder:
+        """A retained `online` gateway status carrying the outbox's current depth, age and drops."""
+        topic = self.topics.gateway_status(self.identity.site)
+        state = self.outbox.state()
+        outbox = OutboxStats(
+            depth=state.depth, dropped_total=state.dropped_total, oldest_ts=_utc(state.oldest_created)
+        )
+        return lambda seq: (topic, encode(self._status(seq, "online", None, outbox)), True)
 
     def _status(
         self,

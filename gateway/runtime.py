@@ -29,7 +29,7 @@ from gateway.metrics import registry_for
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity, Publisher
 from gateway.scheduler import BusPoller, Clock, ScheduledDevice
-from pantau.contract import DeviceStatus, GatewayStatus, OutboxStats, Topics, encode
+from pantau.contract import DeviceStatus, Topics, encode
 
 logger = logging.getLogger(__name__)
 
@@ -153,26 +153,9 @@ class Gateway:
             self.outbox.close()
 
     async def _report_status(self) -> None:
-        topic = self.topics.gateway_status(self.site.site)
         while True:
             await asyncio.sleep(self.site.status_interval.total_seconds())
-            state = self.outbox.state()
-            oldest = datetime.fromtimestamp(state.oldest_created, UTC) if state.oldest_created else None
-            stats = OutboxStats(depth=state.depth, oldest_ts=oldest, dropped_total=state.dropped_total)
-
-            def build(seq: int, stats: OutboxStats = stats) -> tuple[str, bytes, bool]:
-                status = GatewayStatus(
-                    site=self.site.site,
-                    gateway=self.site.gateway,
-                    seq=seq,
-                    ts=datetime.now(UTC),
-                    state="online",
-                    started_at=self.identity.started_at,
-                    outbox=stats,
-                )
-                return topic, encode(status), True
-
-            await self.store([build])
+            await self.store([self.publisher.online_status()])
 
     def _start_metrics(self) -> None:
         if self.options.metrics_address is None:

@@ -28,6 +28,7 @@ from pymodbus.pdu import ModbusPDU
 from drivers.modbus.config import SerialDefaults, Table
 from drivers.profile_base import ProfileModel
 from pantau.config import Duration
+from pantau.contract import Reason
 
 logger = logging.getLogger(__name__)
 # pymodbus logs every timeout at ERROR; the bus logs failures once when they start and once on recovery.
@@ -53,7 +54,7 @@ class ExceptionResponse(BusError):
 
     @property
     def reason(self) -> str:  # type: ignore[override]
-        return f"modbus_exception_{self.code}"
+        return Reason.modbus_exception(self.code)
 
 
 class FramingError(BusError):

@@ -147,7 +147,7 @@ def read(**params: Any) -> None:
         profile = _load_modbus_profile(params["profile_name"], params["address_base"])
         unit = params["unit"] if params["unit"] is not None else profile.default_unit_id
         readings = asyncio.run(_read_profile(connection, profile, unit, _parse_params(params["params"])))
-        _print_readings(readings, as_json=params["as_json"])
+        print_readings(readings, as_json=params["as_json"])
         return
     if params["address"] is None:
         raise click.UsageError("give --address (raw read) or --profile (decode a device)")
@@ -204,7 +204,8 @@ async def _read_raw(connection: Connection, table: Table, address: int, count: i
         await bus.close()
 
 
-def _print_readings(readings: dict[str, Reading], *, as_json: bool) -> None:
+def print_readings(readings: dict[str, Reading], *, as_json: bool) -> None:
+    """Readings as a technician's table (quality coloured), or JSON."""
     if as_json:
         click.echo(
             json.dumps(

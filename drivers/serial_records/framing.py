@@ -53,15 +53,39 @@ def make_framer(framing: Framing) -> Framer:
     return StxEtxFramer(framing.start, framing.end, framing.max_length)
 
 
-class DelimiterFramer:
+class _BufferedFramer:
+    """What both framers share: the byte buffer, the count of bytes thrown away, and forgetting."""
+
+    def __init__(self, max_length: int) -> None:
+        self._max_length = max_length
+        self._buffer = bytearray()
+        self.skipped_bytes = 0
+
+    def _drop_all_but_tail(self, keep: int) -> None:
+        # The tail may be the first bytes of a multi-byte marker still arriving.
+        dropped = max(len(self._buffer) - keep, 0)
+        self.skipped_bytes += dropped
+        del self._buffer[:dropped]
+
+    def _forget_partial(self) -> None:
+        """Reset the framer's own state about the frame in progress."""
+
+    def reset(self) -> int:
+        """Forget a partial frame; returns bytes dropped."""
+        dropped = len(self._buffer)
+        self.skipped_bytes += dropped
+        self._buffer.clear()
+        self._forget_partial()
+        return dropped
+
+
+class DelimiterFramer(_BufferedFramer):
     """Frames end at `delimiter`; empty frames (blank lines) are skipped silently."""
 
     def __init__(self, delimiter: bytes, max_length: int) -> None:
+        super().__init__(max_length)
         self._delimiter = delimiter
-        self._max_length = max_length
-        self._buffer = bytearray()
         self._discarding = False  # inside an oversize frame: drop bytes up to the next delimiter
-        self.skipped_bytes = 0
 
     def feed(self, chunk: bytes) -> Iterator[Frame | BadFrame]:
         """Add bytes; yield every frame (or bad frame) they complete."""
@@ -82,33 +106,20 @@ class DelimiterFramer:
             yield _oversize(bytes(self._buffer), self._max_length)
             self._discarding = True
         if self._discarding:
-            self._drop_all_but_tail()
+            self._drop_all_but_tail(len(self._delimiter) - 1)
 
-    def _drop_all_but_tail(self) -> None:
-        keep = len(self._delimiter) - 1
-        dropped = max(len(self._buffer) - keep, 0)
-        self.skipped_bytes += dropped
-        del self._buffer[:dropped]
-
-    def reset(self) -> int:
-        """Forget a partial frame; returns bytes dropped."""
-        dropped = len(self._buffer)
-        self.skipped_bytes += dropped
-        self._buffer.clear()
+    def _forget_partial(self) -> None:
         self._discarding = False
-        return dropped
 
 
-class StxEtxFramer:
+class StxEtxFramer(_BufferedFramer):
     """Frames sit between `start` and `end`; a new start before the end means the end was lost."""
 
     def __init__(self, start: bytes, end: bytes, max_length: int) -> None:
+        super().__init__(max_length)
         self._start = start
         self._end = end
-        self._max_length = max_length
-        self._buffer = bytearray()
         self._in_frame = False
-        self.skipped_bytes = 0
 
     def feed(self, chunk: bytes) -> Iterator[Frame | BadFrame]:
         """Add bytes; yield every frame (or bad frame) they complete."""
@@ -148,19 +159,8 @@ class StxEtxFramer:
         self._in_frame = True
         return True
 
-    def _drop_all_but_tail(self, keep: int) -> None:
-        # The tail may be the first bytes of a multi-byte start marker.
-        dropped = max(len(self._buffer) - keep, 0)
-        self.skipped_bytes += dropped
-        del self._buffer[:dropped]
-
-    def reset(self) -> int:
-        """Forget a partial frame; returns bytes dropped."""
-        dropped = len(self._buffer)
-        self.skipped_bytes += dropped
-        self._buffer.clear()
+    def _forget_partial(self) -> None:
         self._in_frame = False
-        return dropped
 
 
 def _oversize(payload: bytes, max_length: int) -> BadFrame:

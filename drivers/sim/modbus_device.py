@@ -18,7 +18,7 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
-from drivers.modbus.config import DataType, ModbusProfile, Table
+from drivers.modbus.config import ModbusProfile, Table
 from drivers.modbus.encoder import EncodeError, register_image
 
 #: Engineering values per channel at a point in time.
@@ -215,8 +215,3 @@ def constant_signal(values: Mapping[str, float | str]) -> Signal:
     """A signal that always reports the same values (tests, bench checks)."""
     frozen = dict(values)
     return lambda _now: frozen
-
-
-def uses_floats(profile: ModbusProfile) -> list[str]:
-    """Channels that can carry NaN/inf (for fault-injection menus)."""
-    return [c.id for c in profile.channels if c.type in (DataType.FLOAT32, DataType.FLOAT64)]

@@ -8,15 +8,13 @@ from datetime import timedelta
 import pytest
 
 from drivers.modbus.bus import BusTiming, ModbusBus, TcpBusConfig
-from drivers.modbus.config import ModbusProfile
 from drivers.modbus.device import ModbusDevice
-from drivers.profiles import PROFILE_DIR, load_profile
 from drivers.sim.modbus_device import SimulatedModbusDevice, constant_signal
 from gateway.config import DeviceConfig
 from gateway.outbox import Builder
 from gateway.scheduler import BusPoller, Clock, ScheduledDevice, next_slot
 from pantau.contract import Topics
-from tests.harness.modbus import ModbusServerFactory
+from tests.harness.modbus import ModbusServerFactory, shipped_modbus_profile
 
 
 class FakeWallClock(Clock):
@@ -47,8 +45,7 @@ def test_next_slot_is_on_the_grid() -> None:
 async def test_a_clock_stepped_back_re_grids_instead_of_stalling(
     modbus_tcp_server: ModbusServerFactory,
 ) -> None:
-    profile = load_profile(PROFILE_DIR / "dfrobot-sen0676.yaml")
-    assert isinstance(profile, ModbusProfile)
+    profile = shipped_modbus_profile("dfrobot-sen0676")
     sim = SimulatedModbusDevice(profile, constant_signal({"level": 1.0, "installation_height": 4.0}))
     server = modbus_tcp_server([sim.sim_device()])
     bus = ModbusBus(TcpBusConfig(transport="tcp", host=server.host, port=server.port), BusTiming())

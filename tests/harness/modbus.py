@@ -18,6 +18,8 @@ from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from drivers.modbus.config import ModbusProfile
+from drivers.profiles import PROFILE_DIR, load_profile
 from drivers.sim.modbus_device import absent_units
 from tests.harness.process import free_port, port_open, wait_until
 
@@ -128,3 +130,10 @@ class ModbusServerThread:
 
 #: What the `modbus_tcp_server` / `modbus_serial_server` fixtures hand a test: devices in, running server out.
 ModbusServerFactory = Callable[[list[SimDevice]], ModbusServerThread]
+
+
+def shipped_modbus_profile(profile_id: str) -> ModbusProfile:
+    """A shipped Modbus profile by id (`vegapuls-c21`), for tests."""
+    profile = load_profile(PROFILE_DIR / f"{profile_id}.yaml")
+    assert isinstance(profile, ModbusProfile), f"{profile_id} is not a Modbus profile"
+    return profile

@@ -21,6 +21,11 @@ def pantau(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*PANTAU, *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def read_over_tcp(port: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """`pantau modbus read` against the simulated TCP device."""
+    return pantau("modbus", "read", "--host", "127.0.0.1", "--tcp-port", str(port), *args)
+
+
 @contextlib.contextmanager
 def background_pantau(args: list[str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`pantau ARGS` running in the background (output in log_path), stopped when the block ends."""
@@ -63,13 +68,8 @@ def simulated_pty(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_read_a_profile_over_tcp_as_json(simulated_tcp: int) -> None:
-    result = pantau(
-        "modbus",
-        "read",
-        "--host",
-        "127.0.0.1",
-        "--tcp-port",
-        str(simulated_tcp),
+    result = read_over_tcp(
+        simulated_tcp,
         "--profile",
         "qdy30a",
         "--param",
@@ -85,13 +85,8 @@ def test_read_a_profile_over_tcp_as_json(simulated_tcp: int) -> None:
 
 
 def test_raw_read_prints_registers_and_decoded_values(simulated_tcp: int) -> None:
-    result = pantau(
-        "modbus",
-        "read",
-        "--host",
-        "127.0.0.1",
-        "--tcp-port",
-        str(simulated_tcp),
+    result = read_over_tcp(
+        simulated_tcp,
         "--address",
         "0",
         "--count",
@@ -103,9 +98,7 @@ def test_raw_read_prints_registers_and_decoded_values(simulated_tcp: int) -> Non
 
 
 def test_read_of_an_unmapped_register_reports_the_exception(simulated_tcp: int) -> None:
-    result = pantau(
-        "modbus", "read", "--host", "127.0.0.1", "--tcp-port", str(simulated_tcp), "--address", "900"
-    )
+    result = read_over_tcp(simulated_tcp, "--address", "900")
     assert result.returncode == 1
     assert "modbus_exception_2" in result.stderr
 

@@ -22,7 +22,7 @@ from drivers.modbus.device import Caution, ModbusDevice
 from drivers.profiles import PROFILE_DIR, load_profile
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from pantau.contract import Quality, Reading
-from tests.harness.modbus import ModbusServerFactory, ModbusServerThread
+from tests.harness.modbus import ModbusServerFactory, ModbusServerThread, shipped_modbus_profile
 from tests.harness.serial_pty import SocatPtyPair
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
@@ -121,8 +121,7 @@ def test_every_shipped_modbus_profile_has_a_case() -> None:
 
 async def test_merged_read_over_unmapped_registers_is_replanned(rig: RigFactory) -> None:
     # VEGAPULS maps 2300..2313 sparsely; a device that rejects reads across the holes answers exception 2.
-    profile = load_profile(PROFILE_DIR / "vegapuls-c21.yaml")
-    assert isinstance(profile, ModbusProfile)
+    profile = shipped_modbus_profile("vegapuls-c21")
     values = load_case(PROFILE_DIR.parents[1] / "tests/drivers/modbus/cases/vegapuls-c21.yaml")["polls"][0][
         "device"
     ]
@@ -139,8 +138,7 @@ async def test_merged_read_over_unmapped_registers_is_replanned(rig: RigFactory)
 
 
 async def test_exception_response_marks_channels_missing_with_its_code(rig: RigFactory) -> None:
-    profile = load_profile(PROFILE_DIR / "dfrobot-sen0676.yaml")
-    assert isinstance(profile, ModbusProfile)
+    profile = shipped_modbus_profile("dfrobot-sen0676")
     setup = rig(profile, {"level": 1.0, "installation_height": 4.0})
     setup.sim.faults.exception_code = 4
     result = await setup.device().poll()
@@ -152,8 +150,7 @@ async def test_exception_response_marks_channels_missing_with_its_code(rig: RigF
 
 
 async def test_busy_device_is_retried_without_losing_the_poll(rig: RigFactory) -> None:
-    profile = load_profile(PROFILE_DIR / "dfrobot-sen0676.yaml")
-    assert isinstance(profile, ModbusProfile)
+    profile = shipped_modbus_profile("dfrobot-sen0676")
     setup = rig(profile, {"level": 1.0, "installation_height": 4.0})
     setup.sim.faults.busy_next = 2
     result = await setup.device().poll()
@@ -162,8 +159,7 @@ async def test_busy_device_is_retried_without_losing_the_poll(rig: RigFactory) -
 
 
 async def test_a_timeout_costs_one_timeout_and_the_device_recovers(rig: RigFactory) -> None:
-    profile = load_profile(PROFILE_DIR / "deltaohm-hd2016.yaml")
-    assert isinstance(profile, ModbusProfile)
+    profile = shipped_modbus_profile("deltaohm-hd2016")
     values = {
         "status": 0,
         "rain_since_last_read": 0.0,
@@ -183,8 +179,7 @@ async def test_a_timeout_costs_one_timeout_and_the_device_recovers(rig: RigFacto
 
 
 async def test_an_absent_unit_times_out_within_the_deadline(rig: RigFactory) -> None:
-    profile = load_profile(PROFILE_DIR / "dfrobot-sen0676.yaml")
-    assert isinstance(profile, ModbusProfile)
+    profile = shipped_modbus_profile("dfrobot-sen0676")
     setup = rig(profile, {"level": 1.0, "installation_height": 4.0})
     result = await setup.device(unit_id=99).poll()
     assert {r.reason for r in result.readings.values()} == {"timeout"}
@@ -194,8 +189,7 @@ async def test_an_absent_unit_times_out_within_the_deadline(rig: RigFactory) -> 
 
 
 async def test_nan_and_inf_from_the_wire_are_bad_never_numbers(rig: RigFactory) -> None:
-    profile = load_profile(PROFILE_DIR / "vegapuls-c21.yaml")
-    assert isinstance(profile, ModbusProfile)
+    profile = shipped_modbus_profile("vegapuls-c21")
     values = load_case(PROFILE_DIR.parents[1] / "tests/drivers/modbus/cases/vegapuls-c21.yaml")["polls"][0][
         "device"
     ]
@@ -214,8 +208,7 @@ async def test_nan_and_inf_from_the_wire_are_bad_never_numbers(rig: RigFactory) 
 # Modbus TCP frames carry no CRC (TCP's own checksum protects them), so this is an RTU-only fault.
 @pytest.mark.parametrize("rig", ["rtu-pty", "rtu-over-tcp"], indirect=True)
 async def test_corrupted_rtu_frames_are_missing_and_the_device_recovers(rig: RigFactory) -> None:
-    profile = load_profile(PROFILE_DIR / "dfrobot-sen0676.yaml")
-    assert isinstance(profile, ModbusProfile)
+    profile = shipped_modbus_profile("dfrobot-sen0676")
     setup = rig(profile, {"level": 1.0, "installation_height": 4.0})
     device = setup.device()
     setup.sim.faults.garbage_every = 1  # every reply's CRC is broken: the master must discard them all

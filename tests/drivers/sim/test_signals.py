@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from drivers.modbus.config import ModbusProfile
-from drivers.profiles import PROFILE_DIR, load_profile
 from drivers.sim.device_signals import profile_signal
 from drivers.sim.signals import RiverScenario, Storm
+from tests.harness.modbus import shipped_modbus_profile
 
 T0 = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
 STORM = Storm(start=T0 + timedelta(hours=2), duration=timedelta(hours=2), peak_mm_h=60, rise_m=1.8)
@@ -44,8 +43,7 @@ def test_tide_swings_twice_a_day() -> None:
 
 
 def test_profile_signal_fills_every_channel_by_quantity() -> None:
-    profile = load_profile(PROFILE_DIR / "vegapuls-c21.yaml")
-    assert isinstance(profile, ModbusProfile)
+    profile = shipped_modbus_profile("vegapuls-c21")
     river = RiverScenario(epoch=T0, noise_m=0.0)
     values = profile_signal(profile, river, {"mounting_height_m": 6.0}, unit_id=246)(T0)
     assert set(values) == {c.id for c in profile.channels}
