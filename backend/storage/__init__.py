@@ -1,0 +1,1 @@
+"""Time-series storage: one interface (`model.Storage`), InfluxDB and SQLite implementations."""

@@ -1,0 +1,167 @@
+"""The time-series schema: which measurement, tags and fields each contract message becomes.
+
+Chosen for the queries the API and Grafana run (docs/storage.md has the full table):
+
+- Tags are only ids from the contract's slug alphabet and small enumerations (lane, direction, class,
+  axle configuration), so tag cardinality is bounded by the inventory, never by the data.
+- A measured number is always a float field, a counter always an int, so InfluxDB never sees a field
+  type conflict.
+- The point time is the time the gateway read the value (`ts`), so a replayed message lands on the same
+  series and timestamp and overwrites itself: storage is idempotent under at-least-once delivery.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Final
+
+from backend.storage.model import FieldValue, Point, RetentionClass
+from pantau.contract import DeviceStatus, GatewayStatus, Message, Readings, Vehicle
+
+READING: Final = "reading"
+VEHICLE: Final = "vehicle"
+GATEWAY_STATUS: Final = "gateway_status"
+DEVICE_STATUS: Final = "device_status"
+ALERT: Final = "alert"
+READING_1M: Final = "reading_1m"
+READING_1H: Final = "reading_1h"
+
+RETENTION: Final = {
+    READING: RetentionClass.RAW,
+    GATEWAY_STATUS: RetentionClass.RAW,
+    DEVICE_STATUS: RetentionClass.RAW,
+    VEHICLE: RetentionClass.LONG,
+    ALERT: RetentionClass.LONG,
+    READING_1M: RetentionClass.LONG,
+    READING_1H: RetentionClass.LONG,
+}
+
+#: Device states as numbers, so Grafana can draw a state timeline and alert on "worse than ok".
+DEVICE_STATE_CODES: Final = {"ok": 0, "degraded": 1, "failing": 2, "disabled": 3}
+
+
+def time_ns(ts: datetime) -> int:
+    """Nanoseconds since the epoch, exactly (contract timestamps have microsecond resolution)."""
+    delta = ts - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+_EPOCH: Final = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+
+
+def to_points(message: Message) -> list[Point]:
+    """The points a validated message is stored as (alert transitions are stored by the rules engine)."""
+    if isinstance(message, Readings):
+        return readings_points(message)
+    if isinstance(message, Vehicle):
+        return [vehicle_point(message)]
+    if isinstance(message, GatewayStatus):
+        return [gateway_status_point(message)]
+    if isinstance(message, DeviceStatus):
+        return [device_status_point(message)]
+    return []
+
+
+def readings_points(message: Readings) -> list[Point]:
+    at = time_ns(message.ts)
+    points = []
+    for channel, reading in message.channels.items():
+        fields: dict[str, FieldValue] = {
+            "quality": reading.quality.value,
+            "qc_flag": reading.quality.qartod_flag,
+            "seq": message.seq,
+            "gateway": message.gateway,
+        }
+        if reading.value is not None:
+            fields["value"] = float(reading.value)
+        _put(fields, "text", reading.text)
+        _put(fields, "unit", reading.unit)
+        _put(fields, "reason", reading.reason)
+        _put(fields, "detail", reading.detail)
+        tags = {"site": message.site, "device": message.device, "channel": channel}
+        points.append(Point(READING, tags, fields, at))
+    return points
+
+
+def vehicle_point(message: Vehicle, verdict: dict[str, FieldValue] | None = None) -> Point:
+    """One vehicle; the rules engine passes its ODOL verdict fields so the record is stored with them."""
+    tags = {"site": message.site, "device": message.device, "source": message.source}
+    if message.lane is not None:
+        tags["lane"] = str(message.lane)
+    _put(tags, "direction", message.direction)
+    _put(tags, "vehicle_class", message.vehicle_class)
+    _put(tags, "axle_configuration", message.axle_configuration)
+    fields: dict[str, FieldValue] = {
+        "gvw_kg": float(message.gvw_kg),
+        "axle_count": len(message.axles),
+        "quality": message.quality.value,
+        "seq": message.seq,
+        "gateway": message.gateway,
+    }
+    if message.axles:
+        loads = [axle.load_kg for axle in message.axles]
+        fields["steer_axle_kg"] = float(loads[0])
+        fields["max_axle_kg"] = float(max(loads))
+        fields["axles"] = json.dumps(
+            [axle.model_dump(mode="json", exclude_none=True) for axle in message.axles], separators=(",", ":")
+        )
+    if message.groups is not None:
+        fields["groups"] = ",".join(str(size) for size in message.groups)
+    if message.speed_kmh is not None:
+        fields["speed_kmh"] = float(message.speed_kmh)
+    if message.dimensions is not None:
+        for name in ("length_m", "width_m", "height_m"):
+            value = getattr(message.dimensions, name)
+            if value is not None:
+                fields[name] = float(value)
+    _put(fields, "record_id", message.record_id)
+    _put(fields, "error_code", message.error_code)
+    _put(fields, "reason", message.reason)
+    fields.update(verdict or {})
+    return Point(VEHICLE, tags, fields, time_ns(message.ts))
+
+
+def gateway_status_point(message: GatewayStatus) -> Point:
+    fields: dict[str, FieldValue] = {
+        "state": message.state,
+        "online": 1 if message.state == "online" else 0,
+        "seq": message.seq,
+        "gateway": message.gateway,
+    }
+    _put(fields, "reason", message.reason)
+    _put(fields, "software_version", message.software_version)
+    if message.started_at is not None:
+        fields["started_at"] = message.started_at.isoformat()
+    if message.outbox is not None:
+        fields["outbox_depth"] = message.outbox.depth
+        fields["outbox_dropped_total"] = message.outbox.dropped_total
+        if message.outbox.oldest_ts is not None:
+            fields["outbox_age_s"] = max(0.0, (message.ts - message.outbox.oldest_ts).total_seconds())
+    return Point(GATEWAY_STATUS, {"site": message.site}, fields, time_ns(message.ts))
+
+
+def device_status_point(message: DeviceStatus) -> Point:
+    fields: dict[str, FieldValue] = {
+        "state": message.state,
+        "state_code": DEVICE_STATE_CODES[message.state],
+        "since": message.since.isoformat(),
+        "consecutive_failures": message.consecutive_failures,
+        "requests_total": message.requests_total,
+        "errors_total": message.errors_total,
+        "seq": message.seq,
+        "gateway": message.gateway,
+    }
+    if message.last_success is not None:
+        fields["last_success"] = message.last_success.isoformat()
+    if message.latency_ms is not None:
+        fields["latency_ms"] = float(message.latency_ms)
+    _put(fields, "reason", message.reason)
+    _put(fields, "detail", message.detail)
+    tags = {"site": message.site, "device": message.device}
+    return Point(DEVICE_STATUS, tags, fields, time_ns(message.ts))
+
+
+def _put(target: dict[str, FieldValue] | dict[str, str], key: str, value: str | None) -> None:
+    if value is not None:
+        target[key] = value
