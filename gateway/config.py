@@ -7,19 +7,19 @@ Errors name the file, the bus, the device and the field.
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from drivers.modbus.bus import BusConfig, BusTiming
 from drivers.serial_records.endpoints import Endpoint
-from pantau.config import ConfigError, Duration, load_yaml_model
+from pantau.config import Duration, load_yaml_model
+from pantau.config.mqtt import MqttConnection
 from pantau.contract.fields import Slug
-from pantau.contract.topics import DEFAULT_PREFIX, RESERVED_SITE_IDS
+from pantau.contract.topics import RESERVED_SITE_IDS
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
@@ -45,46 +45,10 @@ class Location(SiteModel):
     elevation_m: float | None = None
 
 
-class MqttConfig(SiteModel):
-    host: str = Field(min_length=1, max_length=253)
-    port: int = Field(default=1883, ge=1, le=65535)
-    tls: bool = False
-    ca_file: Path | None = None
-    username: str | None = None
-    password_env: str | None = Field(default=None, description="Environment variable holding the password")
-    password_file: Path | None = Field(
-        default=None, description="File holding the password (systemd credential)"
-    )
-    client_id: str | None = Field(default=None, max_length=128, description="Default: the gateway id")
-    protocol: Literal[5, 311] = 5
-    topic_prefix: str = DEFAULT_PREFIX
-    keepalive: Duration = timedelta(seconds=30)
-    reconnect_cap: Duration = Field(
-        default=timedelta(minutes=2), description="Longest wait between reconnects"
-    )
+class MqttConfig(MqttConnection):
+    """The broker connection (client id defaults to the gateway id) and the backlog replay rate."""
+
     replay_rate: float = Field(default=200.0, gt=0, description="Backlog messages per second after an outage")
-
-    @model_validator(mode="after")
-    def _one_password_source(self) -> MqttConfig:
-        if self.password_env and self.password_file:
-            raise ValueError("give password_env or password_file, not both")
-        return self
-
-    def password(self) -> SecretStr | None:
-        """The password from the environment or a file, read at connect time (never stored in the YAML)."""
-        if self.password_env:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(
-                    "mqtt", [f"password_env: environment variable {self.password_env} is not set"]
-                )
-            return SecretStr(value)
-        if self.password_file:
-            try:
-                return SecretStr(self.password_file.read_text(encoding="utf-8").strip())
-            except OSError as exc:
-                raise ConfigError(str(self.password_file), [f"cannot read the MQTT password: {exc}"]) from exc
-        return None
 
 
 class OutboxConfig(SiteModel):

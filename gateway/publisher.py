@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -162,7 +161,7 @@ class Publisher:
             timeout=10,
             properties=properties,
             max_inflight_messages=IN_FLIGHT,
-            tls_context=_tls_context(c) if c.tls else None,
+            tls_context=c.tls_context(),
         )
         client.pending_calls_threshold = IN_FLIGHT * 2
         self._watch_refusals(client)
@@ -295,12 +294,6 @@ class Publisher:
             started_at=self.identity.started_at,
             outbox=outbox,
         )
-
-
-def _tls_context(config: MqttConfig) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
 
 
 def _utc(timestamp: float | None) -> datetime | None:

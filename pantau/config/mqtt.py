@@ -1,0 +1,70 @@
+"""How a pantau process reaches its MQTT broker: shared by the gateway and the backend configs.
+
+Passwords never live in the YAML: they come from an environment variable or a file (a systemd
+credential, a Docker secret), read at connect time.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from pantau.config.durations import Duration
+from pantau.config.files import ConfigError
+from pantau.contract.topics import DEFAULT_PREFIX
+
+
+class MqttConnection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=1883, ge=1, le=65535)
+    tls: bool = False
+    ca_file: Path | None = None
+    username: str | None = None
+    password_env: str | None = Field(default=None, description="Environment variable holding the password")
+    password_file: Path | None = Field(
+        default=None, description="File holding the password (systemd credential)"
+    )
+    client_id: str | None = Field(default=None, max_length=128)
+    protocol: Literal[5, 311] = 5
+    topic_prefix: str = DEFAULT_PREFIX
+    keepalive: Duration = timedelta(seconds=30)
+    reconnect_cap: Duration = Field(
+        default=timedelta(minutes=2), description="Longest wait between reconnects"
+    )
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> MqttConnection:
+        if self.password_env and self.password_file:
+            raise ValueError("give password_env or password_file, not both")
+        return self
+
+    def password(self) -> SecretStr | None:
+        """The password from the environment or a file, read at connect time (never stored in the YAML)."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(
+                    "mqtt", [f"password_env: environment variable {self.password_env} is not set"]
+                )
+            return SecretStr(value)
+        if self.password_file:
+            try:
+                return SecretStr(self.password_file.read_text(encoding="utf-8").strip())
+            except OSError as exc:
+                raise ConfigError(str(self.password_file), [f"cannot read the MQTT password: {exc}"]) from exc
+        return None
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """TLS 1.2+ with the system CAs or `ca_file`; None without TLS."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
