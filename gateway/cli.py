@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from gateway.inventory import ResolvedBus, ResolvedModbusBus, notes, resolve
 from gateway.outbox import Outbox
 from gateway.runtime import Gateway, RuntimeOptions
 from pantau.config import ConfigError
+from pantau.process import parse_address, run_until_signalled
 
 CONFIG = click.option(
     "--config",
@@ -95,31 +95,12 @@ async def _probe(buses: list[ResolvedBus]) -> int:
 def run(config_path: Path, outbox_path: Path | None, metrics: str) -> None:
     """Run the gateway until SIGTERM/Ctrl-C (then it flushes and publishes `offline`)."""
     site, _buses = _load(config_path)
-    options = RuntimeOptions(outbox_path=outbox_path, metrics_address=_address(metrics))
+    options = RuntimeOptions(outbox_path=outbox_path, metrics_address=parse_address(metrics, "--metrics"))
     try:
         runtime = Gateway(site, config_path, options)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    asyncio.run(_run_until_signalled(runtime))
-
-
-async def _run_until_signalled(runtime: Gateway) -> None:
-    task = asyncio.current_task()
-    assert task is not None  # noqa: S101 - always inside asyncio.run
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await runtime.run()
-
-
-def _address(text: str) -> tuple[str, int] | None:
-    if text == "off":
-        return None
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise click.BadParameter("expected HOST:PORT or 'off'", param_hint="--metrics")
-    return host, int(port)
+    asyncio.run(run_until_signalled(runtime.run()))
 
 
 @gateway.command()
@@ -130,7 +111,7 @@ def _address(text: str) -> tuple[str, int] | None:
 def status(config_path: Path, metrics: str) -> None:
     """Health of the gateway on this box: outbox, broker connection, devices."""
     site, _buses = _load(config_path)
-    address = _address(metrics)
+    address = parse_address(metrics, "--metrics")
     try:
         text = httpx.get(f"http://{address[0]}:{address[1]}/metrics", timeout=3).text if address else ""
     except httpx.HTTPError:

@@ -7,6 +7,7 @@ from typing import Final
 
 import click
 
+from backend.cli import backend
 from drivers.modbus.cli import modbus, profile
 from drivers.sim.cli import simulate
 from gateway.cli import gateway
@@ -14,7 +15,7 @@ from pantau import __version__
 from pantau.contract.cli import contract
 
 #: Each package contributes its groups; add yours here when it has commands worth running.
-COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (contract, gateway, modbus, profile, simulate)
+COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (backend, contract, gateway, modbus, profile, simulate)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,6 +30,9 @@ COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (contract, gateway, modbus, p
 def cli(log_level: str) -> None:
     """pantau: sensor gateway and time-series backend for flood warning and truck overload (ODOL)."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO: a backend writing to InfluxDB several times a second would drown
+    # the log that technicians read. Its warnings still show.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 for _group in COMMAND_GROUPS:

@@ -1,0 +1,124 @@
+"""`pantau backend run|deadletter`: run a backend worker, look at what it refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from backend.config import BackendConfig, load_backend_config
+from backend.ingest.spool import DeadLetter, Spool
+from backend.worker import BackendWorker
+from pantau.config import ConfigError
+from pantau.process import run_until_signalled
+
+CONFIG = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Backend file, e.g. firmware_configs/backend.example.yaml.",
+)
+
+
+@click.group()
+def backend() -> None:
+    """The backend: MQTT ingest into InfluxDB or SQLite, dead letters."""
+
+
+def _load(config_path: Path) -> BackendConfig:
+    try:
+        return load_backend_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@backend.command()
+@CONFIG
+def run(config_path: Path) -> None:
+    """Run one worker until SIGTERM/Ctrl-C (then it writes what is spooled, within 10 s)."""
+    config = _load(config_path)
+    try:
+        worker = BackendWorker(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    storage = config.storage
+    where = storage.influx.url if storage.backend == "influx" and storage.influx else storage.sqlite.path
+    click.echo(
+        f"backend {config.worker_id}: broker {config.mqtt.host}:{config.mqtt.port}, {storage.backend} {where}"
+    )
+    asyncio.run(run_until_signalled(worker.run()))
+
+
+@backend.group()
+def deadletter() -> None:
+    """Messages the backend refused, with the reason (kept in the worker's spool)."""
+
+
+def _spool(config_path: Path) -> Spool:
+    config = _load(config_path)
+    if not config.spool_path.exists():
+        raise click.ClickException(f"no spool at {config.spool_path}: has this worker run yet?")
+    return Spool(config.spool_path)
+
+
+@deadletter.command("list")
+@CONFIG
+@click.option("--reason", help="Only this reason (bad_json, invalid, schema_version, topic_mismatch, ...).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--before", "before_id", type=int, help="Page back: entries older than this id.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_(config_path: Path, reason: str | None, limit: int, before_id: int | None, as_json: bool) -> None:  # noqa: FBT001
+    """Newest first, with counts per reason."""
+    spool = _spool(config_path)
+    try:
+        entries = spool.deadletters(limit=limit, reason=reason, before_id=before_id)
+        counts = spool.deadletter_counts()
+    finally:
+        spool.close()
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps(_as_dict(entry, with_payload=False)))
+        return
+    summary = ", ".join(f"{r} {n}" for r, n in counts.items()) or "none"
+    click.echo(f"dead letters: {summary}")
+    for entry in entries:
+        click.echo(f"{entry.id:>8}  {_when(entry)}  {entry.reason:<15} {entry.topic}")
+        click.echo(f"          {entry.detail[:200]}")
+
+
+@deadletter.command()
+@CONFIG
+@click.argument("entry_id", type=int)
+def show(config_path: Path, entry_id: int) -> None:
+    """One entry in full, with its payload as received."""
+    spool = _spool(config_path)
+    try:
+        entry = spool.deadletter(entry_id)
+    finally:
+        spool.close()
+    if entry is None:
+        raise click.ClickException(f"no dead letter {entry_id}")
+    click.echo(json.dumps(_as_dict(entry, with_payload=True), indent=2, ensure_ascii=False))
+
+
+def _when(entry: DeadLetter) -> str:
+    return datetime.fromtimestamp(entry.received_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _as_dict(entry: DeadLetter, *, with_payload: bool) -> dict[str, object]:
+    data: dict[str, object] = {
+        "id": entry.id,
+        "received_at": _when(entry),
+        "topic": entry.topic,
+        "reason": entry.reason,
+        "detail": entry.detail,
+        "size": entry.size,
+    }
+    if with_payload:
+        data["truncated"] = len(entry.payload) < entry.size
+        data["payload"] = entry.payload.decode("utf-8", errors="backslashreplace")
+    return data

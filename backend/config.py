@@ -1,0 +1,101 @@
+"""Backend config (`backend.yaml`): the worker's identity, its broker, storage, spool and dead-letter store.
+
+Every setting has its default here and nowhere else; `firmware_configs/backend.example.yaml` shows them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.storage.config import StorageConfig
+from pantau.config import Duration, load_yaml_model
+from pantau.config.mqtt import MqttConnection
+from pantau.contract.fields import Slug
+
+
+class BackendModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BackendMqtt(MqttConnection):
+    """The ingest subscription. Client id defaults to `pantau-{worker_id}`: it must be stable across
+    restarts, because the broker keeps the worker's queue under it while the worker is down."""
+
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=253)
+    shared_group: Slug | None = Field(
+        default=None,
+        description="MQTT v5 shared subscription group: workers in one group split the stream",
+    )
+    session_expiry: Duration = Field(
+        default=timedelta(days=2),
+        description="How long the broker queues for a stopped worker (MQTT v5 session expiry)",
+    )
+    receive_maximum: int = Field(
+        default=2000,
+        ge=1,
+        le=65535,
+        description="Unacknowledged messages the broker may have in flight to this worker (MQTT v5)",
+    )
+
+
+class SpoolConfig(BackendModel):
+    """The local durable queue between MQTT and storage: a message is acknowledged to the broker once it
+    is in the spool, so a storage outage or a crash loses nothing."""
+
+    path: Path | None = Field(default=None, description="Default: var/spool-{worker_id}.sqlite3")
+    batch_messages: int = Field(default=2000, ge=1, le=100_000, description="Messages per spool transaction")
+    batch_linger: Duration = Field(
+        default=timedelta(milliseconds=20), description="Longest wait to fill a spool transaction"
+    )
+
+
+class WriterConfig(BackendModel):
+    batch_points: int = Field(default=20_000, ge=1, le=1_000_000, description="Points per storage write")
+    flush_interval: Duration = Field(
+        default=timedelta(milliseconds=200), description="Longest a point waits for its batch to fill"
+    )
+    retry_cap: Duration = Field(
+        default=timedelta(seconds=30), description="Longest pause between retries while storage is down"
+    )
+
+
+class DeadLetterConfig(BackendModel):
+    max_entries: int = Field(default=100_000, ge=100, description="Oldest entries are removed beyond this")
+    max_payload_bytes: int = Field(
+        default=64 * 1024, ge=256, description="Longer payloads are kept truncated"
+    )
+
+
+class BackendConfig(BackendModel):
+    worker_id: Slug = "backend-1"
+    mqtt: BackendMqtt = BackendMqtt()
+    storage: StorageConfig = StorageConfig()
+    spool: SpoolConfig = SpoolConfig()
+    writer: WriterConfig = WriterConfig()
+    deadletter: DeadLetterConfig = DeadLetterConfig()
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Serve Prometheus metrics on 127.0.0.1:PORT"
+    )
+
+    @property
+    def client_id(self) -> str:
+        return self.mqtt.client_id or f"pantau-{self.worker_id}"
+
+    @property
+    def spool_path(self) -> Path:
+        return self.spool.path or Path("var") / f"spool-{self.worker_id}.sqlite3"
+
+
+def load_backend_config(path: Path) -> BackendConfig:
+    """Load and validate backend.yaml; relative paths in it are relative to the file."""
+    config = load_yaml_model(path, BackendConfig)
+    base = path.parent
+    spool = config.spool.model_copy(update={"path": base / config.spool_path})
+    storage = config.storage
+    if not storage.sqlite.path.is_absolute():
+        sqlite = storage.sqlite.model_copy(update={"path": base / storage.sqlite.path})
+        storage = storage.model_copy(update={"sqlite": sqlite})
+    return config.model_copy(update={"spool": spool, "storage": storage})

@@ -1,0 +1,1 @@
+"""MQTT ingest: subscribe, validate, spool durably, dead-letter, write to storage."""

@@ -1,0 +1,31 @@
+"""Triage of one MQTT message: a contract message with its storage points, or a dead letter with the reason.
+
+Pure: no I/O, so the rules for what is accepted are table-tested without a broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.ingest.spool import DeadLetter
+from backend.storage.model import Point
+from backend.storage.schema import to_points
+from pantau.contract import ContractError, Message, Topics, decode
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    message: Message
+    points: list[Point]
+
+
+def triage(topic: str, payload: bytes, topics: Topics, received_at: float) -> Accepted | DeadLetter | None:
+    """Decode and check one message. None for an empty payload: someone cleared a retained topic, which is an
+    administrative act on the broker, not data (and not garbage either)."""
+    if not payload:
+        return None
+    try:
+        message = decode(payload, topic=topic, topics=topics)
+    except ContractError as exc:
+        return DeadLetter(topic, exc.reason, str(exc), payload, len(payload), received_at)
+    return Accepted(message, to_points(message))

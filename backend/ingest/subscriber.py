@@ -1,0 +1,201 @@
+"""The ingest subscription: QoS 1, persistent session, acknowledged only once the spool has the message.
+
+aiomqtt acknowledges every message as soon as it arrives; we need the opposite, so we switch paho (the
+client aiomqtt wraps, `client._client`, the seam aiomqtt leaves) to manual acknowledgement and take its
+messages straight from paho's callback into our own batch buffer. A PUBACK goes out only after the batch
+is committed to the spool, on the connection that received the message: after a reconnect the broker
+redelivers whatever was not acknowledged, and idempotent storage makes the duplicate harmless.
+
+MQTT v5 gives two more things: `Receive Maximum` bounds how many unacknowledged messages the broker sends
+us (and so our memory), and a shared subscription (`$share/{group}/...`) lets several workers split the
+stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from backend.config import BackendConfig
+from pantau.contract import Topics
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE_S: Final = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received_at: float
+
+
+@dataclass(slots=True)
+class SubscriberStats:
+    connected: bool = False
+    received_total: int = 0
+    acked_total: int = 0
+    connects_total: int = 0
+    connect_failures_total: int = 0
+    down_since: float | None = field(default_factory=time.monotonic)
+
+
+#: Handles one batch durably; the subscriber acknowledges the batch when it returns.
+BatchHandler = Callable[[list[Incoming]], Awaitable[None]]
+
+
+class _Connection:
+    """One broker connection: paho's callbacks feed a buffer the batch loop drains."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self.client = client
+        self.paho: Any = client._client  # aiomqtt's only seam for manual acknowledgement
+        self.paho.manual_ack_set(on=True)
+        self.buffer: list[Incoming] = []
+        self.wake = asyncio.Event()
+        self.lost = False
+        self.paho.on_message = self._on_message
+        forward_disconnect: Any = self.paho.on_disconnect
+
+        def on_disconnect(*args: Any) -> None:
+            self.lost = True
+            self.wake.set()
+            forward_disconnect(*args)
+
+        self.paho.on_disconnect = on_disconnect
+
+    def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
+        self.buffer.append(Incoming(message.topic, message.payload, message.mid, message.qos, time.time()))
+        self.wake.set()
+
+    async def next_batch(self, size: int, linger: float) -> list[Incoming]:
+        """Wait for a first message, then up to `linger` seconds for the batch to fill."""
+        while not self.buffer:
+            self._check()
+            self.wake.clear()
+            await self.wake.wait()
+        deadline = time.monotonic() + linger
+        while len(self.buffer) < size and not self.lost:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), remaining)
+            except TimeoutError:
+                break
+        batch, self.buffer = self.buffer[:size], self.buffer[size:]
+        return batch
+
+    def ack(self, batch: list[Incoming]) -> int:
+        """PUBACK in arrival order (as MQTT requires); nothing once this connection is gone."""
+        if self.lost:
+            return 0
+        for message in batch:
+            if message.qos > 0:
+                self.paho.ack(message.mid, message.qos)
+        return len(batch)
+
+    def _check(self) -> None:
+        if self.lost:
+            raise aiomqtt.MqttError("connection lost")
+
+
+class Subscriber:
+    """Keeps one subscription alive and feeds `handle` with batches, acknowledging each after it."""
+
+    def __init__(self, config: BackendConfig, handle: BatchHandler) -> None:
+        self.config = config
+        self.topics = Topics(config.mqtt.topic_prefix)
+        self.handle = handle
+        self.stats = SubscriberStats()
+        self.subscribed = asyncio.Event()
+
+    def filters(self) -> list[str]:
+        group = self.config.mqtt.shared_group
+        wanted = self.topics.all_gateway_traffic()
+        return [Topics.shared(group, f) for f in wanted] if group else wanted
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                # Hook paho before connecting: a persistent session delivers queued messages right after
+                # CONNACK, and any message paho saw first would be acknowledged without being stored.
+                client = self._client()
+                connection = _Connection(client)
+                async with client:
+                    await self._on_connected(client)
+                    failures = 0
+                    await self._consume(connection)
+            except aiomqtt.MqttError as exc:
+                self._on_failure(exc)
+                failures += 1
+                cap = self.config.mqtt.reconnect_cap.total_seconds()
+                await asyncio.sleep(random.uniform(0, min(cap, BACKOFF_BASE_S * 2**failures)))  # noqa: S311
+
+    async def _on_connected(self, client: aiomqtt.Client) -> None:
+        for topic_filter in self.filters():
+            await client.subscribe(topic_filter, qos=1)
+        self.stats.connected = True
+        self.stats.connects_total += 1
+        if self.stats.down_since is not None and self.stats.connects_total > 1:
+            logger.info("broker back after %.0f s", time.monotonic() - self.stats.down_since)
+        else:
+            logger.info(
+                "subscribed at %s:%d: %s", self.config.mqtt.host, self.config.mqtt.port, self.filters()
+            )
+        self.stats.down_since = None
+        self.subscribed.set()
+
+    def _on_failure(self, exc: Exception) -> None:
+        self.subscribed.clear()
+        self.stats.connect_failures_total += 1
+        if self.stats.connected or self.stats.down_since is None:
+            logger.warning("broker connection lost: %s", exc)
+            self.stats.down_since = time.monotonic()
+        self.stats.connected = False
+
+    async def _consume(self, connection: _Connection) -> None:
+        spool = self.config.spool
+        while True:
+            batch = await connection.next_batch(spool.batch_messages, spool.batch_linger.total_seconds())
+            self.stats.received_total += len(batch)
+            await self.handle(batch)
+            self.stats.acked_total += connection.ack(batch)
+
+    def _client(self) -> aiomqtt.Client:
+        c = self.config.mqtt
+        password = c.password()
+        v5 = c.protocol == 5
+        properties = None
+        if v5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = int(c.session_expiry.total_seconds())
+            properties.ReceiveMaximum = c.receive_maximum
+        return aiomqtt.Client(
+            c.host,
+            c.port,
+            identifier=self.config.client_id,
+            username=c.username,
+            password=password.get_secret_value() if password else None,
+            protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+            clean_session=None if v5 else False,
+            clean_start=False if v5 else 3,  # paho's MQTT_CLEAN_START_FIRST_ONLY; ignored for 3.1.1
+            keepalive=int(c.keepalive.total_seconds()),
+            timeout=10,
+            properties=properties,
+            tls_context=c.tls_context(),
+        )

@@ -1,0 +1,133 @@
+"""Drains the spool into storage: big batches, retried while storage is down, deleted once stored.
+
+Batching by size and time: a write waits until `batch_points` points are spooled or the oldest has waited
+`flush_interval`. While storage is unavailable the same rows are retried with capped, jittered back-off;
+the spool keeps growing on disk and the broker keeps being acknowledged, so the outage costs nothing but
+latency. Points storage refuses outright (a field type conflict) are dead-lettered, never retried forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Final
+
+from backend.config import WriterConfig
+from backend.ingest.spool import DeadLetter, Spool, SpoolBatch, encode_points
+from backend.storage.model import Point, Storage, StorageRejected, StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE_S: Final = 0.2
+STORAGE_REJECTED: Final = "storage_rejected"
+
+
+@dataclass(slots=True)
+class WriterStats:
+    points_written_total: int = 0
+    writes_total: int = 0
+    write_failures_total: int = 0
+    points_rejected_total: int = 0
+    last_write_seconds: float = 0.0
+    storage_up: bool = True
+    down_since: float | None = field(default=None)
+
+
+class SpoolWriter:
+    def __init__(self, spool: Spool, storage: Storage, config: WriterConfig) -> None:
+        self.spool = spool
+        self.storage = storage
+        self.config = config
+        self.stats = WriterStats()
+        self._wake = asyncio.Event()
+        self._set_up = False
+
+    def notify(self) -> None:
+        """Called by ingest after each spooled batch."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            batch = await asyncio.to_thread(self.spool.take, self.config.batch_points)
+            if batch is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if len(batch.points) < self.config.batch_points:
+                await self._linger()
+                batch = await asyncio.to_thread(self.spool.take, self.config.batch_points) or batch
+            await self._store(batch)
+            await asyncio.to_thread(self.spool.release, batch.through_id)
+
+    async def drain(self) -> None:
+        """Write everything spooled now (clean shutdown; the caller bounds it with a timeout)."""
+        while (batch := await asyncio.to_thread(self.spool.take, self.config.batch_points)) is not None:
+            await self._store(batch)
+            await asyncio.to_thread(self.spool.release, batch.through_id)
+
+    async def _linger(self) -> None:
+        """Give a small batch `flush_interval` to grow, unless enough arrives sooner."""
+        deadline = time.monotonic() + self.config.flush_interval.total_seconds()
+        while (remaining := deadline - time.monotonic()) > 0:
+            state = await asyncio.to_thread(self.spool.state)
+            if state.points >= self.config.batch_points:
+                return
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), remaining)
+            except TimeoutError:
+                return
+
+    async def _store(self, batch: SpoolBatch) -> None:
+        failures = 0
+        while True:
+            started = time.monotonic()
+            try:
+                if not self._set_up:  # storage may be down at start: set it up on the first write
+                    await self.storage.setup()
+                    self._set_up = True
+                await self.storage.write(batch.points)
+            except StorageUnavailable as exc:
+                failures += 1
+                self._down(exc)
+                cap = self.config.retry_cap.total_seconds()
+                await asyncio.sleep(random.uniform(0, min(cap, BACKOFF_BASE_S * 2**failures)))  # noqa: S311
+                continue
+            except StorageRejected as exc:
+                # Without a list of refused points the whole batch was refused: keep all of it, with why.
+                await self._reject(exc.rejected or batch.points, str(exc))
+            self._up()
+            self.stats.writes_total += 1
+            self.stats.points_written_total += len(batch.points)
+            self.stats.last_write_seconds = time.monotonic() - started
+            return
+
+    async def _reject(self, points: list[Point], why: str) -> None:
+        self.stats.points_rejected_total += len(points)
+        logger.error("storage refused %d point(s): %s", len(points), why)
+        now = time.time()
+        dead = []
+        for point in points:
+            payload = encode_points([point]).encode()
+            dead.append(
+                DeadLetter(
+                    f"storage/{point.measurement}", STORAGE_REJECTED, why[:1000], payload, len(payload), now
+                )
+            )
+        await asyncio.to_thread(self.spool.add_deadletters, dead)
+
+    def _down(self, exc: Exception) -> None:
+        self.stats.write_failures_total += 1
+        if self.stats.storage_up:
+            logger.warning("storage unavailable, keeping points in the spool: %s", exc)
+            self.stats.storage_up = False
+            self.stats.down_since = time.monotonic()
+
+    def _up(self) -> None:
+        if not self.stats.storage_up and self.stats.down_since is not None:
+            logger.info("storage back after %.0f s", time.monotonic() - self.stats.down_since)
+        self.stats.storage_up = True
+        self.stats.down_since = None

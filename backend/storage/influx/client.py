@@ -1,0 +1,176 @@
+"""HTTP to InfluxDB's v1 API (`/write`, `/query`, `/ping`), served by 1.x, 2.x (compatibility API) and 3.x.
+
+Writes retry what is transient (connection errors, timeouts, 5xx, 429) with a capped, jittered back-off,
+`random.uniform(0, min(cap, base * 2**n))`, or after the server's `Retry-After`, until the caller's
+deadline; then StorageUnavailable. Any other answer is returned for the writer to judge (400/413 are about
+the points, see writer.py). Queries are tried once: a reader (an API request, a rule) has its own deadline.
+
+Failures raise the storage errors of backend.storage.model: StorageUnavailable (transport, 5xx, 429,
+refused credentials) and StorageRejected (InfluxQL errors, refused statements).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import random
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Final
+
+import httpx
+
+from backend.storage.config import InfluxConfig
+from backend.storage.model import StorageRejected, StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE_S: Final = 0.1
+BACKOFF_CAP_S: Final = 5.0
+#: Bodies above this are compressed in a worker thread, so a big batch does not stall the event loop.
+GZIP_IN_THREAD_BYTES: Final = 256 * 1024
+GZIP_LEVEL: Final = 5
+_ERROR_TEXT_CHARS: Final = 300
+
+
+def backoff_delay(attempt: int, rng: random.Random) -> float:
+    """Seconds before retry `attempt` (0-based): capped exponential, fully jittered."""
+    return rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** min(attempt, 32)))
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds a `Retry-After` header asks (delta-seconds or HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def is_transient(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def error_text(response: httpx.Response) -> str:
+    """The server's error message: InfluxDB's JSON `error`, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return str(body["error"])
+    text = response.text.strip()[:_ERROR_TEXT_CHARS]
+    return text or response.reason_phrase
+
+
+class InfluxHttp:
+    """One connection pool to one InfluxDB; safe to share between tasks of one event loop."""
+
+    def __init__(self, config: InfluxConfig, *, rng: random.Random | None = None) -> None:
+        self.config = config
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        headers = {}
+        auth: httpx.BasicAuth | None = None
+        token = config.secret(config.token_env)
+        if token is not None:
+            # 2.x compatibility API and 3.x: a v2-style API token.
+            headers["Authorization"] = f"Token {token.get_secret_value()}"
+        elif config.username is not None:
+            password = config.secret(config.password_env)
+            auth = httpx.BasicAuth(config.username, password.get_secret_value() if password else "")
+        self._http = httpx.AsyncClient(
+            base_url=config.url.rstrip("/"),
+            timeout=config.timeout.total_seconds(),
+            verify=config.verify_tls,
+            auth=auth,
+            headers=headers,
+        )
+        self._down_since: float | None = None
+
+    async def post_write(self, body: bytes, retention_policy: str, deadline: float) -> httpx.Response:
+        """POST /write, retrying transient failures until `deadline` (time.monotonic()); returns the first
+        answer that is not transient. Raises StorageUnavailable when the deadline passes."""
+        params = {"db": self.config.database, "rp": retention_policy, "precision": "ns"}
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self.config.gzip:
+            headers["Content-Encoding"] = "gzip"
+            if len(body) > GZIP_IN_THREAD_BYTES:
+                body = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
+            else:
+                body = gzip.compress(body, GZIP_LEVEL)
+        attempt = 0
+        while True:
+            wait: float | None = None
+            try:
+                response = await self._http.post("/write", params=params, content=body, headers=headers)
+            except httpx.TransportError as exc:
+                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                if not is_transient(response.status_code):
+                    self._recovered()
+                    return response
+                problem = f"HTTP {response.status_code}: {error_text(response)}"
+                wait = retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+            self._failing(problem)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise StorageUnavailable(
+                    f"InfluxDB write to {self.config.url} still failing after "
+                    f"{self.config.retry_for.total_seconds():g} s of retries: {problem}"
+                )
+            delay = wait if wait is not None else backoff_delay(attempt, self._rng)
+            await asyncio.sleep(min(delay, remaining))
+            attempt += 1
+
+    async def query(self, statement: str) -> list[dict[str, Any]]:
+        """Run InfluxQL (one or more statements separated by `;`) and return its `results`, times in ns."""
+        form = {"q": statement, "db": self.config.database, "epoch": "ns"}
+        try:
+            response = await self._http.post("/query", data=form)
+        except httpx.TransportError as exc:
+            raise StorageUnavailable(f"InfluxDB query at {self.config.url} failed: {exc!r}") from exc
+        status = response.status_code
+        if is_transient(status) or status in {401, 403}:
+            raise StorageUnavailable(f"InfluxDB answered a query with HTTP {status}: {error_text(response)}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise StorageUnavailable(f"InfluxDB answered a query with HTTP {status} and no JSON") from exc
+        if status != 200 or not isinstance(body, dict) or "error" in body:
+            raise StorageRejected(f"InfluxDB refused {statement!r}: {error_text(response)}")
+        results: list[dict[str, Any]] = body.get("results", [])
+        for result in results:
+            if "error" in result:
+                raise StorageRejected(f"InfluxQL error for {statement!r}: {result['error']}")
+        return results
+
+    async def ping(self) -> None:
+        try:
+            response = await self._http.get("/ping")
+        except httpx.TransportError as exc:
+            raise StorageUnavailable(f"InfluxDB at {self.config.url} does not answer: {exc!r}") from exc
+        if not response.is_success:
+            raise StorageUnavailable(f"InfluxDB ping answered HTTP {response.status_code}")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _failing(self, problem: str) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            logger.warning("InfluxDB writes failing, retrying with back-off: %s", problem)
+
+    def _recovered(self) -> None:
+        if self._down_since is not None:
+            logger.info("InfluxDB writes recovered after %.1f s", time.monotonic() - self._down_since)
+            self._down_since = None

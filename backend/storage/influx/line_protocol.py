@@ -1,0 +1,112 @@
+"""Encoding points as InfluxDB line protocol: pure functions, no I/O.
+
+Escaping follows the InfluxDB 1.x parser (2.x shares it), checked against a real influxd 1.6:
+
+- measurement: `,` and space; tag keys, tag values and field keys: `,`, `=` and space;
+  string field values: `"` and `\\`, inside double quotes.
+- The 1.x parser treats a backslash as escaping whatever follows it, but unescapes only `\\,`, `\\=` and
+  `\\ `. So a name or tag value with a backslash right before `,`, `=`, space, or at its very end has no
+  encoding that reads back unchanged: such points are rejected, never silently altered.
+- NUL is refused in names and tag values: the InfluxQL scanner reads it as end of input, so such a series
+  could be written but never queried.
+- A raw newline ends the line, and line protocol has no escape for it outside string fields, so a newline
+  or carriage return in a measurement, tag or field key is rejected. String field values may hold newlines:
+  the parser keeps quoted text together.
+- Tags are written sorted by key (what InfluxDB stores anyway; it saves the server the sort), empty tag
+  values are left out (InfluxDB refuses them; a missing tag reads back as ""), times are integer ns.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+from backend.storage.model import FieldValue, Point
+
+#: The range InfluxDB accepts for timestamps (models.MinNanoTime / MaxNanoTime).
+MIN_TIME_NS: Final = -9_223_372_036_854_775_806
+MAX_TIME_NS: Final = 9_223_372_036_854_775_806
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+
+_MEASUREMENT_ESCAPES: Final = str.maketrans({",": "\\,", " ": "\\ "})
+_KEY_ESCAPES: Final = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
+_STRING_ESCAPES: Final = str.maketrans({"\\": "\\\\", '"': '\\"'})
+_NEWLINES: Final = ("\n", "\r")
+_AFTER_BACKSLASH: Final = (",", "=", " ")
+
+
+class InvalidPoint(ValueError):
+    """A point that line protocol cannot carry unchanged; the message says which part and why."""
+
+
+def encode_point(point: Point) -> str:
+    """One line (without the trailing newline) for `point`; raises InvalidPoint if it cannot be stored."""
+    measurement = _name(point.measurement, "measurement").translate(_MEASUREMENT_ESCAPES)
+    tags = "".join(
+        f",{_key(key, 'tag key')}={_escaped(value, 'tag value')}"
+        for key, value in sorted(point.tags.items())
+        if value != ""
+    )
+    if not point.fields:
+        raise InvalidPoint("a point needs at least one field")
+    fields = ",".join(
+        f"{_key(key, 'field key')}={encode_field_value(value)}" for key, value in sorted(point.fields.items())
+    )
+    if not isinstance(point.time_ns, int) or not MIN_TIME_NS <= point.time_ns <= MAX_TIME_NS:
+        raise InvalidPoint(f"time {point.time_ns!r} ns is outside the range InfluxDB stores")
+    return f"{measurement}{tags} {fields} {point.time_ns}"
+
+
+def encode_field_value(value: FieldValue) -> str:
+    """A field value: `true`/`false`, `12i`, a float that reads back exactly, or a quoted string."""
+    # bool before int: True is an int in Python.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise InvalidPoint(f"integer {value} does not fit in 64 bits")
+        return f"{value}i"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidPoint(f"non-finite number {value!r} cannot be stored")
+        # repr is the shortest text that parses back to the same double; InfluxDB reads exponents.
+        return repr(value)
+    if isinstance(value, str):
+        _encodable(value, "string field")
+        return f'"{value.translate(_STRING_ESCAPES)}"'
+    raise InvalidPoint(f"field value {value!r} is not a float, int, str or bool")
+
+
+def _name(text: str, what: str) -> str:
+    if not isinstance(text, str) or text == "":
+        raise InvalidPoint(f"{what} {text!r} is empty or not text")
+    if any(newline in text for newline in _NEWLINES):
+        raise InvalidPoint(f"{what} {text!r} contains a line break, which line protocol cannot carry")
+    if "\x00" in text:
+        raise InvalidPoint(f"{what} {text!r} contains NUL, which InfluxQL cannot quote")
+    if text.endswith("\\") or any(f"\\{char}" in text for char in _AFTER_BACKSLASH):
+        raise InvalidPoint(
+            f"{what} {text!r} has a backslash before ',', '=', ' ' or at its end, "
+            "which InfluxDB 1.x line protocol cannot read back unchanged"
+        )
+    _encodable(text, what)
+    return text
+
+
+def _key(key: str, what: str) -> str:
+    # InfluxDB refuses a tag key `time` and silently drops a field `time`: refuse both here.
+    if key == "time":
+        raise InvalidPoint(f"'time' cannot be a {what}")
+    return _escaped(key, what)
+
+
+def _escaped(text: str, what: str) -> str:
+    return _name(text, what).translate(_KEY_ESCAPES)
+
+
+def _encodable(text: str, what: str) -> None:
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidPoint(f"{what} {text!r} is not valid Unicode (lone surrogate)") from exc

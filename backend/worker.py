@@ -1,0 +1,89 @@
+"""One backend worker process: subscribe, spool, store, expire, report metrics.
+
+Tasks in one TaskGroup: `ingest` (MQTT -> spool), `write` (spool -> storage), `expire` (retention where
+storage does not enforce it). Several workers may run side by side on a shared subscription, each with its
+own spool; nothing here assumes it is the only one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Final
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import start_http_server
+
+from backend.config import BackendConfig
+from backend.ingest.pipeline import IngestPipeline
+from backend.ingest.spool import Spool
+from backend.ingest.subscriber import Subscriber
+from backend.ingest.writer import SpoolWriter
+from backend.metrics import BackendCollector, registry_for
+from backend.storage.factory import open_storage
+from backend.storage.model import Storage, StorageError
+from pantau.contract import Topics
+
+logger = logging.getLogger(__name__)
+
+EXPIRE_EVERY_S: Final = 3600.0
+#: A clean stop writes what is spooled if storage takes it this quickly; otherwise it stays spooled.
+DRAIN_ON_STOP_S: Final = 10.0
+
+
+class BackendWorker:
+    def __init__(self, config: BackendConfig, storage: Storage | None = None) -> None:
+        self.config = config
+        self.storage = storage or open_storage(config.storage)
+        self.spool = Spool(
+            config.spool_path,
+            max_deadletters=config.deadletter.max_entries,
+            max_payload_bytes=config.deadletter.max_payload_bytes,
+        )
+        self.writer = SpoolWriter(self.spool, self.storage, config.writer)
+        self.pipeline = IngestPipeline(self.spool, Topics(config.mqtt.topic_prefix), self.writer.notify)
+        self.subscriber = Subscriber(config, self.pipeline)
+        self._metrics_server: WSGIServer | None = None
+
+    async def run(self) -> None:
+        self._start_metrics()
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.subscriber.run(), name="ingest")
+                tasks.create_task(self.writer.run(), name="write")
+                tasks.create_task(self._expire(), name="expire")
+        finally:
+            await self._stop()
+
+    async def _stop(self) -> None:
+        try:
+            async with asyncio.timeout(DRAIN_ON_STOP_S):
+                await self.writer.drain()
+        except TimeoutError:
+            logger.warning("storage slow at shutdown: %d points stay spooled", self.spool.state().points)
+        finally:
+            if self._metrics_server is not None:
+                self._metrics_server.shutdown()
+                self._metrics_server.server_close()
+            await self.storage.close()
+            self.spool.close()
+
+    async def _expire(self) -> None:
+        while True:
+            await asyncio.sleep(EXPIRE_EVERY_S)
+            try:
+                await self.storage.expire(datetime.now(UTC))
+            except StorageError as exc:
+                logger.warning("retention pass failed, retrying in an hour: %s", exc)
+
+    def _start_metrics(self) -> None:
+        if self.config.metrics_port is None:
+            return
+        collector = BackendCollector(self.subscriber, self.pipeline.stats, self.writer, self.spool)
+        try:
+            self._metrics_server, _thread = start_http_server(
+                self.config.metrics_port, addr="127.0.0.1", registry=registry_for(collector)
+            )
+        except OSError as exc:  # a busy port must not stop ingest
+            logger.warning("metrics endpoint on port %d unavailable: %s", self.config.metrics_port, exc)
