@@ -11,6 +11,9 @@ import click
 
 from backend.config import BackendConfig, load_backend_config
 from backend.ingest.spool import DeadLetter, Spool
+from backend.storage.factory import open_storage
+from backend.storage.model import StorageError
+from backend.storage.rollup import ROLLUPS, roll_up
 from backend.worker import BackendWorker
 from pantau.config import ConfigError
 from pantau.process import run_until_signalled
@@ -51,6 +54,33 @@ def run(config_path: Path) -> None:
         f"backend {config.worker_id}: broker {config.mqtt.host}:{config.mqtt.port}, {storage.backend} {where}"
     )
     asyncio.run(run_until_signalled(worker.run()))
+
+
+@backend.command()
+@CONFIG
+@click.option("--start", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), required=True, help="UTC.")
+@click.option("--end", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), required=True, help="UTC.")
+def rollup(config_path: Path, start: datetime, end: datetime) -> None:
+    """Recompute the 1-minute and 1-hour rollups over a past range (after a long gateway backlog)."""
+    config = _load(config_path)
+    start, end = start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
+    if start >= end:
+        raise click.BadParameter("must be after --start", param_hint="--end")
+
+    async def run() -> None:
+        storage = open_storage(config.storage)
+        try:
+            await storage.setup()
+            for measurement in ROLLUPS:
+                written = await roll_up(storage, measurement, start, end)
+                click.echo(f"{measurement}: {written} points")
+        finally:
+            await storage.close()
+
+    try:
+        asyncio.run(run())
+    except StorageError as exc:
+        raise click.ClickException(f"storage: {exc}") from exc
 
 
 @backend.group()

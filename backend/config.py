@@ -69,6 +69,17 @@ class DeadLetterConfig(BackendModel):
     )
 
 
+class RollupConfig(BackendModel):
+    """Backend-side rollups (backend/storage/rollup.py). Each pass recomputes the last `lookback`."""
+
+    enabled: bool = True
+    every: Duration = Field(default=timedelta(minutes=1), description="How often a pass runs")
+    lookback_1m: Duration = Field(
+        default=timedelta(minutes=30), description="Late data window, 1-minute rollup"
+    )
+    lookback_1h: Duration = Field(default=timedelta(hours=3), description="Late data window, 1-hour rollup")
+
+
 class BackendConfig(BackendModel):
     worker_id: Slug = "backend-1"
     mqtt: BackendMqtt = BackendMqtt()
@@ -76,6 +87,7 @@ class BackendConfig(BackendModel):
     spool: SpoolConfig = SpoolConfig()
     writer: WriterConfig = WriterConfig()
     deadletter: DeadLetterConfig = DeadLetterConfig()
+    rollups: RollupConfig = RollupConfig()
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="Serve Prometheus metrics on 127.0.0.1:PORT"
     )

@@ -23,6 +23,8 @@ from backend.ingest.writer import SpoolWriter
 from backend.metrics import BackendCollector, registry_for
 from backend.storage.factory import open_storage
 from backend.storage.model import Storage, StorageError
+from backend.storage.rollup import roll_up
+from backend.storage.schema import READING_1H, READING_1M
 from pantau.contract import Topics
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class BackendWorker:
                 tasks.create_task(self.subscriber.run(), name="ingest")
                 tasks.create_task(self.writer.run(), name="write")
                 tasks.create_task(self._expire(), name="expire")
+                if self.config.rollups.enabled:
+                    tasks.create_task(self._roll_up(), name="rollup")
         finally:
             await self._stop()
 
@@ -76,6 +80,18 @@ class BackendWorker:
                 await self.storage.expire(datetime.now(UTC))
             except StorageError as exc:
                 logger.warning("retention pass failed, retrying in an hour: %s", exc)
+
+    async def _roll_up(self) -> None:
+        rollups = self.config.rollups
+        lookback = {READING_1M: rollups.lookback_1m, READING_1H: rollups.lookback_1h}
+        while True:
+            await asyncio.sleep(rollups.every.total_seconds())
+            now = datetime.now(UTC)
+            for measurement, window in lookback.items():
+                try:
+                    await roll_up(self.storage, measurement, now - window, now)
+                except StorageError as exc:
+                    logger.warning("%s rollup failed, retrying next pass: %s", measurement, exc)
 
     def _start_metrics(self) -> None:
         if self.config.metrics_port is None:

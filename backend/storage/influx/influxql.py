@@ -172,8 +172,8 @@ def _paging(query: SeriesQuery) -> list[str]:
         parts.append(f"LIMIT {query.limit}")
     if query.offset:
         parts.append(f"OFFSET {query.offset}")
-    if query.series_limit is not None:
-        parts.append(f"SLIMIT {query.series_limit}")
+    # No SLIMIT: influxd 1.x counts series without points in the range and picks them per shard in its own
+    # order, so the storage cuts the sorted series list itself (same answer as the SQLite backend).
     return parts
 
 

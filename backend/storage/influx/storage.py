@@ -121,7 +121,7 @@ class InfluxStorage:
         types = {row[0]: row[1] for series in field_keys.get("series", []) for row in series["values"]}
         result = [_series(raw, query, types) for raw in selected.get("series", [])]
         result.sort(key=lambda series: sorted(series.tags.items()))
-        return result
+        return result if query.series_limit is None else result[: query.series_limit]
 
     async def tag_values(
         self, measurement: str, tag: str, tags: Mapping[str, TagMatch] | None = None

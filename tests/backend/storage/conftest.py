@@ -9,7 +9,7 @@ import pytest
 
 from backend.storage.config import InfluxConfig
 from backend.storage.influx import InfluxStorage
-from backend.storage.model import Retention
+from backend.storage.model import Retention, Storage
 from backend.storage.sqlite import SqliteStorage
 from tests.harness.influxd import Influxd
 
@@ -30,3 +30,10 @@ async def sqlite_storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
     await storage.setup()
     yield storage
     await storage.close()
+
+
+@pytest.fixture(params=["sqlite", "influx"])
+def storage(request: pytest.FixtureRequest) -> Storage:
+    """The backend under test, set up on an empty database of its own."""
+    backend: Storage = request.getfixturevalue(f"{request.param}_storage")
+    return backend

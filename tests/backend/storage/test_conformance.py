@@ -51,13 +51,6 @@ DAY: Final = timedelta(days=1)
 DAY0: Final = datetime.now(UTC).date() - timedelta(days=3)
 
 
-@pytest.fixture(params=["sqlite", "influx"])
-def storage(request: pytest.FixtureRequest) -> Storage:
-    """The backend under test, set up on an empty database of its own."""
-    backend: Storage = request.getfixturevalue(f"{request.param}_storage")
-    return backend
-
-
 def at(clock: str, day: int = 0) -> datetime:
     """A UTC time on DAY0 (+ `day` days), e.g. at("06:00:30")."""
     return datetime.fromisoformat(f"{DAY0 + timedelta(days=day)}T{clock}+00:00")

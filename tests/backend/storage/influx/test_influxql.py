@@ -138,7 +138,7 @@ SELECTS = [
     (
         "paging, descending",
         query(limit=3, offset=2, series_limit=4, descending=True, group_by=("site",)),
-        f'SELECT "value"::field {FROM} {WHERE} GROUP BY "site" ORDER BY time DESC LIMIT 3 OFFSET 2 SLIMIT 4',
+        f'SELECT "value"::field {FROM} {WHERE} GROUP BY "site" ORDER BY time DESC LIMIT 3 OFFSET 2',
     ),
     (
         "hostile names stay quoted",
