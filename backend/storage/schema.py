@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Final
 
 from backend.storage.model import FieldValue, Point, RetentionClass
-from pantau.contract import DeviceStatus, GatewayStatus, Message, Readings, Vehicle
+from pantau.contract import AlertTransition, DeviceStatus, GatewayStatus, Message, Readings, Vehicle
 
 READING: Final = "reading"
 VEHICLE: Final = "vehicle"
@@ -160,6 +160,38 @@ def device_status_point(message: DeviceStatus) -> Point:
     _put(fields, "detail", message.detail)
     tags = {"site": message.site, "device": message.device}
     return Point(DEVICE_STATUS, tags, fields, time_ns(message.ts))
+
+
+def alert_point(transition: AlertTransition) -> Point:
+    """One alert transition (the history the API and Grafana annotations read). Time = when it happened;
+    `seq` in the tags would explode cardinality, so two transitions of one alert never share a timestamp
+    (the engine's clock moves forward between them)."""
+    fields: dict[str, FieldValue] = {
+        "alert_id": transition.alert_id,
+        "state": transition.state,
+        "severity": transition.severity,
+        "seq": transition.seq,
+        "source": transition.source,
+        "message": transition.message,
+        "started_at": transition.started_at.isoformat(),
+        "firing": 1 if transition.state == "firing" else 0,
+    }
+    _put(fields, "previous_state", transition.previous_state)
+    _put(fields, "level", transition.level)
+    _put(fields, "previous_level", transition.previous_level)
+    _put(fields, "unit", transition.unit)
+    if transition.value is not None:
+        fields["value"] = float(transition.value)
+    if transition.threshold is not None:
+        fields["threshold"] = float(transition.threshold)
+    if transition.acknowledgement is not None:
+        fields["acknowledged_by"] = transition.acknowledgement.by
+        fields["acknowledged_at"] = transition.acknowledgement.at.isoformat()
+        _put(fields, "acknowledgement_note", transition.acknowledgement.note)
+    tags = {"site": transition.site, "rule": transition.rule}
+    _put(tags, "device", transition.device)
+    _put(tags, "channel", transition.channel)
+    return Point(ALERT, tags, fields, time_ns(transition.ts))
 
 
 def _put(target: dict[str, FieldValue] | dict[str, str], key: str, value: str | None) -> None:
