@@ -1,6 +1,6 @@
 """Writer faults: retries, Retry-After, 413 splits, 400 bisection, gzip, limits, giving up in time.
 
-Statuses a real influxd cannot produce on demand come from `FakeInflux` (a named fake at the HTTP seam);
+Statuses a real influxd cannot produce on demand come from `RecordingServer` (a named fake at the HTTP seam);
 type conflicts and a dead server are shown with the real influxd.
 """
 
@@ -17,7 +17,7 @@ from backend.storage.influx import InfluxStorage
 from backend.storage.influx.line_protocol import encode_point
 from backend.storage.model import Point, Retention, SeriesQuery, StorageRejected, StorageUnavailable
 from backend.storage.schema import time_ns
-from tests.backend.storage.influx.fake_http import FakeInflux, Reply, Request
+from tests.harness.recording_http import RecordingServer, Reply, Request
 from tests.harness.influxd import Influxd
 
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -48,7 +48,7 @@ def scripted(*statuses: int | Reply) -> Iterator[Reply]:
 
 async def test_retries_5xx_then_succeeds() -> None:
     replies = scripted(503, 500, 502)
-    async with FakeInflux(lambda _: next(replies)) as fake:
+    async with RecordingServer(lambda _: next(replies)) as fake:
         storage = storage_for(fake.url, gzip=False)
         await storage.write(points(3))
         await storage.close()
@@ -59,7 +59,7 @@ async def test_retries_5xx_then_succeeds() -> None:
 
 async def test_429_retry_after_is_honoured() -> None:
     replies = scripted(Reply(429, {"Retry-After": "0.4"}, b'{"error":"slow down"}'))
-    async with FakeInflux(lambda _: next(replies)) as fake:
+    async with RecordingServer(lambda _: next(replies)) as fake:
         storage = storage_for(fake.url)
         await storage.write(points(1))
         await storage.close()
@@ -70,7 +70,7 @@ async def test_429_retry_after_is_honoured() -> None:
 
 async def test_slow_answer_times_out_and_is_retried() -> None:
     replies = scripted(Reply(204, delay=1.0))
-    async with FakeInflux(lambda _: next(replies)) as fake:
+    async with RecordingServer(lambda _: next(replies)) as fake:
         storage = storage_for(fake.url, timeout="200ms")
         await storage.write(points(2))
         await storage.close()
@@ -79,7 +79,7 @@ async def test_slow_answer_times_out_and_is_retried() -> None:
 
 
 async def test_gives_up_after_retry_for() -> None:
-    async with FakeInflux(lambda _: Reply(503, body=b'{"error":"overloaded"}')) as fake:
+    async with RecordingServer(lambda _: Reply(503, body=b'{"error":"overloaded"}')) as fake:
         storage = storage_for(fake.url, retry_for="500ms")
         with pytest.raises(StorageUnavailable, match="overloaded"):
             await storage.write(points(1))
@@ -97,7 +97,7 @@ async def test_413_halves_until_every_point_fits_exactly_once() -> None:
         return Reply(204)
 
     batch = points(11)
-    async with FakeInflux(reply) as fake:
+    async with RecordingServer(reply) as fake:
         storage = storage_for(fake.url)
         await storage.write(batch)
         await storage.close()
@@ -120,7 +120,7 @@ async def test_400_bisects_to_the_refused_points() -> None:
         Point("reading", {"site": "bad2"}, {"value": 1.0}, time_ns(NOW) + 2),
     ]
     batch = [*good[:3], bad[0], *good[3:7], bad[1], *good[7:]]
-    async with FakeInflux(reply) as fake:
+    async with RecordingServer(reply) as fake:
         storage = storage_for(fake.url)
         with pytest.raises(StorageRejected, match="field type conflict") as caught:
             await storage.write(batch)
@@ -130,7 +130,7 @@ async def test_400_bisects_to_the_refused_points() -> None:
 
 
 async def test_gzip_body_and_request_limits() -> None:
-    async with FakeInflux(lambda _: Reply(204)) as fake:
+    async with RecordingServer(lambda _: Reply(204)) as fake:
         storage = storage_for(fake.url, max_points_per_request=2)
         await storage.write(points(5))
         await storage.close()
@@ -144,7 +144,7 @@ async def test_gzip_body_and_request_limits() -> None:
 
 async def test_body_size_limit() -> None:
     batch = points(5, note="x" * 400)
-    async with FakeInflux(lambda _: Reply(204)) as fake:
+    async with RecordingServer(lambda _: Reply(204)) as fake:
         storage = storage_for(fake.url, max_body_bytes=1024, gzip=False)
         await storage.write(batch)
         await storage.close()
@@ -155,7 +155,7 @@ async def test_body_size_limit() -> None:
 
 async def test_refused_credentials_keep_the_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PANTAU_TEST_TOKEN", "s3cret")
-    async with FakeInflux(lambda _: Reply(401, body=b'{"error":"authorization failed"}')) as fake:
+    async with RecordingServer(lambda _: Reply(401, body=b'{"error":"authorization failed"}')) as fake:
         storage = storage_for(fake.url, token_env="PANTAU_TEST_TOKEN")  # noqa: S106 - a variable name
         with pytest.raises(StorageUnavailable, match="401"):
             await storage.write(points(2))
@@ -166,7 +166,7 @@ async def test_refused_credentials_keep_the_data(monkeypatch: pytest.MonkeyPatch
 
 async def test_basic_auth_for_1x(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PANTAU_TEST_PASSWORD", "pw")
-    async with FakeInflux(lambda _: Reply(204)) as fake:
+    async with RecordingServer(lambda _: Reply(204)) as fake:
         storage = storage_for(fake.url, username="pantau", password_env="PANTAU_TEST_PASSWORD")  # noqa: S106
         await storage.write(points(1))
         await storage.close()

@@ -1,7 +1,8 @@
 """FAKE at the HTTP seam: a tiny HTTP/1.1 server on 127.0.0.1 that records requests and answers from a script.
 
-Used only for what a real influxd cannot be made to do on demand (503, 429 with Retry-After, 413, slow
-answers, 401). Everything a real influxd can show (type conflicts, being down) is tested against influxd.
+Used only where no real part can run here or be made to misbehave on demand: InfluxDB answering 503, 429
+with Retry-After, 413 or slowly; webhook and Telegram receivers; the Grafana HTTP API. Everything a real
+influxd can show (type conflicts, being down) is tested against influxd.
 One request per connection (`Connection: close`), which is all the writer tests need.
 """
 
@@ -41,8 +42,8 @@ class Reply:
 Script = Callable[[Request], Reply | Awaitable[Reply]]
 
 
-class FakeInflux:
-    """Start with `async with FakeInflux(script) as fake:`; `fake.url`, `fake.requests`."""
+class RecordingServer:
+    """Start with `async with RecordingServer(script) as fake:`; `fake.url`, `fake.requests`."""
 
     def __init__(self, script: Script) -> None:
         self.script = script
@@ -56,7 +57,7 @@ class FakeInflux:
         host, port = self._server.sockets[0].getsockname()[:2]
         return f"http://{host}:{port}"
 
-    async def __aenter__(self) -> FakeInflux:
+    async def __aenter__(self) -> RecordingServer:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         return self
 
