@@ -18,7 +18,7 @@ from prometheus_client import start_http_server
 from backend.config import BackendConfig
 from backend.ingest.pipeline import IngestPipeline
 from backend.ingest.spool import Spool
-from backend.ingest.subscriber import Subscriber
+from backend.ingest.subscriber import Subscriber, Subscription
 from backend.ingest.writer import SpoolWriter
 from backend.metrics import BackendCollector, registry_for
 from backend.storage.factory import open_storage
@@ -45,7 +45,7 @@ class BackendWorker:
         )
         self.writer = SpoolWriter(self.spool, self.storage, config.writer)
         self.pipeline = IngestPipeline(self.spool, Topics(config.mqtt.topic_prefix), self.writer.notify)
-        self.subscriber = Subscriber(config, self.pipeline)
+        self.subscriber = Subscriber(Subscription.ingest(config), self.pipeline)
         self._metrics_server: WSGIServer | None = None
 
     async def run(self) -> None:

@@ -25,7 +25,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from backend.config import BackendConfig
+from backend.config import BackendConfig, BackendMqtt
 from pantau.contract import Topics
 
 logger = logging.getLogger(__name__)
@@ -113,18 +113,42 @@ class _Connection:
             raise aiomqtt.MqttError("connection lost")
 
 
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """Who subscribes and how: the ingest workers share one group; the rules engine reads the whole stream
+    under its own client id (its state needs every message of a series)."""
+
+    mqtt: BackendMqtt
+    client_id: str
+    shared_group: str | None
+    batch_messages: int
+    batch_linger: float
+
+    @classmethod
+    def ingest(cls, config: BackendConfig) -> Subscription:
+        spool = config.spool
+        return cls(
+            config.mqtt,
+            config.client_id,
+            config.mqtt.shared_group,
+            spool.batch_messages,
+            spool.batch_linger.total_seconds(),
+        )
+
+
 class Subscriber:
     """Keeps one subscription alive and feeds `handle` with batches, acknowledging each after it."""
 
-    def __init__(self, config: BackendConfig, handle: BatchHandler) -> None:
-        self.config = config
-        self.topics = Topics(config.mqtt.topic_prefix)
+    def __init__(self, subscription: Subscription, handle: BatchHandler) -> None:
+        self.subscription = subscription
+        self.mqtt = subscription.mqtt
+        self.topics = Topics(self.mqtt.topic_prefix)
         self.handle = handle
         self.stats = SubscriberStats()
         self.subscribed = asyncio.Event()
 
     def filters(self) -> list[str]:
-        group = self.config.mqtt.shared_group
+        group = self.subscription.shared_group
         wanted = self.topics.all_gateway_traffic()
         return [Topics.shared(group, f) for f in wanted] if group else wanted
 
@@ -143,7 +167,7 @@ class Subscriber:
             except aiomqtt.MqttError as exc:
                 self._on_failure(exc)
                 failures += 1
-                cap = self.config.mqtt.reconnect_cap.total_seconds()
+                cap = self.mqtt.reconnect_cap.total_seconds()
                 await asyncio.sleep(random.uniform(0, min(cap, BACKOFF_BASE_S * 2**failures)))  # noqa: S311
 
     async def _on_connected(self, client: aiomqtt.Client) -> None:
@@ -154,9 +178,7 @@ class Subscriber:
         if self.stats.down_since is not None and self.stats.connects_total > 1:
             logger.info("broker back after %.0f s", time.monotonic() - self.stats.down_since)
         else:
-            logger.info(
-                "subscribed at %s:%d: %s", self.config.mqtt.host, self.config.mqtt.port, self.filters()
-            )
+            logger.info("subscribed at %s:%d: %s", self.mqtt.host, self.mqtt.port, self.filters())
         self.stats.down_since = None
         self.subscribed.set()
 
@@ -169,15 +191,15 @@ class Subscriber:
         self.stats.connected = False
 
     async def _consume(self, connection: _Connection) -> None:
-        spool = self.config.spool
+        size, linger = self.subscription.batch_messages, self.subscription.batch_linger
         while True:
-            batch = await connection.next_batch(spool.batch_messages, spool.batch_linger.total_seconds())
+            batch = await connection.next_batch(size, linger)
             self.stats.received_total += len(batch)
             await self.handle(batch)
             self.stats.acked_total += connection.ack(batch)
 
     def _client(self) -> aiomqtt.Client:
-        c = self.config.mqtt
+        c = self.mqtt
         password = c.password()
         v5 = c.protocol == 5
         properties = None
@@ -188,7 +210,7 @@ class Subscriber:
         return aiomqtt.Client(
             c.host,
             c.port,
-            identifier=self.config.client_id,
+            identifier=self.subscription.client_id,
             username=c.username,
             password=password.get_secret_value() if password else None,
             protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,

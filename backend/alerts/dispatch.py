@@ -1,0 +1,113 @@
+"""Delivers what the rules engine decided: store it, publish alert transitions (retained), notify.
+
+Effects come from `RulesState` in commit order and leave it only once stored and published, so a storage
+or broker outage delays them and a crash repeats them (at least once; stored points and retained topics
+are idempotent, notification receivers can tell a repeat by `alert_id` + `seq`). Notifiers get their copy
+through their own queues and never hold the dispatcher up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from typing import Final
+
+import aiomqtt
+
+from backend.alerts.notifiers import Notifier
+from backend.alerts.state import Effects, RulesState
+from backend.config import BackendMqtt
+from backend.storage.model import Storage, StorageRejected, StorageUnavailable
+from backend.storage.schema import alert_point
+from pantau.contract import AlertTransition, Topics, encode
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE_S: Final = 0.5
+BACKOFF_CAP_S: Final = 30.0
+
+
+class AlertPublisher:
+    """Publishes transitions retained on `{prefix}/alerts/{site}/{rule}`, QoS 1.
+
+    Alerts are rare (a storm raises a few a minute), so each batch uses a short connection of its own:
+    no session to keep alive, nothing to reconnect, and a broker outage is just a failed batch to retry."""
+
+    def __init__(self, mqtt: BackendMqtt, client_id: str) -> None:
+        self.mqtt = mqtt
+        self.client_id = client_id
+        self.topics = Topics(mqtt.topic_prefix)
+
+    async def publish(self, transitions: Sequence[AlertTransition]) -> None:
+        if not transitions:
+            return
+        password = self.mqtt.password()
+        async with aiomqtt.Client(
+            self.mqtt.host,
+            self.mqtt.port,
+            identifier=self.client_id,
+            username=self.mqtt.username,
+            password=password.get_secret_value() if password else None,
+            protocol=aiomqtt.ProtocolVersion.V5 if self.mqtt.protocol == 5 else aiomqtt.ProtocolVersion.V311,
+            timeout=10,
+            tls_context=self.mqtt.tls_context(),
+        ) as client:
+            for transition in transitions:
+                topic = self.topics.alert(transition.site, transition.rule)
+                await client.publish(topic, encode(transition), qos=1, retain=True)
+
+
+class AlertDispatcher:
+    def __init__(
+        self,
+        state: RulesState,
+        storage: Storage,
+        publisher: AlertPublisher,
+        notifiers: Sequence[Notifier] = (),
+    ) -> None:
+        self.state = state
+        self.storage = storage
+        self.publisher = publisher
+        self.notifiers = list(notifiers)
+        self.delivered_total = 0
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            pending = await asyncio.to_thread(self.state.pending)
+            if not pending:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            for effects in pending:
+                try:
+                    await self._deliver(effects)
+                except (StorageUnavailable, aiomqtt.MqttError, OSError) as exc:
+                    failures += 1
+                    if failures == 1:
+                        logger.warning("alert delivery failing, will retry: %s", exc)
+                    await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**failures)))  # noqa: S311
+                    break
+                if failures:
+                    logger.info("alert delivery recovered after %d failed attempts", failures)
+                failures = 0
+                await asyncio.to_thread(self.state.delivered, effects.id)
+                self.delivered_total += len(effects.transitions)
+
+    async def _deliver(self, effects: Effects) -> None:
+        points = [*effects.points, *(alert_point(t) for t in effects.transitions)]
+        if points:
+            try:
+                await self.storage.write(points)
+            except StorageRejected as exc:  # a bug, not an outage: keep going, say what was lost
+                logger.error("storage refused %d rules point(s): %s", len(exc.rejected) or len(points), exc)  # noqa: TRY400
+        await self.publisher.publish(effects.transitions)
+        for transition in effects.transitions:
+            for notifier in self.notifiers:
+                notifier.offer(transition)

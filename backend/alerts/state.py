@@ -1,0 +1,116 @@
+"""The rules engine's durable state (SQLite, WAL): its snapshot and the effects it has yet to deliver.
+
+After each evaluated batch the engine's snapshot and that batch's effects (alert transitions, QC and ODOL
+points) are committed in one transaction, and only then are the MQTT messages acknowledged. So a restart
+resumes exactly where the engine was — no pending timer lost, no firing repeated — and effects not yet
+delivered (stored, published, notified) are delivered after the restart, at least once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from backend.ingest.spool import decode_points, encode_points
+from backend.storage.model import Point
+from pantau.contract import AlertTransition, decode, encode
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS snapshot (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    data  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS effects (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    transitions TEXT NOT NULL,
+    points      TEXT NOT NULL
+);
+"""
+
+
+class RulesStateError(RuntimeError):
+    """The rules state database cannot be opened or written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What one evaluation produced, to deliver: transitions to store/publish/notify, points to store."""
+
+    id: int
+    transitions: list[AlertTransition]
+    points: list[Point]
+
+
+class RulesState:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise RulesStateError(f"cannot open rules state {path}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def snapshot(self) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM snapshot WHERE id = 1").fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def commit(
+        self, snapshot: dict[str, Any], transitions: Sequence[AlertTransition], points: Sequence[Point]
+    ) -> None:
+        """Save the engine's state and queue its effects, atomically."""
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT INTO snapshot (id, data) VALUES (1, ?)"
+                " ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                (json.dumps(snapshot, separators=(",", ":")),),
+            )
+            if transitions or points:
+                self._db.execute(
+                    "INSERT INTO effects (transitions, points) VALUES (?, ?)",
+                    (json.dumps([encode(t).decode() for t in transitions]), encode_points(points)),
+                )
+
+    def pending(self, limit: int = 100) -> list[Effects]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, transitions, points FROM effects ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
+        effects = []
+        for row_id, transitions, points in rows:
+            decoded = [decode(text) for text in json.loads(transitions)]
+            effects.append(
+                Effects(row_id, [t for t in decoded if isinstance(t, AlertTransition)], decode_points(points))
+            )
+        return effects
+
+    def delivered(self, through_id: int) -> None:
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM effects WHERE id <= ?", (through_id,))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise RulesStateError(f"rules state {self.path}: {exc}") from exc

@@ -1,0 +1,179 @@
+"""Backend ingest benchmark: readings per second from MQTT into InfluxDB, durably acknowledged.
+
+A persistent session is filled with MESSAGES readings messages (CHANNELS channels each) while the consumer
+is away, then the consumer starts and the clock runs until everything is stored. Side by side:
+  * ceiling   — paho receiving with automatic acknowledgement, no decoding, no storage (broker + client),
+  * naive     — decode each message, one InfluxDB write per message, then acknowledge (a per-message flow),
+  * pantau    — the backend worker: batch decode, spool commit (fsync) then PUBACK, batched gzip writes.
+Target (issue #5): >= 70,000 readings/s for one worker. Real mosquitto and influxd, loopback only.
+
+Run: `make bench` or `python -m bench.ingest_throughput`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiomqtt
+import paho.mqtt.client as mqtt
+
+from backend.config import BackendConfig
+from backend.storage.config import InfluxConfig
+from backend.storage.influx import InfluxStorage
+from backend.storage.model import Retention
+from backend.storage.schema import to_points
+from backend.worker import BackendWorker
+from pantau.contract import Reading, Readings, Topics, decode, encode
+from tests.harness.binaries import require_binary
+from tests.harness.influxd import Influxd
+from tests.harness.mosquitto import Mosquitto
+from tests.harness.process import start_with_port_retries
+
+MESSAGES = 20_000
+CHANNELS = 10
+NAIVE_MESSAGES = 1_000  # the naive flow is slow; its rate is measured on fewer messages
+PREFIX = "bench/v1"
+T0 = datetime(2026, 11, 28, tzinfo=UTC)
+
+
+def payloads(count: int) -> list[tuple[str, bytes]]:
+    topics = Topics(PREFIX)
+    out = []
+    for seq in range(count):
+        device = f"wl-{seq % 50}"
+        message = Readings(
+            site="ampal-mufakat", gateway="gw-bench", seq=seq, ts=T0 + timedelta(seconds=seq // 50),
+            device=device,
+            channels={f"ch{c}": Reading(value=seq + c / 10, unit="m") for c in range(CHANNELS)},
+        )  # fmt: skip
+        out.append((topics.readings("ampal-mufakat", device), encode(message)))
+    return out
+
+
+def fill_session(broker: Mosquitto, client_id: str, messages: list[tuple[str, bytes]]) -> None:
+    """Create `client_id`'s persistent session, leave, and publish everything into its queue."""
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    sub.connect(broker.host, broker.port)
+    sub.loop_start()
+    sub.subscribe(f"{PREFIX}/#", qos=1)
+    time.sleep(0.3)  # the SUBACK arrives on loopback long before this
+    sub.loop_stop()
+    sub.disconnect()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{client_id}-pub")
+    pub.max_inflight_messages_set(1000)
+    pub.connect(broker.host, broker.port)
+    pub.loop_start()
+    infos = [pub.publish(topic, payload, qos=1) for topic, payload in messages]
+    for info in infos:
+        info.wait_for_publish(30)
+    pub.loop_stop()
+    pub.disconnect()
+
+
+def ceiling(broker: Mosquitto, count: int) -> float:
+    """Seconds for paho to receive `count` queued messages (auto-ack, nothing else)."""
+    received = 0
+    finished: list[float] = []
+
+    def on_message(_c: object, _u: object, _m: object) -> None:
+        nonlocal received
+        received += 1
+        if received == count:
+            finished.append(time.perf_counter())
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-ceiling", clean_session=False)
+    client.on_message = on_message
+    started = time.perf_counter()
+    client.connect(broker.host, broker.port)
+    while not finished:
+        client.loop(0.1)
+    client.disconnect()
+    return finished[0] - started
+
+
+async def naive(broker: Mosquitto, influxd: Influxd, count: int) -> float:
+    """Seconds for decode + one write per message + acknowledge, over `count` queued messages."""
+    storage = InfluxStorage(InfluxConfig(url=influxd.url, database="bench_naive"), Retention())
+    await storage.setup()
+    started = time.perf_counter()
+    async with aiomqtt.Client(
+        broker.host, broker.port, identifier="bench-naive", clean_session=False
+    ) as client:
+        seen = 0
+        async for message in client.messages:
+            await storage.write(to_points(decode(bytes(message.payload))))  # type: ignore[arg-type]
+            seen += 1
+            if seen == count:
+                break
+    elapsed = time.perf_counter() - started
+    await storage.close()
+    return elapsed
+
+
+async def pantau(broker: Mosquitto, influxd: Influxd, workdir: Path, count: int) -> float:
+    config = BackendConfig.model_validate({
+        "worker_id": "bench",
+        "mqtt": {"host": broker.host, "port": broker.port, "topic_prefix": PREFIX, "protocol": 311},
+        "storage": {"influx": {"url": influxd.url, "database": "bench_pantau"}},
+        "spool": {"path": str(workdir / "spool.sqlite3")},
+        "rollups": {"enabled": False},
+    })  # fmt: skip
+    worker = BackendWorker(config)
+    started = time.perf_counter()
+    task = asyncio.create_task(worker.run())
+    while worker.writer.stats.points_written_total < count * CHANNELS:
+        await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+    elapsed = time.perf_counter() - started
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return elapsed
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        broker = Mosquitto(work / "mqtt", require_binary("mosquitto", "mosquitto"))
+        influxd = Influxd(work / "influx", require_binary("influxd", "influxdb"))
+        for service in (broker, influxd):
+            start_with_port_retries(service)
+        try:
+            messages = payloads(MESSAGES)
+            results: list[tuple[str, int, float]] = []
+
+            async def run(
+                name: str, client_id: str, count: int, measure: Callable[[], Awaitable[float] | float]
+            ) -> None:
+                await asyncio.to_thread(fill_session, broker, client_id, messages[:count])
+                outcome = measure()
+                seconds = await outcome if not isinstance(outcome, float) else outcome
+                results.append((name, count, seconds))
+
+            await run("ceiling", "bench-ceiling", MESSAGES, lambda: ceiling(broker, MESSAGES))
+            await run("naive", "bench-naive", NAIVE_MESSAGES, lambda: naive(broker, influxd, NAIVE_MESSAGES))
+            await run("pantau", "pantau-bench", MESSAGES, lambda: pantau(broker, influxd, work, MESSAGES))
+        finally:
+            broker.stop()
+            influxd.stop()
+    rates = {name: count * CHANNELS / seconds for name, count, seconds in results}
+    print(f"ingest: {MESSAGES} messages x {CHANNELS} channels, mosquitto + influxd on loopback")
+    print(f"{'flow':<10} {'messages':>9} {'seconds':>8} {'readings/s':>11}")
+    for name, count, seconds in results:
+        print(f"{name:<10} {count:>9} {seconds:>8.2f} {count * CHANNELS / seconds:>11,.0f}")
+    print(
+        f"pantau / naive: {rates['pantau'] / rates['naive']:.1f}x   "
+        f"pantau / ceiling: {rates['pantau'] / rates['ceiling']:.2f}   "
+        f"target 70,000 readings/s: {rates['pantau'] / 70_000:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
