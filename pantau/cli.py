@@ -8,6 +8,7 @@ from typing import Final
 import click
 
 from backend.cli import backend
+from backend.rules.cli import rules
 from drivers.modbus.cli import modbus, profile
 from drivers.sim.cli import simulate
 from gateway.cli import gateway
@@ -15,7 +16,15 @@ from pantau import __version__
 from pantau.contract.cli import contract
 
 #: Each package contributes its groups; add yours here when it has commands worth running.
-COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (backend, contract, gateway, modbus, profile, simulate)
+COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (
+    backend,
+    contract,
+    gateway,
+    modbus,
+    profile,
+    rules,
+    simulate,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

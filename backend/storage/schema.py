@@ -26,6 +26,8 @@ DEVICE_STATUS: Final = "device_status"
 ALERT: Final = "alert"
 READING_1M: Final = "reading_1m"
 READING_1H: Final = "reading_1h"
+#: Residents' flood reports, posted through the API (docs/storage.md "Citizen reports").
+CITIZEN_REPORT: Final = "citizen_report"
 
 RETENTION: Final = {
     READING: RetentionClass.RAW,
@@ -35,6 +37,7 @@ RETENTION: Final = {
     ALERT: RetentionClass.LONG,
     READING_1M: RetentionClass.LONG,
     READING_1H: RetentionClass.LONG,
+    CITIZEN_REPORT: RetentionClass.LONG,
 }
 
 #: Device states as numbers, so Grafana can draw a state timeline and alert on "worse than ok".

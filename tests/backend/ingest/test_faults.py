@@ -21,7 +21,7 @@ from backend.storage.config import InfluxConfig
 from backend.storage.influx import InfluxStorage
 from backend.storage.model import ALL_TAGS, Retention, SeriesQuery
 from pantau.contract import Topics, encode
-from tests.backend.ingest.support import T0, backend_config, eventually, readings, running
+from tests.harness.backend import T0, backend_config, eventually, readings, running
 from tests.harness.binaries import require_binary
 from tests.harness.influxd import Influxd
 from tests.harness.mosquitto import Mosquitto

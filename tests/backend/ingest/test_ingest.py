@@ -15,12 +15,12 @@ from backend.storage.model import ALL_TAGS, Aggregate, Retention, SeriesQuery, S
 from backend.storage.sqlite import SqliteStorage
 from drivers.sim.traffic import TrafficGenerator
 from pantau.contract import DeviceStatus, Message, encode
-from tests.backend.ingest.conftest import GatewayFactory
 from tests.backend.ingest.corpus import malformed_corpus
-from tests.backend.ingest.support import (
+from tests.harness.backend import (
     GATEWAY,
     SITE,
     T0,
+    GatewayFactory,
     backend_config,
     eventually,
     readings,

@@ -9,7 +9,7 @@ from backend.ingest.spool import DeadLetter
 from pantau.contract import Topics, encode
 from pantau.contract.examples import example_messages
 from tests.backend.ingest.corpus import Malformed, malformed_corpus
-from tests.backend.ingest.support import readings, topic_for
+from tests.harness.backend import readings, topic_for
 
 TOPICS = Topics("pantau/v1")
 

@@ -17,8 +17,8 @@ from backend.storage.influx import InfluxStorage
 from backend.storage.influx.line_protocol import encode_point
 from backend.storage.model import Point, Retention, SeriesQuery, StorageRejected, StorageUnavailable
 from backend.storage.schema import time_ns
-from tests.harness.recording_http import RecordingServer, Reply, Request
 from tests.harness.influxd import Influxd
+from tests.harness.recording_http import RecordingServer, Reply, Request
 
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
@@ -156,7 +156,7 @@ async def test_body_size_limit() -> None:
 async def test_refused_credentials_keep_the_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PANTAU_TEST_TOKEN", "s3cret")
     async with RecordingServer(lambda _: Reply(401, body=b'{"error":"authorization failed"}')) as fake:
-        storage = storage_for(fake.url, token_env="PANTAU_TEST_TOKEN")  # noqa: S106 - a variable name
+        storage = storage_for(fake.url, token_env="PANTAU_TEST_TOKEN")
         with pytest.raises(StorageUnavailable, match="401"):
             await storage.write(points(2))
         await storage.close()
@@ -167,7 +167,7 @@ async def test_refused_credentials_keep_the_data(monkeypatch: pytest.MonkeyPatch
 async def test_basic_auth_for_1x(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PANTAU_TEST_PASSWORD", "pw")
     async with RecordingServer(lambda _: Reply(204)) as fake:
-        storage = storage_for(fake.url, username="pantau", password_env="PANTAU_TEST_PASSWORD")  # noqa: S106
+        storage = storage_for(fake.url, username="pantau", password_env="PANTAU_TEST_PASSWORD")
         await storage.write(points(1))
         await storage.close()
     assert fake.requests[0].headers["authorization"] == "Basic cGFudGF1OnB3"

@@ -1,4 +1,4 @@
-"""Test support: backend workers and a gateway publisher against the session's real Mosquitto, in-process.
+"""Backend test harness: workers and a gateway publisher against the session's real Mosquitto, in-process.
 
 `worker(...)` runs a BackendWorker until the test ends; `gateway(...)` is the real gateway outbox and
 publisher (QoS 1, sequence numbers), so what the backend ingests went through the gateway's own code.
@@ -80,6 +80,11 @@ class Gateway:
         async with asyncio.timeout(timeout):
             while self.outbox.state().depth > 0:
                 await asyncio.sleep(0.05)
+
+
+#: `async with gateway() as gw:` — the real gateway outbox and publisher on this test's topic root
+#: (fixture `gateway` in tests/backend/conftest.py).
+GatewayFactory = Callable[..., contextlib.AbstractAsyncContextManager[Gateway]]
 
 
 def topic_for(topics: Topics, message: Message) -> str:

@@ -1,0 +1,121 @@
+"""The application factory: routers under /api/v1, auth, problem details, CORS, metrics, OpenAPI at /docs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any, Final
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from backend.alerts.book import AlertBook
+from backend.api import problems
+from backend.api.auth import KeyRing
+from backend.api.config import ApiConfig
+from backend.api.context import ApiContext, ReadinessCheck
+from backend.api.problems import COMMON_PROBLEMS, PROBLEM_JSON, ProblemBody
+from backend.api.routes import alerts, health, latest, reports, series, vehicles
+from backend.api.routes import inventory as inventory_routes
+from backend.inventory import SiteInventory
+from backend.storage.model import Storage
+
+PREFIX: Final = "/api/v1"
+
+
+def create_app(
+    settings: ApiConfig,
+    storage: Storage,
+    inventory: SiteInventory,
+    alerts_book: AlertBook | None,
+    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    instance: str = "api",
+    registry: CollectorRegistry | None = None,
+) -> FastAPI:
+    """The API over one storage; `readiness_checks` (e.g. the MQTT subscription) join storage in /ready.
+    `instance` (a slug, e.g. the worker id) tags citizen reports this process stores."""
+    ctx = ApiContext(
+        settings=settings,
+        storage=storage,
+        inventory=inventory,
+        alerts=alerts_book,
+        keys=KeyRing(settings),
+        clock=clock or (lambda: datetime.now(UTC)),
+        readiness_checks=dict(readiness_checks or {}),
+        instance=instance,
+    )
+    app = FastAPI(
+        title="pantau API",
+        version="1",
+        summary="Flood early warning and truck overload (ODOL) data of Balikpapan",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    problems.install(app)
+    metrics = registry or CollectorRegistry()
+    _instrument(app, metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Accept"],
+            expose_headers=["Link"],
+        )
+    for module in (inventory_routes, latest, series, vehicles, alerts, reports, health):
+        app.include_router(module.router(ctx), prefix=PREFIX)
+    app.include_router(health.metrics_router(ctx, metrics))
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _instrument(app: FastAPI, registry: CollectorRegistry) -> None:
+    requests = Counter(
+        "pantau_api_requests",
+        "API requests by route and status",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    latency = Histogram("pantau_api_request_seconds", "API request latency", ["route"], registry=registry)
+
+    @app.middleware("http")
+    async def count(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        # The endpoint's name (`series`, `vehicles`...): bounded labels, unlike raw paths.
+        route = str(getattr(request.scope.get("route"), "name", "unmatched"))
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema with every error documented as application/problem+json."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    defs = ProblemBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(defs.pop("$defs", {}))
+    components["Problem"] = defs
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    problem = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            for status in COMMON_PROBLEMS:
+                responses[str(status)] = {"description": _phrase(status)} | problem
+    app.openapi_schema = schema
+    return schema
+
+
+def _phrase(status: int) -> str:
+    return HTTPStatus(status).phrase

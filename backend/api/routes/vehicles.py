@@ -1,0 +1,260 @@
+"""Vehicles (WIM records, weighbridge weighings) with their ODOL verdicts, and statistics per hour/day.
+
+Verdict fields (`verdict`, `overloaded`, `over_dimension`, `excess_kg`, `esal`, ...) are written with the
+vehicle by the rules engine; a record stored without them is listed with nulls and counted as not judged.
+Road wear is ESAL (fourth-power law against an 8.16 t axle), taken from the record or computed from its
+axle loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Final, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import Field
+
+from backend.api.config import Role
+from backend.api.context import ApiContext
+from backend.api.csv import csv_response
+from backend.api.models import AxleOut, VehicleBucket, VehicleOut, VehiclePage, VehicleStats
+from backend.api.params import (
+    AXLE_CONFIGURATION_PATTERN,
+    LABEL_PATTERN,
+    OutputFormat,
+    QueryModel,
+    Slug,
+    Time,
+    TimeZone,
+    next_link,
+    rfc3339,
+    time_range,
+    wants_csv,
+)
+from backend.api.problems import Problem
+from backend.api.road_wear import axle_loads, esal_of
+from backend.api.routes.responses import CSV_OK
+from backend.api.rows import as_bool, as_float, as_int, as_str, cut_merged
+from backend.storage.model import ALL_TAGS, FieldValue, Row, SeriesQuery, TagMatch
+from backend.storage.schema import VEHICLE
+
+DEFAULT_SPAN: Final = timedelta(hours=24)
+_FIELDS: Final = ("gvw_kg", "speed_kmh", "axle_count", "axles", "length_m", "width_m", "height_m",
+                  "record_id", "quality", "verdict", "overloaded", "over_dimension", "jbi_kg", "excess_kg",
+                  "excess_pct", "band", "esal")  # fmt: skip
+_STATS_FIELDS: Final = ("gvw_kg", "axles", "overloaded", "over_dimension", "excess_kg", "esal")
+_CSV_COLUMNS: Final = ("time", "site", "device", "source", "lane", "direction", "vehicle_class",
+                       "axle_configuration", "record_id", "gvw_kg", "speed_kmh", "axle_count",
+                       "axle_loads_kg", "length_m", "width_m", "height_m", "quality", "verdict", "overloaded",
+                       "over_dimension", "jbi_kg", "excess_kg", "excess_pct", "band", "esal")  # fmt: skip
+_STATS_CSV: Final = ("time", "vehicles", "judged", "overloaded", "overload_share", "over_dimension",
+                     "excess_t", "gvw_t", "esal")  # fmt: skip
+
+
+AxleConfiguration = Annotated[str, Field(pattern=AXLE_CONFIGURATION_PATTERN, max_length=64)]
+
+
+class VehicleFilters(QueryModel):
+    site: list[Slug] = Field(default_factory=list)
+    device: list[Slug] = Field(default_factory=list)
+    lane: list[Annotated[int, Field(ge=1, le=16)]] = Field(default_factory=list)
+    direction: Slug | None = None
+    vehicle_class: list[Annotated[str, Field(pattern=LABEL_PATTERN)]] = Field(default_factory=list)
+    axle_configuration: list[Annotated[str, Field(pattern=AXLE_CONFIGURATION_PATTERN, max_length=64)]] = (
+        Field(default_factory=list)
+    )
+    verdict: list[Literal["ok", "tolerated", "violation", "unknown"]] = Field(default_factory=list)
+    overloaded: bool | None = None
+    over_dimension: bool | None = None
+    min_excess_kg: float | None = Field(default=None, ge=-300_000, le=300_000, allow_inf_nan=False)
+    min_excess_pct: float | None = Field(default=None, ge=-100, le=10_000, allow_inf_nan=False)
+    start: Time | None = None
+    end: Time | None = None
+    format: OutputFormat | None = None
+
+
+class VehicleParams(VehicleFilters):
+    limit: int | None = Field(default=None, ge=1, description="Vehicles per page")
+
+
+class StatsParams(VehicleFilters):
+    every: Literal["1h", "1d"] = "1h"
+    tz: TimeZone = "UTC"
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    api = APIRouter(tags=["vehicles"], dependencies=[Depends(ctx.keys.dependency("vehicles", Role.READ))])
+    caps = ctx.settings.caps
+
+    @api.get("/vehicles", response_model=VehiclePage, responses=CSV_OK, summary="Vehicles, filtered")
+    async def vehicles(request: Request, params: Annotated[VehicleParams, Query()]) -> VehiclePage | Response:
+        start, end = time_range(
+            params.start, params.end, default=DEFAULT_SPAN, longest=caps.max_span, now=ctx.clock()
+        )
+        limit = params.limit or caps.default_rows
+        if limit > caps.max_rows:
+            raise Problem(400, f"limit may be at most {caps.max_rows}")
+        query = SeriesQuery(
+            VEHICLE,
+            _FIELDS,
+            start,
+            end,
+            tags=_tags(params),
+            field_filters=_field_filters(params),
+            group_by=ALL_TAGS,
+            limit=limit + 1,
+        )
+        found = [(row, dict(s.tags)) for s in await ctx.storage.query(query) for row in s.rows]
+        page, cut = cut_merged(found, limit)
+        items = [_vehicle(row, tags) for row, tags in page if _passes(row.values, params)]
+        next_url = next_link(request, start=rfc3339(cut)) if cut is not None else None
+        if wants_csv(request, params.format):
+            return csv_response(_CSV_COLUMNS, (_flat(v) for v in items), next_url)
+        return VehiclePage(start=rfc3339(start), end=rfc3339(end), vehicles=items, next=next_url)
+
+    @api.get(
+        "/vehicles/stats",
+        response_model=VehicleStats,
+        responses=CSV_OK,
+        summary="Vehicle statistics per hour/day",
+    )
+    async def stats(request: Request, params: Annotated[StatsParams, Query()]) -> VehicleStats | Response:
+        start, end = time_range(
+            params.start, params.end, default=DEFAULT_SPAN, longest=caps.max_span, now=ctx.clock()
+        )
+        query = SeriesQuery(
+            VEHICLE,
+            _STATS_FIELDS + (("excess_pct",) if params.min_excess_pct is not None else ()),
+            start,
+            end,
+            tags=_tags(params),
+            field_filters=_field_filters(params),
+            limit=caps.max_vehicles_scanned + 1,
+        )
+        rows = [row for s in await ctx.storage.query(query) for row in s.rows]
+        if len(rows) > caps.max_vehicles_scanned:
+            raise Problem(400, f"more than {caps.max_vehicles_scanned} vehicles: narrow the range or filters")
+        buckets = bucketize([r for r in rows if _passes(r.values, params)], params.every, ZoneInfo(params.tz))
+        if wants_csv(request, params.format):
+            return csv_response(_STATS_CSV, (b.model_dump() for b in buckets))
+        return VehicleStats(
+            start=rfc3339(start), end=rfc3339(end), every=params.every, tz=params.tz, buckets=buckets
+        )
+
+    return api
+
+
+def bucketize(rows: list[Row], every: Literal["1h", "1d"], zone: ZoneInfo) -> list[VehicleBucket]:
+    """Counts, overload share, excess tonnage and ESAL per local hour or day (pure)."""
+    sums: dict[datetime, dict[str, float]] = {}
+    for row in rows:
+        local = row.time.astimezone(zone)
+        floor = local.replace(minute=0, second=0, microsecond=0)
+        if every == "1d":
+            floor = floor.replace(hour=0)
+        acc = sums.setdefault(floor.astimezone(UTC), dict.fromkeys(
+            ("vehicles", "judged", "overloaded", "over_dimension", "excess_kg", "gvw_kg", "esal"), 0.0
+        ))  # fmt: skip
+        values = row.values
+        acc["vehicles"] += 1
+        overloaded = as_bool(values.get("overloaded"))
+        if overloaded is not None:
+            acc["judged"] += 1
+            if overloaded:
+                acc["overloaded"] += 1
+                acc["excess_kg"] += max(0.0, as_float(values.get("excess_kg")) or 0.0)
+        acc["over_dimension"] += 1 if as_bool(values.get("over_dimension")) else 0
+        acc["gvw_kg"] += as_float(values.get("gvw_kg")) or 0.0
+        acc["esal"] += esal_of(values) or 0.0
+    return [
+        VehicleBucket(
+            time=rfc3339(at),
+            vehicles=int(acc["vehicles"]),
+            judged=int(acc["judged"]),
+            overloaded=int(acc["overloaded"]),
+            overload_share=round(acc["overloaded"] / acc["judged"], 6) if acc["judged"] else None,
+            over_dimension=int(acc["over_dimension"]),
+            excess_t=round(acc["excess_kg"] / 1000, 3),
+            gvw_t=round(acc["gvw_kg"] / 1000, 3),
+            esal=round(acc["esal"], 6),
+        )
+        for at, acc in sorted(sums.items())
+    ]
+
+
+def _tags(params: VehicleFilters) -> dict[str, TagMatch]:
+    tags: dict[str, TagMatch] = {}
+    for key, values in (
+        ("site", params.site),
+        ("device", params.device),
+        ("lane", [str(lane) for lane in params.lane]),
+        ("vehicle_class", params.vehicle_class),
+        ("axle_configuration", params.axle_configuration),
+    ):
+        if values:
+            tags[key] = tuple(dict.fromkeys(values))
+    if params.direction is not None:
+        tags["direction"] = params.direction
+    return tags
+
+
+def _field_filters(params: VehicleFilters) -> dict[str, FieldValue | tuple[FieldValue, ...]]:
+    filters: dict[str, FieldValue | tuple[FieldValue, ...]] = {}
+    if params.verdict:
+        filters["verdict"] = tuple(dict.fromkeys(params.verdict))
+    if params.overloaded is not None:
+        filters["overloaded"] = params.overloaded
+    if params.over_dimension is not None:
+        filters["over_dimension"] = params.over_dimension
+    return filters
+
+
+def _passes(values: Mapping[str, FieldValue | None], params: VehicleFilters) -> bool:
+    """Thresholds storage cannot filter (it filters on equality only)."""
+    for name, minimum in (("excess_kg", params.min_excess_kg), ("excess_pct", params.min_excess_pct)):
+        if minimum is not None:
+            value = as_float(values.get(name))
+            if value is None or value < minimum:
+                return False
+    return True
+
+
+def _vehicle(row: Row, tags: Mapping[str, str]) -> VehicleOut:
+    v = row.values
+    axles = [AxleOut.model_validate(axle) for axle in axle_loads(v.get("axles"))]
+    return VehicleOut(
+        time=rfc3339(row.time),
+        site=tags.get("site", ""),
+        device=tags.get("device", ""),
+        source=tags.get("source") or None,
+        lane=int(tags["lane"]) if tags.get("lane", "").isdigit() else None,
+        direction=tags.get("direction") or None,
+        vehicle_class=tags.get("vehicle_class") or None,
+        axle_configuration=tags.get("axle_configuration") or None,
+        record_id=as_str(v.get("record_id")),
+        gvw_kg=as_float(v.get("gvw_kg")),
+        speed_kmh=as_float(v.get("speed_kmh")),
+        axle_count=as_int(v.get("axle_count")),
+        axles=axles,
+        length_m=as_float(v.get("length_m")),
+        width_m=as_float(v.get("width_m")),
+        height_m=as_float(v.get("height_m")),
+        quality=as_str(v.get("quality")),
+        verdict=as_str(v.get("verdict")),
+        overloaded=as_bool(v.get("overloaded")),
+        over_dimension=as_bool(v.get("over_dimension")),
+        jbi_kg=as_float(v.get("jbi_kg")),
+        excess_kg=as_float(v.get("excess_kg")),
+        excess_pct=as_float(v.get("excess_pct")),
+        band=as_str(v.get("band")),
+        esal=esal_of(v),
+    )
+
+
+def _flat(vehicle: VehicleOut) -> dict[str, object]:
+    row: dict[str, object] = vehicle.model_dump(exclude={"axles"})
+    row["axle_loads_kg"] = " ".join(f"{axle.load_kg:g}" for axle in vehicle.axles)
+    return row

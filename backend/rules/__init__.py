@@ -1,0 +1,32 @@
+"""Threshold rules and alerts (issue #6): one rules file, evaluated on the live stream and in replay.
+
+Pure: no I/O, no MQTT, no storage, no clock of its own. The backend feeds `RuleEngine` contract messages
+with the time to consider `now`, stores the QC and ODOL verdicts it returns, and publishes its
+`AlertTransition`s. See README.md for the file format and the semantics.
+
+Errors::
+
+    pantau.config.ConfigError   a rules file or data table that cannot be used (file, rule and field named)
+    ValueError                  a naive `now`, a bad `source` id, a snapshot of another version
+"""
+
+from backend.rules.config import RulesFile, load_rules, validate_rules
+from backend.rules.engine import Evaluation, RuleEngine, VehicleEvaluation
+from backend.rules.inventory import Inventory, StaticInventory
+from backend.rules.odol import OdolVerdict
+from backend.rules.quality import QcVerdict
+from backend.rules.wim_drift import DriftUpdate
+
+__all__ = [
+    "DriftUpdate",
+    "Evaluation",
+    "Inventory",
+    "OdolVerdict",
+    "QcVerdict",
+    "RuleEngine",
+    "RulesFile",
+    "StaticInventory",
+    "VehicleEvaluation",
+    "load_rules",
+    "validate_rules",
+]

@@ -1,0 +1,130 @@
+"""The engine's seams: acknowledgement, restart via snapshot/restore, alert ids, time handling, the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from backend.rules import RuleEngine
+from backend.rules.alerts import Series, alert_id
+from pantau.cli import cli
+
+from .helpers import INVENTORY, SITE, T0, engine, readings, rules
+
+LEVELS = {
+    "id": "muka-air",
+    "kind": "levels",
+    "select": {"channel": "level"},
+    "pending": "2m",
+    "levels": [{"name": "Siaga", "trigger": 2.0, "clear": 1.9}, {"name": "Awas", "trigger": 3.0}],
+}
+SEC = timedelta(seconds=1)
+
+
+def test_acknowledgement_names_who_and_when() -> None:
+    eng = engine({**LEVELS, "pending": "0s"})
+    (fired,) = eng.on_readings(readings(T0, level=2.5), T0).transitions
+    assert fired.alert_id == f"muka-air:{SITE}:wl-radar:level" and fired.seq == 0
+    ack = eng.acknowledge(fired.alert_id, "operator-budi", T0 + 60 * SEC, "tim BPBD menuju lokasi")
+    assert ack is not None and ack.seq == 1 and ack.state == "firing"
+    assert ack.acknowledgement is not None
+    assert (ack.acknowledgement.by, ack.acknowledgement.at) == ("operator-budi", T0 + 60 * SEC)
+    assert eng.active_alerts()[0].acknowledgement == ack.acknowledgement
+    (escalated,) = eng.on_readings(readings(T0 + 120 * SEC, level=3.2), T0 + 120 * SEC).transitions
+    assert escalated.level == "Awas" and escalated.acknowledgement is None  # escalation: acknowledge again
+    assert eng.acknowledge("no-such-alert", "x", T0, None) is None
+
+
+def test_restart_mid_pending_keeps_the_timer_and_never_fires_twice() -> None:
+    eng = engine(LEVELS)
+    (pending,) = eng.on_readings(readings(T0, level=2.1), T0).transitions
+    assert pending.state == "pending"
+    eng.on_readings(readings(T0 + 60 * SEC, level=2.1), T0 + 60 * SEC)
+    saved = json.loads(json.dumps(eng.snapshot()))  # through JSON, as the backend stores it
+
+    restarted = RuleEngine.restore(rules(LEVELS), INVENTORY, "worker-2", saved)
+    assert [t.state for t in restarted.active_alerts()] == ["pending"]
+    (fired,) = restarted.on_readings(readings(T0 + 120 * SEC, level=2.1), T0 + 120 * SEC).transitions
+    assert (fired.state, fired.previous_state, fired.seq, fired.started_at) == ("firing", "pending", 1, T0)
+    assert fired.source == "worker-2"
+
+    again = RuleEngine.restore(
+        rules(LEVELS), INVENTORY, "worker-2", json.loads(json.dumps(restarted.snapshot()))
+    )
+    assert again.on_readings(readings(T0 + 130 * SEC, level=2.2), T0 + 130 * SEC).transitions == []
+    assert again.tick(T0 + 140 * SEC) == []
+    (resolved,) = again.on_readings(readings(T0 + 150 * SEC, level=1.0), T0 + 150 * SEC).transitions
+    assert (resolved.state, resolved.seq) == ("resolved", 2)
+
+
+def test_restore_with_changed_rules() -> None:
+    stale = {"id": "data-basi", "kind": "stale", "select": {"device": "wl-radar"}, "after": "10m"}
+    eng = engine({**LEVELS, "pending": "0s"}, stale)
+    eng.on_readings(readings(T0, level=2.5), T0)
+    saved = eng.snapshot()
+    # the levels rule is gone, the stale rule stays, a rate rule is new
+    rate = {"id": "laju", "kind": "rate", "levels": [{"name": "cepat", "trigger": 0.5}]}
+    restarted = RuleEngine.restore(rules(stale, rate), INVENTORY, "worker-1", saved)
+    (orphan,) = restarted.tick(T0 + 60 * SEC)
+    assert (orphan.rule, orphan.state, orphan.previous_state) == ("muka-air", "resolved", "firing")
+    assert restarted.active_alerts() == []
+    # the stale rule kept its memory of the last good reading: stale 10 min after T0, not after the restart
+    (stale_alert,) = restarted.tick(T0 + 601 * SEC)
+    assert (stale_alert.rule, stale_alert.state) == ("data-basi", "firing")
+
+
+def test_restore_drops_state_that_no_longer_fits() -> None:
+    eng = engine(LEVELS)
+    eng.on_readings(readings(T0, level=2.1), T0)
+    saved = eng.snapshot()
+    renamed = {**LEVELS, "levels": [{"name": "Waspada", "trigger": 2.0}]}
+    restarted = RuleEngine.restore(rules(renamed), INVENTORY, "worker-1", saved)
+    # the pending 'Siaga' run is forgotten; the alert book still knows the pending alert and updates it
+    (moved,) = restarted.on_readings(readings(T0 + 10 * SEC, level=2.1), T0 + 10 * SEC).transitions
+    assert (moved.state, moved.level, moved.previous_level) == ("pending", "Waspada", "Siaga")
+    with pytest.raises(ValueError, match="snapshot version"):
+        RuleEngine.restore(rules(LEVELS), INVENTORY, "worker-1", {**saved, "version": 99})
+
+
+def test_long_alert_ids_are_cut_and_hashed() -> None:
+    rule, site, device = "odol-jalan-soekarno-hatta", "soekarno-hatta-km13", "wim-lajur-2-arah-kariangau"
+    aid = alert_id(rule, Series(site, device))
+    assert len(aid) == 64 and aid.startswith(f"{rule}:{site}:wim-") and "~" in aid
+    assert aid != alert_id(rule, Series(site, device + "-b"))
+    assert alert_id("gw", Series(SITE)) == f"gw:{SITE}"
+
+
+def test_time_must_be_aware_and_source_a_slug() -> None:
+    eng = engine(LEVELS)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        eng.tick(datetime(2026, 12, 1, 6, 0))  # noqa: DTZ001 - the mistake under test
+    with pytest.raises(ValueError, match="not a slug"):
+        RuleEngine(rules(LEVELS), INVENTORY, "Worker 1")
+
+
+def test_messages_in_the_file_language() -> None:
+    eng = RuleEngine(rules({**LEVELS, "pending": "0s"}, language="id"), INVENTORY, "worker-1")
+    (fired,) = eng.on_readings(readings(T0, level=2.5), T0).transitions
+    assert fired.message == f"{SITE}/wl-radar/level: Siaga — 2.50 m (batas 2.00 m)"
+
+
+EXAMPLE = Path(__file__).parents[3] / "firmware_configs/rules/balikpapan.yaml"
+
+
+def test_cli_check_summarises_a_good_file() -> None:
+    result = CliRunner().invoke(cli, ["rules", "check", str(EXAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert "11 rules" in result.output
+    assert "odol" in result.output and "ampal-muka-air, ampal-jagaan" in result.output
+
+
+def test_cli_check_fails_on_a_bad_file(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - {id: rate-x, kind: rate, window: 0s, levels: [{name: x, trigger: 1}]}\n")
+    result = CliRunner().invoke(cli, ["rules", "check", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}: rules[0] 'rate-x': window: must be positive" in result.output
