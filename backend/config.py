@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.alerts.notifiers import NotifierConfig
+from backend.api.config import ApiConfig
 from backend.storage.config import StorageConfig
 from pantau.config import Duration, load_yaml_model
 from pantau.config.mqtt import MqttConnection
@@ -80,6 +82,22 @@ class RollupConfig(BackendModel):
     lookback_1h: Duration = Field(default=timedelta(hours=3), description="Late data window, 1-hour rollup")
 
 
+class RulesServiceConfig(BackendModel):
+    """The rules engine on the live stream. Enable it on exactly one worker: it reads the whole stream under
+    its own client id (its state needs every message of a series), whatever the ingest group does."""
+
+    file: Path = Field(description="The rules file (`pantau rules check` validates it)")
+    state: Path | None = Field(default=None, description="Default: var/rules-{worker_id}.sqlite3")
+    tick: Duration = Field(
+        default=timedelta(seconds=5), description="How often the clock runs stale, pending and hold timers"
+    )
+    batch_messages: int = Field(default=500, ge=1, le=100_000, description="Messages per evaluated batch")
+    batch_linger: Duration = Field(default=timedelta(milliseconds=50))
+    notifiers: dict[Slug, NotifierConfig] = Field(
+        default={}, description="Where alert transitions are sent besides storage and MQTT"
+    )
+
+
 class BackendConfig(BackendModel):
     worker_id: Slug = "backend-1"
     mqtt: BackendMqtt = BackendMqtt()
@@ -88,6 +106,11 @@ class BackendConfig(BackendModel):
     writer: WriterConfig = WriterConfig()
     deadletter: DeadLetterConfig = DeadLetterConfig()
     rollups: RollupConfig = RollupConfig()
+    sites: Path | None = Field(
+        default=None, description="Folder of site files (as the gateways use): the inventory for rules and API"
+    )
+    rules: RulesServiceConfig | None = Field(default=None, description="Evaluate rules in this worker")
+    api: ApiConfig | None = Field(default=None, description="Serve the HTTP API from this worker")
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="Serve Prometheus metrics on 127.0.0.1:PORT"
     )
@@ -100,6 +123,14 @@ class BackendConfig(BackendModel):
     def spool_path(self) -> Path:
         return self.spool.path or Path("var") / f"spool-{self.worker_id}.sqlite3"
 
+    @property
+    def rules_client_id(self) -> str:
+        return f"{self.client_id}-rules"
+
+    def rules_state_path(self) -> Path:
+        state = self.rules.state if self.rules else None
+        return state or Path("var") / f"rules-{self.worker_id}.sqlite3"
+
 
 def load_backend_config(path: Path) -> BackendConfig:
     """Load and validate backend.yaml; relative paths in it are relative to the file."""
@@ -110,4 +141,11 @@ def load_backend_config(path: Path) -> BackendConfig:
     if not storage.sqlite.path.is_absolute():
         sqlite = storage.sqlite.model_copy(update={"path": base / storage.sqlite.path})
         storage = storage.model_copy(update={"sqlite": sqlite})
-    return config.model_copy(update={"spool": spool, "storage": storage})
+    update: dict[str, object] = {"spool": spool, "storage": storage}
+    if config.sites is not None:
+        update["sites"] = base / config.sites
+    if config.rules is not None:
+        rules = config.rules
+        state = base / config.rules_state_path()
+        update["rules"] = rules.model_copy(update={"file": base / rules.file, "state": state})
+    return config.model_copy(update=update)
