@@ -1,8 +1,10 @@
-"""One backend worker process: subscribe, spool, store, expire, report metrics.
+"""One backend worker process: subscribe, spool, store, expire, report metrics; optionally evaluate rules
+and serve the HTTP API.
 
 Tasks in one TaskGroup: `ingest` (MQTT -> spool), `write` (spool -> storage), `expire` (retention where
-storage does not enforce it). Several workers may run side by side on a shared subscription, each with its
-own spool; nothing here assumes it is the only one.
+storage does not enforce it), `rollup`, `rules` (when `rules:` is configured: on exactly one worker),
+`api` (when `api:` is configured). Several workers may run side by side on a shared subscription, each with
+its own spool; nothing but the rules service assumes it is the only one.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 
+from backend.alerts.service import RulesService
+from backend.api.app import create_app
+from backend.api.server import ApiServer
 from backend.config import BackendConfig
 from backend.ingest.pipeline import IngestPipeline
 from backend.ingest.spool import Spool
 from backend.ingest.subscriber import Subscriber, Subscription
 from backend.ingest.writer import SpoolWriter
+from backend.inventory import SiteInventory
 from backend.metrics import BackendCollector, registry_for
 from backend.storage.factory import open_storage
 from backend.storage.model import Storage, StorageError
@@ -37,6 +43,7 @@ DRAIN_ON_STOP_S: Final = 10.0
 class BackendWorker:
     def __init__(self, config: BackendConfig, storage: Storage | None = None) -> None:
         self.config = config
+        self._owns_storage = storage is None  # a storage handed in is closed by whoever opened it
         self.storage = storage or open_storage(config.storage)
         self.spool = Spool(
             config.spool_path,
@@ -46,7 +53,28 @@ class BackendWorker:
         self.writer = SpoolWriter(self.spool, self.storage, config.writer)
         self.pipeline = IngestPipeline(self.spool, Topics(config.mqtt.topic_prefix), self.writer.notify)
         self.subscriber = Subscriber(Subscription.ingest(config), self.pipeline)
+        self.inventory = SiteInventory.load(config.sites) if config.sites else SiteInventory([])
+        self.rules = RulesService(config, self.storage, self.inventory) if config.rules else None
+        self.api = self._api_server()
         self._metrics_server: WSGIServer | None = None
+
+    def _api_server(self) -> ApiServer | None:
+        settings = self.config.api
+        if settings is None:
+            return None
+        app = create_app(
+            settings,
+            self.storage,
+            self.inventory,
+            self.rules,
+            readiness_checks={"broker": self._broker_ready},
+            instance=self.config.worker_id,
+        )
+        return ApiServer(app, settings.host, settings.port)
+
+    async def _broker_ready(self) -> None:
+        if not self.subscriber.stats.connected:
+            raise ConnectionError("not subscribed to the broker")
 
     async def run(self) -> None:
         self._start_metrics()
@@ -57,6 +85,10 @@ class BackendWorker:
                 tasks.create_task(self._expire(), name="expire")
                 if self.config.rollups.enabled:
                     tasks.create_task(self._roll_up(), name="rollup")
+                if self.rules is not None:
+                    tasks.create_task(self.rules.run(), name="rules")
+                if self.api is not None:
+                    tasks.create_task(self.api.run(), name="api")
         finally:
             await self._stop()
 
@@ -70,7 +102,8 @@ class BackendWorker:
             if self._metrics_server is not None:
                 self._metrics_server.shutdown()
                 self._metrics_server.server_close()
-            await self.storage.close()
+            if self._owns_storage:
+                await self.storage.close()
             self.spool.close()
 
     async def _expire(self) -> None:

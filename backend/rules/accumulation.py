@@ -94,10 +94,13 @@ class AccumulationRunner(TrackedRunner):
         out = []
         for series, rain in self.rain.items():
             tracker = self.state.get(series)
-            leaving = any(ts <= now - self.rule.window for ts in rain.increments)
+            if tracker is None or tracker.at is None:
+                continue
+            at = tracker.clock(now)  # the series' time: a replayed backlog keeps its own
+            leaving = any(ts <= at - self.rule.window for ts in rain.increments)
             # Only when rain leaves the window: a tick must not get ahead of readings still on their way.
-            if leaving and tracker is not None and tracker.at is not None and now > tracker.at:
-                out.extend(self._evaluate(series, rain, now))
+            if leaving and at > tracker.at:
+                out.extend(self._evaluate(series, rain, at))
         return out + super().tick(now)
 
     def snapshot(self) -> dict[str, Any]:

@@ -128,7 +128,7 @@ class RuleEngine:
 
     def on_readings(self, msg: Readings, now: datetime) -> Evaluation:
         """QC every channel, then levels, rate, accumulation and stale rules on what QC let through."""
-        _aware(now)
+        self._arrive(now)
         self.liveness.hear(msg.site, now)
         out: list[tuple[str, Status]] = []
         verdicts: dict[str, QcVerdict] = {}
@@ -154,7 +154,7 @@ class RuleEngine:
 
     def on_vehicle(self, msg: Vehicle, now: datetime) -> VehicleEvaluation:
         """ODOL verdicts (stored with the vehicle), scale drift, and the alerts they move."""
-        _aware(now)
+        self._arrive(now)
         self.liveness.hear(msg.site, now)
         series = Series(msg.site, msg.device)
         out: list[tuple[str, Status]] = []
@@ -247,6 +247,12 @@ class RuleEngine:
                     runner = engine._make(rule)
             engine._register(runner)
         return engine
+
+    def _arrive(self, now: datetime) -> None:
+        """A message arrives at `now`: runners stamp the values it carries with it (their series' clocks)."""
+        _aware(now)
+        for runner in self._runners.by_rule.values():
+            runner.arrival = now
 
     def _site_heard(self, site: str, now: datetime) -> list[tuple[str, Status]]:
         return self._from(self._runners.stale, lambda r: r.gateway_changed(site, now))

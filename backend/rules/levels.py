@@ -13,7 +13,7 @@ the window sum, the violation count and the drift they compute.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from backend.rules.alerts import Series, Status
@@ -34,12 +34,13 @@ class LevelTracker:
     at: datetime | None = None
     unit: str | None = None
     detail: str | None = None
+    heard_at: datetime | None = None
 
-    def update(self, rule: ThresholdRule, value: float, at: datetime) -> bool:
-        """Take a new value; False (and ignored) when it is not newer than the last one."""
+    def update(self, rule: ThresholdRule, value: float, at: datetime, heard: datetime | None = None) -> bool:
+        """Take a new value (read at `at`, arrived at `heard`); False (and ignored) when not newer."""
         if self.at is not None and at <= self.at:
             return False
-        self.value, self.at = value, at
+        self.value, self.at, self.heard_at = value, at, heard or at
         up = rule.upward
         for i, level in enumerate(rule.levels):
             if _beyond(value, level.trigger, up=up):
@@ -53,10 +54,22 @@ class LevelTracker:
         self._settle(rule, at)
         return True
 
-    def advance(self, rule: ThresholdRule, now: datetime) -> None:
-        """Let pending and hold timers run on the clock, the last value standing for at most `valid_for`."""
-        if self.at is not None and now > self.at:
-            self._settle(rule, min(now, self.at + rule.valid_for))
+    def clock(self, now: datetime) -> datetime:
+        """The series' own time at wall time `now`: its last value's time plus how long it has been silent
+        since that value arrived. Live, that is `now`; while a gateway replays a backlog hours old, it stays
+        with the backlog, so the clock never settles a timer the data still on its way would contradict."""
+        if self.at is None:
+            return now
+        silent = max(now - (self.heard_at or self.at), timedelta(0))
+        return min(now, self.at + silent)
+
+    def advance(self, rule: ThresholdRule, now: datetime) -> datetime:
+        """Let pending and hold timers run on the series' clock, the last value standing for at most
+        `valid_for`; the series' time it settled at."""
+        at = self.clock(now)
+        if self.at is not None and at > self.at:
+            self._settle(rule, min(at, self.at + rule.valid_for))
+        return at
 
     def _settle(self, rule: ThresholdRule, at: datetime) -> None:
         matured = [i for i, start in self.since.items() if at - start >= rule.pending]
@@ -99,6 +112,7 @@ class LevelTracker:
             "at": iso(self.at),
             "unit": self.unit,
             "detail": self.detail,
+            "heard_at": iso(self.heard_at),
         }
 
     @classmethod
@@ -116,6 +130,7 @@ class LevelTracker:
             at=from_iso(data["at"]),
             unit=data["unit"],
             detail=data["detail"],
+            heard_at=from_iso(data.get("heard_at")),
         )
 
 
@@ -135,15 +150,15 @@ class TrackedRunner(Runner[Any, LevelTracker]):
     def feed(self, series: Series, value: float, at: datetime, unit: str | None) -> list[Status]:
         tracker = self.state.setdefault(series, LevelTracker())
         tracker.unit = unit
-        if not tracker.update(self.rule, value, at):
+        if not tracker.update(self.rule, value, at, self.arrival):
             return []
         return [tracker.status(self.rule, series, at)]
 
     def tick(self, now: datetime) -> list[Status]:
         out = []
         for series, tracker in self.state.items():
-            tracker.advance(self.rule, now)
-            out.append(tracker.status(self.rule, series, now))
+            at = tracker.advance(self.rule, now)
+            out.append(tracker.status(self.rule, series, at))
         return out
 
     def dump(self, state: LevelTracker) -> Any:

@@ -210,13 +210,11 @@ class OdolRunner(TrackedRunner):
         out = []
         for series, window in self.violations.items():
             tracker = self.state.get(series)
-            if (
-                tracker
-                and tracker.at
-                and now > tracker.at
-                and any(ts <= now - self.rule.alert_window for ts in window.values())
-            ):
-                out.extend(self._feed(series, window, now))
+            if tracker is None or tracker.at is None:
+                continue
+            at = tracker.clock(now)  # the series' time: a replayed backlog keeps its own
+            if at > tracker.at and any(ts <= at - self.rule.alert_window for ts in window.values()):
+                out.extend(self._feed(series, window, at))
         return out + super().tick(now)
 
     def snapshot(self) -> dict[str, Any]:

@@ -109,15 +109,15 @@ class QcRunner(Runner[QcRule, QcSeries]):
         if failing:
             state.alert.detail = f"{verdict.reason}: {verdict.detail}" if verdict.detail else verdict.reason
         state.alert.unit = None
-        state.alert.update(self._alert_rule, 1.0 if failing else 0.0, at)
+        state.alert.update(self._alert_rule, 1.0 if failing else 0.0, at, self.arrival)
         status = state.alert.status(self._alert_rule, series, at)
         return verdict, [_without_value(status)]
 
     def tick(self, now: datetime) -> list[Status]:
         out = []
         for series, state in self.state.items():
-            state.alert.advance(self._alert_rule, now)
-            out.append(_without_value(state.alert.status(self._alert_rule, series, now)))
+            at = state.alert.advance(self._alert_rule, now)
+            out.append(_without_value(state.alert.status(self._alert_rule, series, at)))
         return out
 
     def dump(self, state: QcSeries) -> Any:

@@ -28,6 +28,9 @@ class Runner(ABC, Generic[R, S]):
         self.rule = rule
         self.inventory = inventory
         self.state: dict[Series, S] = {}
+        #: Wall time the message being evaluated arrived (set by the engine); timers run on it when a
+        #: series falls silent, and data times otherwise.
+        self.arrival: datetime | None = None
         self._selected: dict[tuple[str, str, str | None], bool] = {}
 
     def selects(self, site: str, device: str, channel: str) -> bool:

@@ -26,6 +26,8 @@ DEVICE_STATUS: Final = "device_status"
 ALERT: Final = "alert"
 READING_1M: Final = "reading_1m"
 READING_1H: Final = "reading_1h"
+#: WIM scale drift: the rolling median steering-axle weight against its reference (rules engine).
+SCALE_DRIFT: Final = "scale_drift"
 #: Residents' flood reports, posted through the API (docs/storage.md "Citizen reports").
 CITIZEN_REPORT: Final = "citizen_report"
 
@@ -38,6 +40,7 @@ RETENTION: Final = {
     READING_1M: RetentionClass.LONG,
     READING_1H: RetentionClass.LONG,
     CITIZEN_REPORT: RetentionClass.LONG,
+    SCALE_DRIFT: RetentionClass.LONG,
 }
 
 #: Device states as numbers, so Grafana can draw a state timeline and alert on "worse than ok".
@@ -123,6 +126,37 @@ def vehicle_point(message: Vehicle, verdict: dict[str, FieldValue] | None = None
     _put(fields, "reason", message.reason)
     fields.update(verdict or {})
     return Point(VEHICLE, tags, fields, time_ns(message.ts))
+
+
+def qc_point(message: Readings, channel: str, flag: int, reason: str | None) -> Point:
+    """The backend's QC verdict on one reading, merged onto its `reading` point (same series and time) as
+    fields of their own: the gateway's flag stays in `quality`/`qc_flag`, and ingest and rules write in no
+    particular order, so sharing a field would let the older verdict win."""
+    fields: dict[str, FieldValue] = {"qc": flag}
+    _put(fields, "qc_reason", reason)
+    tags = {"site": message.site, "device": message.device, "channel": channel}
+    return Point(READING, tags, fields, time_ns(message.ts))
+
+
+def scale_drift_point(
+    *,
+    site: str,
+    device: str,
+    rule: str,
+    at: datetime,
+    samples: int,
+    median_kg: float,
+    reference_kg: float,
+    drift_pct: float,
+) -> Point:
+    """One WIM drift update: the rolling median steering-axle weight, its reference and the drift in %."""
+    fields: dict[str, FieldValue] = {
+        "median_kg": float(median_kg),
+        "reference_kg": float(reference_kg),
+        "drift_pct": float(drift_pct),
+        "samples": samples,
+    }
+    return Point(SCALE_DRIFT, {"site": site, "device": device, "rule": rule}, fields, time_ns(at))
 
 
 def gateway_status_point(message: GatewayStatus) -> Point:

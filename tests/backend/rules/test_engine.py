@@ -13,7 +13,7 @@ from backend.rules import RuleEngine
 from backend.rules.alerts import Series, alert_id
 from pantau.cli import cli
 
-from .helpers import INVENTORY, SITE, T0, engine, readings, rules
+from .helpers import INVENTORY, SITE, T0, at, engine, readings, rules
 
 LEVELS = {
     "id": "muka-air",
@@ -128,3 +128,43 @@ def test_cli_check_fails_on_a_bad_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["rules", "check", str(path)])
     assert result.exit_code == 1
     assert f"{path}: rules[0] 'rate-x': window: must be positive" in result.output
+
+
+LEVELS_WITH_HOLD = {
+    "id": "muka-air",
+    "kind": "levels",
+    "select": {"site": SITE, "device": "wl-radar", "channel": "level"},
+    "pending": "2m",
+    "hold": "10m",
+    "levels": [
+        {"name": "Waspada", "trigger": 1.5, "clear": 1.4},
+        {"name": "Siaga", "trigger": 2.0, "clear": 1.9},
+    ],
+}
+STORM = [0.5, 1.6, 1.6, 1.6, 2.1, 2.1, 2.1, 2.1] + [1.0] * 20  # one value a minute
+
+
+def test_a_backlog_replayed_hours_late_is_judged_on_its_own_timeline() -> None:
+    """A gateway replays its outbox five hours late while the clock ticks: the ticks must not settle a
+    hold the backlog would contradict; the transitions equal those of the same data live."""
+
+    def story(arrival_delay: timedelta, ticks: bool) -> list[tuple[str, str | None, datetime]]:
+        e = engine(LEVELS_WITH_HOLD)
+        out = []
+        for minute, value in enumerate(STORM):
+            ts = at(f"{minute}m")
+            now = ts + arrival_delay + timedelta(seconds=minute)  # the replay runs one reading a second
+            out += e.on_readings(readings(ts, level=value), now).transitions
+            if ticks:
+                out += e.tick(now + timedelta(milliseconds=500))
+        out += e.tick(at(f"{len(STORM)}m") + arrival_delay + timedelta(hours=1))  # then silence
+        return [(t.state, t.level, t.ts) for t in out]
+
+    live = story(timedelta(seconds=1), ticks=False)
+    assert [(s, level) for s, level, _ in live] == [
+        ("pending", "Waspada"),
+        ("firing", "Waspada"),
+        ("firing", "Siaga"),
+        ("resolved", "Normal"),
+    ]
+    assert story(timedelta(hours=5), ticks=True) == live
