@@ -1,0 +1,33 @@
+"""The shipped example backend config loads, and everything it points at exists and validates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backend.config import load_backend_config
+from backend.inventory import SiteInventory
+from backend.rules import load_rules
+from pantau.config import ConfigError
+
+EXAMPLE = Path(__file__).parents[2] / "firmware_configs" / "backend.example.yaml"
+
+
+def test_the_example_config_and_what_it_names_load() -> None:
+    config = load_backend_config(EXAMPLE)
+    assert config.rules is not None and config.sites is not None and config.api is not None
+    assert config.rules.file.is_file(), "rules paths are relative to the config file"
+    assert len(load_rules(config.rules.file).rules) > 0
+    assert {site.id for site in SiteInventory.load(config.sites).sites()} >= {"ampal-mufakat"}
+    assert config.rules_state_path().parent == EXAMPLE.parent / "var"
+    assert set(config.rules.notifiers) == {"ops-webhook", "bpbd-telegram"}
+
+
+def test_a_typo_names_the_file_and_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "backend.yaml"
+    bad.write_text("rules:\n  file: rules.yaml\n  tik: 5s\n")
+    with pytest.raises(ConfigError) as caught:
+        load_backend_config(bad)
+    assert "backend.yaml" in str(caught.value)
+    assert "tik" in str(caught.value)
