@@ -19,7 +19,10 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from backend.alerts.replay import replay
 from backend.config import BackendConfig
+from backend.inventory import SiteInventory
+from backend.rules import RuleEngine, load_rules
 from backend.storage.influx import InfluxStorage
 from backend.storage.model import SeriesQuery
 from backend.storage.schema import ALERT, READING, VEHICLE
@@ -195,6 +198,17 @@ async def test_storm_hydrograph_escalates_once_per_level_and_clears_once(
 
     await eventually(lambda: _count(qc_flags, len(storm)), what="a QC verdict on every reading")
     assert set(await qc_flags()) == {1}
+
+    # Replayed from storage, the same rules tell the same story at the same times.
+    engine = RuleEngine(load_rules(tmp_path / "rules.yaml"), SiteInventory.load(SITES), "replay")
+    replayed = await replay(
+        engine, influx_storage, storm[0].ts, storm[-1].ts + timedelta(minutes=30), timedelta(seconds=30)
+    )
+    assert replayed.messages == len(storm)
+    assert not replayed.skipped
+    assert [(t.state, t.level, t.ts) for t in replayed.transitions if t.rule == "muka-air"] == [
+        (t.state, t.level, t.ts) for t in alerts.of("muka-air")
+    ]
 
 
 async def test_a_restart_mid_storm_neither_repeats_nor_forgets(
