@@ -8,16 +8,11 @@ published in seconds; `stale` runs on the wall clock, with a short `after`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import aiomqtt
-import pytest
 
 from backend.alerts.replay import replay
 from backend.config import BackendConfig
@@ -26,12 +21,11 @@ from backend.rules import RuleEngine, load_rules
 from backend.storage.influx import InfluxStorage
 from backend.storage.model import SeriesQuery
 from backend.storage.schema import ALERT, READING, VEHICLE
-from backend.worker import BackendWorker
-from pantau.contract import AlertTransition, Axle, Reading, Readings, Topics, Tyres, Vehicle, decode
-from tests.harness.backend import GatewayFactory, backend_config, eventually, running
+from pantau.contract import Axle, Reading, Readings, Tyres, Vehicle
+from tests.harness.alerts import SITES, AlertListener, rules_config, rules_worker
+from tests.harness.backend import GatewayFactory, eventually
 from tests.harness.mosquitto import Mosquitto
 
-SITES = Path(__file__).parents[3] / "firmware_configs" / "sites"
 WIM_SITE = "soekarno-hatta-km13"
 WIM_GATEWAY = "gw-km13"
 
@@ -72,57 +66,7 @@ rules:
 
 
 def config_for(mosquitto: Mosquitto, prefix: str, tmp_path: Path) -> BackendConfig:
-    rules_file = tmp_path / "rules.yaml"
-    rules_file.write_text(RULES)
-    return backend_config(
-        mosquitto,
-        prefix,
-        tmp_path,
-        sites=str(SITES),
-        rules={"file": str(rules_file), "state": str(tmp_path / "rules.sqlite3"), "tick": "200ms"},
-    )
-
-
-@contextlib.asynccontextmanager
-async def rules_worker(config: BackendConfig, storage: InfluxStorage) -> AsyncIterator[BackendWorker]:
-    async with running(config, storage) as worker:
-        assert worker.rules is not None
-        async with asyncio.timeout(15):
-            await worker.rules.subscriber.subscribed.wait()
-        yield worker
-
-
-class AlertListener:
-    """Every alert transition the backend publishes on the test's prefix, in arrival order."""
-
-    def __init__(self, mosquitto: Mosquitto, prefix: str) -> None:
-        self.mosquitto, self.prefix = mosquitto, prefix
-        self.topics = Topics(prefix)
-        self.transitions: list[AlertTransition] = []
-        self.ready = asyncio.Event()
-
-    async def run(self) -> None:
-        async with aiomqtt.Client(self.mosquitto.host, self.mosquitto.port) as client:
-            await client.subscribe(f"{self.prefix}/alerts/#", qos=1)
-            self.ready.set()
-            async for message in client.messages:
-                decoded = decode(bytes(message.payload), topic=str(message.topic), topics=self.topics)  # type: ignore[arg-type]
-                assert isinstance(decoded, AlertTransition)
-                self.transitions.append(decoded)
-
-    def of(self, rule: str) -> list[AlertTransition]:
-        return [t for t in self.transitions if t.rule == rule]
-
-
-@pytest.fixture
-async def alerts(mosquitto: Mosquitto, mqtt_topic_root: str) -> AsyncIterator[AlertListener]:
-    listener = AlertListener(mosquitto, mqtt_topic_root)
-    task = asyncio.create_task(listener.run(), name="alert-listener")
-    await asyncio.wait_for(listener.ready.wait(), 10)
-    yield listener
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    return rules_config(mosquitto, prefix, tmp_path, RULES)
 
 
 def hydrograph(start: datetime) -> list[Readings]:
