@@ -8,18 +8,22 @@ from typing import Final
 import click
 
 from backend.cli import backend
+from backend.grafana.cli import grafana
 from backend.rules.cli import rules
 from drivers.modbus.cli import modbus, profile
 from drivers.sim.cli import simulate
 from gateway.cli import gateway
 from pantau import __version__
 from pantau.contract.cli import contract
+from pantau.demo.cli import demo
 
 #: Each package contributes its groups; add yours here when it has commands worth running.
 COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (
     backend,
     contract,
+    demo,
     gateway,
+    grafana,
     modbus,
     profile,
     rules,
