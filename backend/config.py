@@ -107,7 +107,7 @@ class BackendConfig(BackendModel):
     deadletter: DeadLetterConfig = DeadLetterConfig()
     rollups: RollupConfig = RollupConfig()
     sites: Path | None = Field(
-        default=None, description="Folder of site files (as the gateways use): the inventory for rules and API"
+        default=None, description="Folder of site files (as the gateways use): the inventory"
     )
     rules: RulesServiceConfig | None = Field(default=None, description="Evaluate rules in this worker")
     api: ApiConfig | None = Field(default=None, description="Serve the HTTP API from this worker")
