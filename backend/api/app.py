@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from backend.alerts.book import AlertBook
-from backend.api import problems
+from backend.api import page, problems
 from backend.api.auth import KeyRing
 from backend.api.config import ApiConfig
 from backend.api.context import ApiContext, ReadinessCheck
@@ -72,6 +72,7 @@ def create_app(
     for module in (inventory_routes, latest, series, vehicles, alerts, reports, health):
         app.include_router(module.router(ctx), prefix=PREFIX)
     app.include_router(health.metrics_router(ctx, metrics))
+    app.include_router(page.router(ctx))  # the live page: /, /static/..., /api/v1/page/bands
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
