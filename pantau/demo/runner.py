@@ -1,0 +1,156 @@
+"""`pantau demo` as one process: simulators, the real gateways and backend, an embedded broker, one TaskGroup.
+
+    sim[<bus>]         a simulator per bus: Modbus RTU on a virtual serial cable, Modbus TCP, WIM records
+                       on TCP, weighbridge frames on a virtual serial cable
+    gateway[<site>]    gateway.runtime.Gateway, exactly as in the field, from the demo's site files
+    backend            backend.worker.BackendWorker: ingest, storage, rules, alerts, API
+    status             the live status line
+    duration           (with --duration) stops the demo as Ctrl-C does
+
+The broker (unless --broker names one) and the virtual cables live around the TaskGroup, so on Ctrl-C the
+gateways still reach the broker to say `offline` and the backend drains its spool before they close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, TextIO
+
+from backend.worker import BackendWorker
+from drivers.sim.virtual_cable import VirtualCable
+from gateway.runtime import Gateway, RuntimeOptions
+from pantau.demo.broker import EmbeddedBroker
+from pantau.demo.configs import Broker, DemoFiles, Links, serial_buses, tcp_buses, write_demo_files
+from pantau.demo.devices import World, simulators
+from pantau.demo.status import StatusLine
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK: Final = "127.0.0.1"
+LISTEN_TIMEOUT_S: Final = 5.0
+
+
+class PortBusy(Exception):
+    """A port the demo was told to use is taken."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    workdir: Path
+    api_port: int = 8000
+    mqtt_port: int = 1883  # the embedded broker's; 0 = any free port
+    broker_url: str | None = None
+    influx_url: str | None = None
+    duration: float | None = None  # seconds; None = until Ctrl-C
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def check_free(port: int, what: str, option: str) -> None:
+    with socket.socket() as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError as exc:
+            raise PortBusy(
+                f"{what} port {LOOPBACK}:{port} is taken ({exc.strerror}); choose another with {option}"
+            ) from exc
+
+
+class Demo:
+    def __init__(self, options: DemoOptions, out: TextIO = sys.stdout) -> None:
+        self.options = options
+        self.out = out
+
+    async def run(self) -> None:
+        o = self.options
+        check_free(o.api_port, "API", "--port")
+        async with contextlib.AsyncExitStack() as stack:
+            cables = {bus: await stack.enter_async_context(VirtualCable()) for bus in serial_buses()}
+            links = Links(
+                serial={bus: cable.host_end for bus, cable in cables.items()},
+                tcp={bus: free_port() for bus in tcp_buses()},
+            )
+            if o.broker_url:
+                broker = Broker.from_url(o.broker_url)
+            else:
+                if o.mqtt_port:
+                    check_free(o.mqtt_port, "MQTT", "--mqtt-port")
+                embedded = EmbeddedBroker(LOOPBACK, o.mqtt_port or free_port())
+                await stack.enter_async_context(embedded)
+                broker = Broker(embedded.host, embedded.port, 311)
+            files = write_demo_files(o.workdir, links, broker, api_port=o.api_port, influx_url=o.influx_url)
+            world = World.start()
+            worker = BackendWorker(files.backend)
+            # The worker sets storage up lazily on its first spool write, but its rules dispatcher and API
+            # may reach storage before that (an early alert kills the worker): set it up first.
+            await worker.storage.setup()
+            gateways = [
+                Gateway(site, path, RuntimeOptions(metrics_address=None)) for site, path in files.sites
+            ]
+            self._banner(files, broker, embedded=not o.broker_url)
+            main = asyncio.current_task()
+            async with asyncio.TaskGroup() as tasks:
+                for name, serve in simulators(files.sites, cables, world):
+                    tasks.create_task(serve(), name=name)
+                # The gateways' first connection should find the simulators listening (no warning to read).
+                await _listening(list(links.tcp.values()))
+                tasks.create_task(worker.run(), name="backend")
+                for gateway in gateways:
+                    tasks.create_task(gateway.run(), name=f"gateway[{gateway.site.site}]")
+                tasks.create_task(StatusLine(worker, gateways, self.out).run(), name="status")
+                if o.duration is not None and main is not None:
+                    tasks.create_task(_stop_after(o.duration, main), name="duration")
+
+    def _banner(self, files: DemoFiles, broker: Broker, *, embedded: bool) -> None:
+        api = f"http://{LOOPBACK}:{self.options.api_port}"
+        storage = self.options.influx_url or f"SQLite {files.backend.storage.sqlite.path}"
+        where = "embedded amqtt, MQTT 3.1.1" if embedded else "MQTT v5"
+        lines = [
+            "pantau demo: Sungai Ampal (Mufakat) in a compressed storm, trucks at Jl. Soekarno-Hatta Km 13",
+            f"  API          {api}/api/v1   (interactive docs: {api}/docs)",
+            f"  water level  curl '{api}/api/v1/latest?site=ampal-mufakat&quantity=water_level'",
+            f"  trucks       curl '{api}/api/v1/vehicles?site=soekarno-hatta-km13&overloaded=true'",
+            f"  alerts       curl {api}/api/v1/alerts/active",
+            f"  operator key {files.operator_key}  (acknowledge an alert with it:)",
+            f"               curl -X POST -H 'X-API-Key: {files.operator_key}' \\",
+            f"                 {api}/api/v1/alerts/ALERT_ID/acknowledge",
+            f"  broker       mqtt://{broker.host}:{broker.port} ({where}); topics pantau/v1/#",
+            f"  storage      {storage}",
+            f"  files        {self.options.workdir} (sites, rules, backend.yaml)",
+            "  Ctrl-C stops.",
+        ]
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+
+
+async def _listening(ports: list[int]) -> None:
+    """Wait until every simulator port accepts connections (for a few seconds at most: gateways retry)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(LISTEN_TIMEOUT_S):
+            for port in ports:
+                while True:
+                    try:
+                        _reader, writer = await asyncio.open_connection(LOOPBACK, port)
+                    except OSError:
+                        await asyncio.sleep(0.05)
+                        continue
+                    writer.close()
+                    await writer.wait_closed()
+                    break
+
+
+async def _stop_after(seconds: float, main: asyncio.Task[None]) -> None:
+    await asyncio.sleep(seconds)
+    logger.info("demo duration of %.0f s is over: stopping", seconds)
+    main.cancel()  # the same path as Ctrl-C
