@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint fmt schema demo bench clean
+.PHONY: test lint fmt schema grafana demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ fmt: $(STAMP)
 ## schema: regenerate docs/schema/*.json from the contract models
 schema: $(STAMP)
 	$(BIN)/pantau contract schema --out docs/schema
+
+## grafana: regenerate grafana/ (dashboards, provisioning, alert rules) from the sites and the rules file
+grafana: $(STAMP)
+	$(BIN)/pantau grafana build
 
 ## demo: simulated sites, gateways, embedded broker, backend with rules and API on 127.0.0.1:8000 (Ctrl-C stops)
 ## (DEMO_ARGS passes options through, e.g. make demo DEMO_ARGS="--port 8080 --workdir var/demo")

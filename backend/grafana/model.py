@@ -156,14 +156,18 @@ class Annotation:
             "enable": True,
             "hide": False,
             "iconColor": self.color,
+            # The shape the InfluxQL annotation editor saves (a target with `query` is not migrated).
             "target": {
                 "refId": "Anno",
                 "query": self.query,
                 "rawQuery": True,
+                "textEditor": True,
+                "fromAnnotations": True,
                 "resultFormat": "table",
                 "textColumn": self.text_column,
                 "tagsColumn": self.tags_column,
                 "titleColumn": "",
+                "timeEndColumn": "",
             },
         }
 
