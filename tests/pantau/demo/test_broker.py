@@ -1,0 +1,124 @@
+"""The embedded amqtt broker with pantau's real clients: the backend's persistent, acknowledge-when-stored
+subscriber and plain MQTT 3.1.1 clients. Each test pins one amqtt behaviour pantau.demo.broker handles."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import aiomqtt
+import pytest
+
+from backend.config import BackendConfig
+from backend.ingest.subscriber import Incoming, Subscriber, Subscription
+from pantau.demo.broker import EmbeddedBroker
+from tests.harness.process import free_port
+
+DEADLINE_S = 10.0
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[EmbeddedBroker]:
+    async with EmbeddedBroker("127.0.0.1", free_port()) as running:
+        yield running
+
+
+def client(broker: EmbeddedBroker, name: str, username: str | None = "tester") -> aiomqtt.Client:
+    return aiomqtt.Client(
+        broker.host, broker.port, identifier=name, username=username, protocol=aiomqtt.ProtocolVersion.V311
+    )
+
+
+async def publish(broker: EmbeddedBroker, topics: list[str], *, retain: bool = False) -> None:
+    async with client(broker, "gw-test") as c:
+        for topic in topics:
+            await c.publish(topic, b"{}", qos=1, retain=retain)
+
+
+class Backend:
+    """The backend's ingest subscriber (persistent session, PUBACK after the batch is handled)."""
+
+    def __init__(self, broker: EmbeddedBroker) -> None:
+        config = BackendConfig.model_validate(
+            {"mqtt": {"port": broker.port, "protocol": 311, "username": "pantau-backend"}}
+        )
+        self.received: list[str] = []
+        self.arrived = asyncio.Event()
+        self.subscriber = Subscriber(Subscription.ingest(config), self._handle)
+
+    async def _handle(self, batch: list[Incoming]) -> None:
+        await asyncio.sleep(0.01)  # storing takes a moment: the PUBACK waits for it
+        self.received.extend(m.topic for m in batch)
+        self.arrived.set()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with asyncio.TaskGroup() as tasks:
+            task = tasks.create_task(self.subscriber.run(), name="ingest")
+            async with asyncio.timeout(DEADLINE_S):
+                await self.subscriber.subscribed.wait()
+            yield
+            task.cancel()
+
+    async def wait_for(self, count: int) -> None:
+        async with asyncio.timeout(DEADLINE_S):
+            while len(self.received) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+
+
+def puback_timeouts(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """amqtt's warnings that it gave up waiting for a PUBACK (after 5 s; it then forgets the message)."""
+    return [r.getMessage() for r in caplog.records if "Timeout waiting for PUBACK" in r.getMessage()]
+
+
+async def test_a_persistent_subscriber_gets_what_was_queued_while_it_was_away(
+    broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Plain amqtt waits for the queued messages' PUBACKs before it reads the SUBSCRIBE that comes first; the
+    # subscriber acknowledges only once subscribed: both stall until amqtt gives up on the PUBACKs.
+    backend = Backend(broker)
+    async with backend.running():
+        pass
+    await publish(broker, [f"pantau/v1/s/d{i}/readings" for i in range(3)])
+    async with backend.running():
+        await backend.wait_for(3)
+        await publish(broker, ["pantau/v1/s/live/readings"])
+        await backend.wait_for(4)
+    assert backend.received == [
+        *(f"pantau/v1/s/d{i}/readings" for i in range(3)),
+        "pantau/v1/s/live/readings",
+    ]
+    assert puback_timeouts(caplog) == []
+
+
+async def test_a_subscriber_acknowledging_after_storing_gets_retained_messages(
+    broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Plain amqtt waits for retained messages' PUBACKs before the next SUBSCRIBE: the backend subscribes four
+    # filters before it handles (and acknowledges) anything.
+    await publish(broker, ["pantau/v1/s/status", "pantau/v1/s/d/status"], retain=True)
+    backend = Backend(broker)
+    async with backend.running():
+        await backend.wait_for(2)
+    assert sorted(backend.received) == ["pantau/v1/s/d/status", "pantau/v1/s/status"]
+    assert puback_timeouts(caplog) == []
+
+
+async def test_retained_messages_reach_only_clients_subscribed_to_them(broker: EmbeddedBroker) -> None:
+    await publish(broker, ["pantau/v1/s/status"], retain=True)
+    backend = Backend(broker)  # subscribed to pantau/v1/+/status, among others
+    async with backend.running(), client(broker, "gw-other") as other:
+        await other.subscribe("elsewhere/#", qos=1)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                message = await anext(aiter(other.messages))
+                pytest.fail(f"got {message.topic} without subscribing to it")
+
+
+async def test_anonymous_clients_are_refused(broker: EmbeddedBroker) -> None:
+    # An anonymous amqtt session keeps neither queued messages nor subscriptions: pantau clients log in.
+    with pytest.raises(aiomqtt.MqttError):
+        async with client(broker, "nobody", username=None):
+            pass
