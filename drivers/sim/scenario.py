@@ -61,7 +61,7 @@ def demo_river(start: datetime) -> RiverScenario:
         lag=timedelta(minutes=20),
         recession=timedelta(hours=2),
     )
-    return RiverScenario(epoch=start - timedelta(hours=1), storms=(storm,))
+    return RiverScenario(epoch=start + timedelta(hours=1.5), storms=(storm,))
 
 
 def compressed_clock(start: datetime, speed: float) -> Callable[[], datetime]:
