@@ -120,7 +120,8 @@ def push(build: Build, target: Target, api: Any = None) -> list[str]:
 def _call(what: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return call(*args, **kwargs)
-    except GrafanaException as exc:
+    # grafana-client lets its HTTP library's connection errors through; they are OSErrors.
+    except (GrafanaException, OSError) as exc:
         raise PushError(f"{what}: {exc}") from exc
 
 
@@ -132,6 +133,6 @@ def _exists(what: str, call: Callable[..., Any], *args: Any) -> Json | None:
         if exc.status_code == _NOT_FOUND:
             return None
         raise PushError(f"{what}: {exc}") from exc
-    except GrafanaException as exc:
+    except (GrafanaException, OSError) as exc:
         raise PushError(f"{what}: {exc}") from exc
     return found

@@ -126,6 +126,8 @@ async def filled(
 
             await eventually(judged, timeout=90, what="an ODOL verdict on every vehicle")
             await eventually(qc_done, timeout=90, what="a QC verdict on every pressure reading")
+            drift = 'SELECT count("drift_pct") FROM "pantau_long"."scale_drift"'
+            await eventually(lambda: filled.count(drift), timeout=60, what="a WIM scale drift point")
             for rule in ("ampal-muka-air", "ampal-qc-muka-air", "odol-km13", "wim-drift-km13"):
                 statement = f'SELECT count("firing") FROM "pantau_long"."alert" WHERE "rule" = \'{rule}\''
                 await eventually(lambda s=statement: filled.count(s), timeout=60, what=f"an alert of {rule}")

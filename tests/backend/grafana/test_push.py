@@ -202,3 +202,10 @@ async def test_cli_push(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "created datasource pantau-influxdb" in result.output
     (created,) = [r for r in server.requests if (r.method, r.path) == ("POST", "/api/datasources")]
     assert _body(created)["secureJsonData"] == {"password": "from-env"}
+
+
+async def test_an_unreachable_grafana_is_a_push_error() -> None:
+    async with RecordingServer(FakeGrafana()) as server:
+        url = server.url
+    with pytest.raises(PushError, match=r"^datasource pantau-influxdb: "):
+        await asyncio.to_thread(push, BUILD, _target(url))
