@@ -252,11 +252,11 @@ def _accumulations(scope: Scope, site: SiteInfo) -> list[Panel]:
             query = f'SELECT sum("step") FROM ({inner})'
         else:
             query = _sum_since(scope, site, series, rule.window)
-        panels.append(_accumulation_stat(f"Rain {duration_literal(rule.window)} — {rule.id}", query, rule))
+        panels.append(_accumulation_stat(f"Rainfall {_hours(rule.window)} — {rule.id}", query, rule))
     if not rules:
         for window in _DEFAULT_WINDOWS:
             query = _sum_since(scope, site, increments, window)
-            panels.append(_accumulation_stat(f"Rain {duration_literal(window)}", query, None))
+            panels.append(_accumulation_stat(f"Rainfall {_hours(window)}", query, None))
     return panels
 
 
@@ -285,3 +285,9 @@ def _accumulation_stat(title: str, query: str, rule: AccumulationRule | None) ->
 def _unit(unit: str | None) -> str | None:
     """Grafana's unit id for the rules file's unit."""
     return {"m": "lengthm", "cm": "lengthcm", "mm": "lengthmm", "%": "percent"}.get(unit or "", unit)
+
+
+def _hours(window: timedelta) -> str:
+    """`24 h`, `1 h`, `90 min`: how rainfall windows are spoken of (BMKG counts in hours)."""
+    minutes = int(window.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
