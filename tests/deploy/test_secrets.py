@@ -1,0 +1,136 @@
+"""make-secrets.sh writes the .env and the broker's password file compose needs; a real Mosquitto running
+the shipped mosquitto.conf and acl with that password file lets each user do exactly its part."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import hashlib
+import re
+import subprocess
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from tests.deploy.compose import DEPLOY, REPO, services
+from tests.harness.binaries import require_binary
+from tests.harness.process import ServiceProcess, free_port, port_open, start_with_port_retries
+
+SCRIPT = DEPLOY / "make-secrets.sh"
+USERS = {
+    "backend": "PANTAU_MQTT_BACKEND_PASSWORD",
+    "gw-ampal-mufakat": "PANTAU_MQTT_GW_AMPAL_PASSWORD",
+    "gw-sh-km13": "PANTAU_MQTT_GW_KM13_PASSWORD",
+    "viewer": "PANTAU_MQTT_VIEWER_PASSWORD",
+}
+
+
+class ShippedMosquitto(ServiceProcess):
+    """Mosquitto on the shipped config; only the container paths and the listener are moved to loopback."""
+
+    name = "mosquitto"
+
+    def __init__(self, workdir: Path, binary: str, passwd: Path) -> None:
+        self.binary, self.passwd, self.host = binary, passwd, "127.0.0.1"
+        super().__init__(workdir)
+
+    def pick_ports(self) -> None:
+        self.port = free_port(self.host)
+
+    def prepare(self) -> None:
+        conf = (REPO / "backend/deploy/mosquitto/mosquitto.conf").read_text()
+        conf = re.sub(r"(?m)^listener 1883$", f"listener {self.port} {self.host}", conf)
+        conf = conf.replace("/mosquitto/config/passwd", str(self.passwd))
+        conf = conf.replace("/mosquitto/config/acl", str(REPO / "backend/deploy/mosquitto/acl"))
+        conf = conf.replace("/mosquitto/data/", f"{self.workdir}/")
+        # Started as root (CI), Mosquitto would switch to the `mosquitto` user, who cannot read pytest's
+        # private temporary folders: it stays the user running the tests (in its container: uid 1883).
+        conf += f"\nuser {getpass.getuser()}\n"
+        (self.workdir / "mosquitto.conf").write_text(conf)
+
+    def command(self) -> Sequence[str]:
+        return [self.binary, "-c", str(self.workdir / "mosquitto.conf")]
+
+    def ready(self) -> bool:
+        return port_open(self.host, self.port)
+
+
+@pytest.fixture
+def secrets(tmp_path: Path) -> tuple[dict[str, str], str]:
+    """Run make-secrets.sh into an empty folder: the .env values and the API key it printed."""
+    require_binary("mosquitto_passwd", "mosquitto")
+    result = subprocess.run(
+        ["bash", str(SCRIPT), str(tmp_path)], capture_output=True, text=True, timeout=60, check=True
+    )
+    (key,) = re.findall(r"shown once: (\S+)", result.stdout)
+    env = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines())
+    return env, key
+
+
+def test_make_secrets_writes_every_variable_and_refuses_to_overwrite(
+    secrets: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    env, key = secrets
+    compose_variables = {
+        v for service in services().values() for value in service.get("environment", {}).values()
+        for v in re.findall(r"\$\{([A-Z0-9_]+)", str(value))
+    }  # fmt: skip
+    assert compose_variables <= set(env)
+    assert env["PANTAU_KEY_OPS_SHA256"] == hashlib.sha256(key.encode()).hexdigest()
+    passwords = [v for k, v in env.items() if k.endswith("PASSWORD")]
+    assert len(set(passwords)) == len(passwords) and all(len(p) >= 24 for p in passwords)
+    assert (tmp_path / ".env").stat().st_mode & 0o077 == 0, ".env must be private to its owner"
+    passwd = (tmp_path / "backend/deploy/compose/secrets/mosquitto.passwd").read_text()
+    assert sorted(line.split(":")[0] for line in passwd.splitlines()) == sorted(USERS)
+    again = subprocess.run(
+        ["bash", str(SCRIPT), str(tmp_path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert again.returncode == 1 and "exists" in again.stderr
+
+
+@pytest.fixture
+def broker(secrets: tuple[dict[str, str], str], tmp_path: Path) -> Iterator[ShippedMosquitto]:
+    passwd = tmp_path / "backend/deploy/compose/secrets/mosquitto.passwd"
+    service = ShippedMosquitto(tmp_path / "broker", require_binary("mosquitto", "mosquitto"), passwd)
+    start_with_port_retries(service)
+    yield service
+    service.stop()
+
+
+@contextlib.asynccontextmanager
+async def client(broker: ShippedMosquitto, user: str, password: str) -> AsyncIterator[aiomqtt.Client]:
+    async with aiomqtt.Client(broker.host, broker.port, username=user, password=password, timeout=10) as c:
+        yield c
+
+
+async def test_each_user_of_the_acl_logs_in_and_does_only_its_part(
+    broker: ShippedMosquitto, secrets: tuple[dict[str, str], str]
+) -> None:
+    env, _ = secrets
+    password = {user: env[variable] for user, variable in USERS.items()}
+    async with (
+        client(broker, "backend", password["backend"]) as backend,
+        client(broker, "gw-ampal-mufakat", password["gw-ampal-mufakat"]) as gateway,
+    ):
+        await backend.subscribe("pantau/v1/#", qos=1)
+        # Another site's topic is refused to this gateway; its own goes through, in order after it.
+        await gateway.publish("pantau/v1/soekarno-hatta-km13/wim-1/vehicles", b"forged", qos=1)
+        await gateway.publish("pantau/v1/ampal-mufakat/wl-radar/readings", b"own", qos=1)
+        async with asyncio.timeout(10):
+            message = await anext(aiomqtt_messages(backend))
+        assert (str(message.topic), message.payload) == ("pantau/v1/ampal-mufakat/wl-radar/readings", b"own")
+
+    with pytest.raises(aiomqtt.MqttError):
+        async with client(broker, "backend", "not-the-password"):
+            pass
+    with pytest.raises(aiomqtt.MqttError):
+        async with aiomqtt.Client(broker.host, broker.port, timeout=10):  # anonymous
+            pass
+
+
+async def aiomqtt_messages(c: aiomqtt.Client) -> AsyncIterator[aiomqtt.Message]:
+    async for message in c.messages:
+        yield message
