@@ -117,6 +117,16 @@ async def running(config: BackendConfig, storage: Storage | None = None) -> Asyn
             await task
 
 
+@contextlib.asynccontextmanager
+async def opened(storage: Storage) -> AsyncIterator[Storage]:
+    """A storage set up for the block and closed after it (a worker never closes a storage handed to it)."""
+    await storage.setup()
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
 async def eventually(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> None:
     """Poll an async or sync check until it is truthy; fail naming `what` after `timeout`."""
     deadline = asyncio.get_running_loop().time() + timeout

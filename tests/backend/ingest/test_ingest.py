@@ -23,6 +23,7 @@ from tests.harness.backend import (
     GatewayFactory,
     backend_config,
     eventually,
+    opened,
     readings,
     running,
     topic_for,
@@ -78,7 +79,13 @@ async def test_gateway_traffic_lands_in_influxdb_and_sqlite_with_identical_query
     )
     config_a = backend_config(mosquitto, mqtt_topic_root, tmp_path, worker_id="influx-worker")
     config_b = backend_config(mosquitto, mqtt_topic_root, tmp_path, worker_id="sqlite-worker")
-    async with running(config_a, on_influx), running(config_b, on_sqlite), gateway() as gw:
+    async with (
+        opened(on_influx),
+        opened(on_sqlite),
+        running(config_a, on_influx),
+        running(config_b, on_sqlite),
+        gateway() as gw,
+    ):
         await gw.send(messages)
         for storage in (on_influx, on_sqlite):
             await eventually(lambda s=storage: _count_is(s, "reading", 240), what="readings stored")
@@ -146,7 +153,11 @@ async def test_malformed_payloads_are_dead_lettered_and_valid_traffic_around_the
     config = backend_config(mosquitto, mqtt_topic_root, tmp_path)
     storage = SqliteStorage(tmp_path / "pantau.sqlite3", Retention())
     valid = [readings(i) for i in range(3 * len(corpus))]
-    async with running(config, storage) as worker, aiomqtt.Client(mosquitto.host, mosquitto.port) as client:
+    async with (
+        opened(storage),
+        running(config, storage) as worker,
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as client,
+    ):
         topics = worker.subscriber.topics
         good = iter(valid)
         for case in corpus:  # valid, bad, valid, valid, bad, ...
@@ -176,12 +187,13 @@ async def test_two_workers_on_a_shared_subscription_split_the_stream_without_los
     shared = {"shared_group": "ingest"}
     config_a = backend_config(mosquitto, mqtt_topic_root, tmp_path, worker_id="worker-a", mqtt=shared)
     config_b = backend_config(mosquitto, mqtt_topic_root, tmp_path, worker_id="worker-b", mqtt=shared)
-    reader = influx(influxd, influx_db)
-    await reader.setup()
     count = 1500
     async with (
-        running(config_a, influx(influxd, influx_db)) as a,
-        running(config_b, influx(influxd, influx_db)) as b,
+        opened(influx(influxd, influx_db)) as reader,
+        opened(influx(influxd, influx_db)) as storage_a,
+        opened(influx(influxd, influx_db)) as storage_b,
+        running(config_a, storage_a) as a,
+        running(config_b, storage_b) as b,
         gateway() as gw,
     ):
         await gw.send([readings(i) for i in range(count)])
@@ -191,7 +203,6 @@ async def test_two_workers_on_a_shared_subscription_split_the_stream_without_los
         received = a.pipeline.stats.accepted["readings"], b.pipeline.stats.accepted["readings"]
         assert sum(received) == count  # each message went to exactly one worker
         assert min(received) > count // 10, received  # and both did real work
-    await reader.close()
 
 
 def test_spool_is_where_the_config_says(tmp_path: Path, mosquitto: Mosquitto) -> None:
