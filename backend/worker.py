@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Final
 from wsgiref.simple_server import WSGIServer
@@ -28,14 +30,16 @@ from backend.ingest.writer import SpoolWriter
 from backend.inventory import SiteInventory
 from backend.metrics import BackendCollector, registry_for
 from backend.storage.factory import open_storage
-from backend.storage.model import Storage, StorageError
+from backend.storage.model import FieldValue, Storage, StorageError, StorageUnavailable
 from backend.storage.rollup import roll_up
-from backend.storage.schema import READING_1H, READING_1M
+from backend.storage.schema import READING_1H, READING_1M, backend_status_point
 from pantau.contract import Topics
 
 logger = logging.getLogger(__name__)
 
 EXPIRE_EVERY_S: Final = 3600.0
+#: How often a worker stores its heartbeat (`backend_status`); Grafana's no-data rule waits a few of these.
+HEARTBEAT_EVERY_S: Final = 60.0
 #: A clean stop writes what is spooled if storage takes it this quickly; otherwise it stays spooled.
 DRAIN_ON_STOP_S: Final = 10.0
 
@@ -56,6 +60,7 @@ class BackendWorker:
         self.inventory = SiteInventory.load(config.sites) if config.sites else SiteInventory([])
         self.rules = RulesService(config, self.storage, self.inventory) if config.rules else None
         self.api = self._api_server()
+        self.storage_ready = asyncio.Event()
         self._metrics_server: WSGIServer | None = None
 
     def _api_server(self) -> ApiServer | None:
@@ -83,12 +88,14 @@ class BackendWorker:
                 tasks.create_task(self.subscriber.run(), name="ingest")
                 tasks.create_task(self.writer.run(), name="write")
                 tasks.create_task(self._expire(), name="expire")
+                tasks.create_task(self._set_up_storage(), name="storage-setup")
+                tasks.create_task(self._once_storage_ready(self._heartbeat), name="heartbeat")
                 if self.config.rollups.enabled:
                     tasks.create_task(self._roll_up(), name="rollup")
                 if self.rules is not None:
-                    tasks.create_task(self.rules.run(), name="rules")
+                    tasks.create_task(self._once_storage_ready(self.rules.run), name="rules")
                 if self.api is not None:
-                    tasks.create_task(self.api.run(), name="api")
+                    tasks.create_task(self._once_storage_ready(self.api.run), name="api")
         finally:
             await self._stop()
 
@@ -113,6 +120,49 @@ class BackendWorker:
                 await self.storage.expire(datetime.now(UTC))
             except StorageError as exc:
                 logger.warning("retention pass failed, retrying in an hour: %s", exc)
+
+    async def _set_up_storage(self) -> None:
+        """Create the database/tables once storage answers; ingest does not wait (it spools), while the
+        rules' effects, the heartbeat and the API start only then. A refusal (bad credentials) stops the
+        worker with the reason."""
+        failures = 0
+        while True:
+            try:
+                await self.storage.setup()
+                break
+            except StorageUnavailable as exc:
+                if failures == 0:
+                    logger.warning("storage unavailable at start, retrying: %s", exc)
+                failures += 1
+                cap = self.config.writer.retry_cap.total_seconds()
+                await asyncio.sleep(random.uniform(0, min(cap, 0.5 * 2**failures)))  # noqa: S311
+        if failures:
+            logger.info("storage set up after %d failed attempts", failures)
+        self.storage_ready.set()
+
+    async def _once_storage_ready(self, run: Callable[[], Awaitable[None]]) -> None:
+        await self.storage_ready.wait()
+        await run()
+
+    async def _heartbeat(self) -> None:
+        """Store that this worker is alive, straight to storage (not through the spool): a heartbeat that
+        cannot be stored now means nothing later, and its absence is exactly what Grafana alerts on."""
+        while True:
+            spool = await asyncio.to_thread(self.spool.state)
+            fields: dict[str, FieldValue] = {
+                "received_total": self.subscriber.stats.received_total,
+                "subscribed": 1 if self.subscriber.stats.connected else 0,
+                "spool_points": spool.points,
+                "deadletters": spool.deadletters,
+            }
+            if self.rules is not None:
+                fields["active_alerts"] = len(self.rules.active())
+            try:
+                now = datetime.now(UTC)
+                await self.storage.write([backend_status_point(self.config.worker_id, now, fields)])
+            except StorageError as exc:
+                logger.debug("heartbeat not stored: %s", exc)  # the writer already reports the outage
+            await asyncio.sleep(HEARTBEAT_EVERY_S)
 
     async def _roll_up(self) -> None:
         rollups = self.config.rollups

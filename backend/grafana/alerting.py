@@ -4,7 +4,7 @@ rules for the backend and each gateway, a message template, a contact point and 
 The backend evaluates every rule (levels, hysteresis, pending, QC, ODOL...) and stores each transition in
 `alert`. Grafana re-evaluates nothing: a Grafana rule per rules-file rule fires while the backend's last
 transition of an alert says `firing`, one alert instance per (site, device, channel). Only what the backend
-cannot see about itself is judged here: silence from the backend (no gateway status stored anywhere) and
+cannot see about itself is judged here: silence from the backend (no `backend_status` heartbeat) and
 from each gateway of the inventory.
 """
 
@@ -32,7 +32,7 @@ from backend.rules.config import (
     ThresholdRule,
     WimDriftRule,
 )
-from backend.storage.schema import ALERT, GATEWAY_STATUS
+from backend.storage.schema import ALERT, BACKEND_STATUS, GATEWAY_STATUS
 
 Json = dict[str, Any]
 ORG_ID: Final = 1
@@ -223,7 +223,7 @@ def _dashboard_of(scope: Scope, rule: Rule) -> str | None:
 
 def _backend_silent(scope: Scope) -> Json:
     silence = scope.settings.backend_silence
-    query = f'SELECT count("online") FROM {scope.sources.of(GATEWAY_STATUS)} WHERE $timeFilter'
+    query = f'SELECT count("up") FROM {scope.sources.of(BACKEND_STATUS)} WHERE $timeFilter'
     return _rule(
         "pantau-backend-silent",
         "pantau: backend stores nothing",
@@ -231,8 +231,8 @@ def _backend_silent(scope: Scope) -> Json:
         no_data="Alerting",
         labels={"pantau_rule": "backend-silent", "pantau_kind": "no-data", "severity": "6"},
         annotations={
-            "summary": f"No gateway status stored for {_duration(silence)}: the backend, the broker or "
-            "InfluxDB is down (gateways report every minute). The backend cannot alert on itself.",
+            "summary": f"No backend heartbeat stored for {_duration(silence)}: every backend worker or "
+            "InfluxDB is down (each worker stores one a minute). The backend cannot alert on itself.",
             "description": "Check `pantau backend` logs, the broker and InfluxDB.",
         },
     )

@@ -26,6 +26,8 @@ DEVICE_STATUS: Final = "device_status"
 ALERT: Final = "alert"
 READING_1M: Final = "reading_1m"
 READING_1H: Final = "reading_1h"
+#: Each backend worker's heartbeat: Grafana alerts on its absence (the backend cannot alert on itself).
+BACKEND_STATUS: Final = "backend_status"
 #: WIM scale drift: the rolling median steering-axle weight against its reference (rules engine).
 SCALE_DRIFT: Final = "scale_drift"
 #: Residents' flood reports, posted through the API (docs/storage.md "Citizen reports").
@@ -41,6 +43,7 @@ RETENTION: Final = {
     READING_1H: RetentionClass.LONG,
     CITIZEN_REPORT: RetentionClass.LONG,
     SCALE_DRIFT: RetentionClass.LONG,
+    BACKEND_STATUS: RetentionClass.RAW,
 }
 
 #: Device states as numbers, so Grafana can draw a state timeline and alert on "worse than ok".
@@ -157,6 +160,11 @@ def scale_drift_point(
         "samples": samples,
     }
     return Point(SCALE_DRIFT, {"site": site, "device": device, "rule": rule}, fields, time_ns(at))
+
+
+def backend_status_point(worker: str, at: datetime, fields: dict[str, FieldValue]) -> Point:
+    """One heartbeat of a backend worker: `up` 1 and its ingest figures at `at`."""
+    return Point(BACKEND_STATUS, {"worker": worker}, {"up": 1, **fields}, time_ns(at))
 
 
 def gateway_status_point(message: GatewayStatus) -> Point:
