@@ -7,6 +7,7 @@ const API = "/api/v1";
 const POLL_MS = 5000;
 const SLOW_EVERY = 3;            // gateway health and bands: every third poll
 const CHART_SPAN_MS = 6 * 3600e3; // the charts show the last 6 hours of data
+const MIN_SPAN_MS = 10 * 60e3;    // ... or at least 10 minutes
 const TRUCKS_SHOWN = 12;
 const KEY_STORE = "pantau.key";
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -148,7 +149,11 @@ async function pollSeries() {
     for (const s of rows) found.set(seriesKey(s), s);
   }
   state.series = found;
-  state.chartWindow = window;
+  // A gateway that started minutes ago: the axis spans its data (at least MIN_SPAN), not six empty hours.
+  const first = Math.min(...[...found.values()].flatMap((s) => s.rows.filter((r) => r.value !== null)
+    .slice(0, 1).map((r) => Date.parse(r.time))), end);
+  const start = Math.max(Date.parse(window.start), Math.min(first, end - MIN_SPAN_MS));
+  state.chartWindow = { start: new Date(start).toISOString(), end: window.end };
 }
 
 // The latest trucks of every site with record-stream devices, from the last hour before its last contact.
@@ -243,7 +248,7 @@ function renderSites(worst) {
   const list = $("sites");
   list.replaceChildren(...state.sites.map((site) => {
     const alert = worst.get(site.id);
-    const values = state.latest.filter((x) => x.site === site.id && x.value !== null && x.quantity);
+    const values = headline(state.latest.filter((x) => x.site === site.id && x.value !== null && x.quantity));
     const contact = (state.devices.get(site.id) || []).map((d) => d.last_contact).filter(Boolean).sort().pop();
     return el("li", { class: "site", "data-site": site.id, "data-has-data": String(siteHasData(site)) },
       el("span", { class: "name" }, site.name), " ",
@@ -252,10 +257,17 @@ function renderSites(worst) {
         : el("span", { class: "badge", style: { "--c": severityColor(siteHasData(site) ? 0 : null) } }, siteHasData(site) ? "normal" : "no data"),
       el("div", { class: "meta" }, `${site.kind.replace("_", " ")} · ${site.id} · ${site.devices.length} devices`
         + (contact ? ` · last data ${fmtAge(contact)}` : "")),
-      el("div", { class: "values" }, ...values.slice(0, 6).map((x) =>
+      el("div", { class: "values" }, ...values.map((x) =>
         el("span", { title: `${seriesKey(x)} (${x.quality || "?"})` },
           `${x.device}/${x.channel} `, el("b", {}, fmtNumber(x.value)), ` ${x.unit || ""}`))));
   }));
+}
+
+// What a site's line shows: water levels and rain first; other channels only when there are none.
+const HEADLINE = /^(water_level|rain_rate|rain_total)$/;
+function headline(values) {
+  const main = values.filter((x) => HEADLINE.test(x.quantity));
+  return (main.length ? main : values).slice(0, 6);
 }
 
 function bandFor(key) {
