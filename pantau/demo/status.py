@@ -1,7 +1,8 @@
 """The demo's live status line: readings per second, vehicles, alerts and what waits in the outboxes.
 
 On a terminal it rewrites one line every second (log lines clear it first, so they never mix); piped into
-a file it writes a plain line every `quiet_every` seconds instead.
+a file it writes a plain line every `quiet_every` seconds instead. Every alert that starts, changes level
+or ends gets a line of its own, with the rule's message, so the storm can be followed as it happens.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Final, TextIO
 
 from backend.worker import BackendWorker
 from gateway.runtime import Gateway
+from pantau.contract import AlertTransition
 
 CLEAR_LINE: Final = "\r\x1b[K"
 
@@ -59,6 +61,22 @@ def render(now: Snapshot, rate: float, elapsed: float) -> str:
     return "  ·  ".join(parts)
 
 
+#: alert id -> (state, level): what the last look at the active alerts saw.
+Seen = dict[str, tuple[str, str | None]]
+
+
+def alert_changes(seen: Seen, active: list[AlertTransition]) -> tuple[list[str], Seen]:
+    """Lines for alerts that appeared, moved (state or level) or ended since `seen`; the new `seen`."""
+    now: Seen = {a.alert_id: (a.state, a.level) for a in active}
+    lines = [
+        f"alert {a.state:<8} {'/'.join(p for p in (a.device, a.channel) if p) or a.rule}: {a.message}"
+        for a in active
+        if seen.get(a.alert_id) != now[a.alert_id] and a.state in ("firing", "pending")
+    ]
+    lines.extend(f"alert {'ended':<8} {alert_id}" for alert_id in seen if alert_id not in now)
+    return lines, now
+
+
 class StatusLine:
     def __init__(
         self,
@@ -79,6 +97,7 @@ class StatusLine:
         started = last_at = time.monotonic()
         last_printed = started
         last = snapshot(self.worker, 0)
+        seen: Seen = {}
         if self.interactive:
             _clear_before_logging()
         try:
@@ -89,6 +108,10 @@ class StatusLine:
                 # Messages arrive in batches: a rate over the last few seconds reads steadier than per second.
                 rate = (now.readings - last.readings) / max(at - last_at, 1e-3)
                 line = render(now, rate, at - started)
+                if self.worker.rules is not None:
+                    changes, seen = alert_changes(seen, self.worker.rules.active())
+                    for change in changes:
+                        self.out.write((CLEAR_LINE if self.interactive else "") + change + "\n")
                 if self.interactive:
                     self.out.write(CLEAR_LINE + line)
                     self.out.flush()

@@ -119,6 +119,7 @@ def test_the_api_has_readings_vehicles_and_an_alert_within_two_minutes(
     demo.wait_for("vehicles", vehicles, deadline)
     demo.wait_for("firing alert", alerts, deadline)
 
+    demo.wait_for("alert line in the output", lambda: "alert firing" in demo.log.read_text(), deadline)
     sites = {site["id"] for site in demo.get("/sites")["sites"]}
     assert sites == {"ampal-mufakat", "soekarno-hatta-km13"}
     assert demo.interrupt() == 0, demo.tail()
