@@ -92,9 +92,6 @@ class Demo:
             files = write_demo_files(o.workdir, links, broker, api_port=o.api_port, influx_url=o.influx_url)
             world = World.start()
             worker = BackendWorker(files.backend)
-            # The worker sets storage up lazily on its first spool write, but its rules dispatcher and API
-            # may reach storage before that (an early alert kills the worker): set it up first.
-            await worker.storage.setup()
             gateways = [
                 Gateway(site, path, RuntimeOptions(metrics_address=None)) for site, path in files.sites
             ]
@@ -118,6 +115,7 @@ class Demo:
         where = "embedded amqtt, MQTT 3.1.1" if embedded else "MQTT v5"
         lines = [
             "pantau demo: Sungai Ampal (Mufakat) in a compressed storm, trucks at Jl. Soekarno-Hatta Km 13",
+            f"  live page    {api}/",
             f"  API          {api}/api/v1   (interactive docs: {api}/docs)",
             f"  water level  curl '{api}/api/v1/latest?site=ampal-mufakat&quantity=water_level'",
             f"  trucks       curl '{api}/api/v1/vehicles?site=soekarno-hatta-km13&overloaded=true'",
