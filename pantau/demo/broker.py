@@ -15,6 +15,11 @@ Mosquitto in ways pantau's clients notice, handled here (tests/pantau/demo/test_
   matching *any* client's subscriptions to the newcomer (a gateway receives alert topics it never asked
   for). Queued messages go out unretained here, and retained ones only to sessions subscribed to them.
 - Its `$SYS` plugin and its packet logger are not loaded.
+
+Left as it is: amqtt waits 5 s for a PUBACK, then logs a warning and forgets the message (no redelivery
+after a reconnect). At-least-once therefore holds only while the backend acknowledges within 5 s, which
+it does by far in the demo; in the field Mosquitto keeps unacknowledged messages for as long as it takes.
+Sessions live in memory: stopping the demo forgets them, which a demo may.
 """
 
 from __future__ import annotations

@@ -34,9 +34,7 @@ from pantau.process import run_until_signalled
 @click.option(
     "--mqtt-port",
     type=click.IntRange(0, 65535),
-    default=1883,
-    show_default=True,
-    help="Embedded broker port on 127.0.0.1 (0: any free port).",
+    help="Embedded broker port on 127.0.0.1 (default: 1883, or any free port if 1883 is taken; 0: any).",
 )
 @click.option(
     "--influx",
@@ -54,7 +52,7 @@ def demo(
     *,
     api_port: int,
     broker_url: str | None,
-    mqtt_port: int,
+    mqtt_port: int | None,
     influx_url: str | None,
     duration: str | None,
     workdir: Path | None,

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 LOOPBACK: Final = "127.0.0.1"
 LISTEN_TIMEOUT_S: Final = 5.0
+MQTT_PORT: Final = 1883
 
 
 class PortBusy(Exception):
@@ -44,7 +45,7 @@ class PortBusy(Exception):
 class DemoOptions:
     workdir: Path
     api_port: int = 8000
-    mqtt_port: int = 1883  # the embedded broker's; 0 = any free port
+    mqtt_port: int | None = None  # the embedded broker's: None = 1883 unless taken; 0 = any free port
     broker_url: str | None = None
     influx_url: str | None = None
     duration: float | None = None  # seconds; None = until Ctrl-C
@@ -55,6 +56,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
+
+
+def is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
 
 
 def check_free(port: int, what: str, option: str) -> None:
@@ -84,9 +94,7 @@ class Demo:
             if o.broker_url:
                 broker = Broker.from_url(o.broker_url)
             else:
-                if o.mqtt_port:
-                    check_free(o.mqtt_port, "MQTT", "--mqtt-port")
-                embedded = EmbeddedBroker(LOOPBACK, o.mqtt_port or free_port())
+                embedded = EmbeddedBroker(LOOPBACK, _mqtt_port(o.mqtt_port))
                 await stack.enter_async_context(embedded)
                 broker = Broker(embedded.host, embedded.port, 311)
             files = write_demo_files(o.workdir, links, broker, api_port=o.api_port, influx_url=o.influx_url)
@@ -130,6 +138,16 @@ class Demo:
         ]
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
+
+
+def _mqtt_port(wanted: int | None) -> int:
+    """The port asked for (it must be free), else 1883 unless a broker of the machine's own has it."""
+    if wanted:
+        check_free(wanted, "MQTT", "--mqtt-port")
+        return wanted
+    if wanted is None and is_free(MQTT_PORT):
+        return MQTT_PORT
+    return free_port()
 
 
 async def _listening(ports: list[int]) -> None:
