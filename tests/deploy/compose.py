@@ -69,4 +69,5 @@ def command_of(args: list[str]) -> tuple[click.Command, list[str]]:
 
 def unknown_options(command: click.Command, args: list[str]) -> list[str]:
     known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    known |= {"-h", "--help"}
     return [a.split("=")[0] for a in args if a.startswith("-") and a.split("=")[0] not in known]
