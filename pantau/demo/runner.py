@@ -68,13 +68,8 @@ def is_free(port: int) -> bool:
 
 
 def check_free(port: int, what: str, option: str) -> None:
-    with socket.socket() as sock:
-        try:
-            sock.bind((LOOPBACK, port))
-        except OSError as exc:
-            raise PortBusy(
-                f"{what} port {LOOPBACK}:{port} is taken ({exc.strerror}); choose another with {option}"
-            ) from exc
+    if not is_free(port):
+        raise PortBusy(f"{what} port {LOOPBACK}:{port} is taken: choose another with {option}")
 
 
 class Demo:
