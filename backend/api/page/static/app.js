@@ -13,7 +13,7 @@ const KEY_STORE = "pantau.key";
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 const state = {
-  cycle: 0, busy: false, serverOffset: 0, key: localStorage.getItem(KEY_STORE) || "",
+  cycle: 0, busy: false, serverOffset: 0, key: localStorage.getItem(KEY_STORE) || "", locked: new Set(),
   sites: [], latest: [], alerts: [], bands: [], devices: new Map(), vehicles: [], series: new Map(),
 };
 
@@ -89,23 +89,41 @@ async function getJSON(path, params = {}) {
   return response.json();
 }
 
+// A resource the key may not read (a public flood map opens only sites and latest values): the page shows
+// the rest and asks for a key, instead of showing nothing.
+function unlessLocked(what, fallback) {
+  return (error) => {
+    if (!(error instanceof KeyNeeded)) throw error;
+    state.locked.add(what);
+    return fallback;
+  };
+}
+
 async function poll() {
   if (state.busy) return;
   state.busy = true;
   const slow = state.cycle % SLOW_EVERY === 0;
+  state.locked = new Set();
   try {
     const [sites, latest, alerts] = await Promise.all([
-      getJSON("/sites"), getJSON("/latest"), getJSON("/alerts/active"),
+      getJSON("/sites"), getJSON("/latest"),
+      getJSON("/alerts/active").catch(unlessLocked("alerts", { alerts: [] })),
     ]);
     state.sites = sites.sites;
     state.latest = latest.latest;
     state.alerts = alerts.alerts;
     if (slow) await pollSlow();
-    await Promise.all([pollSeries(), pollTrucks()]);
+    await Promise.all([
+      pollSeries().catch(unlessLocked("charts", undefined)),
+      pollTrucks().catch(unlessLocked("trucks", undefined)),
+    ]);
     render();
     document.body.dataset.state = "live";
+    document.body.dataset.locked = [...state.locked].join(" ");
     document.body.dataset.updated = new Date().toISOString();
-    $("status").textContent = `live · updated ${fmtTime(new Date().toISOString())}`;
+    const needKey = state.locked.size ? ` · ${[...state.locked].join(", ")} need an API key` : "";
+    $("status").textContent = `live · updated ${fmtTime(new Date().toISOString())}${needKey}`;
+    if (state.locked.size && !state.key) $("key-form").hidden = false;
     state.cycle += 1;
   } catch (error) {
     if (error instanceof KeyNeeded) {
@@ -123,8 +141,9 @@ async function poll() {
 
 async function pollSlow() {
   const [bands, ...devices] = await Promise.all([
-    getJSON("/page/bands").catch((e) => { if (e instanceof KeyNeeded) throw e; return { bands: [] }; }),
-    ...state.sites.map((s) => getJSON(`/sites/${encodeURIComponent(s.id)}/devices`)),
+    getJSON("/page/bands").catch(unlessLocked("alert bands", { bands: [] })),
+    ...state.sites.map((s) => getJSON(`/sites/${encodeURIComponent(s.id)}/devices`)
+      .catch(unlessLocked("gateway health", { devices: [] }))),
   ]);
   state.bands = bands.bands;
   state.devices = new Map(state.sites.map((s, i) => [s.id, devices[i].devices]));
@@ -281,9 +300,11 @@ function renderCharts() {
     box.replaceChildren(el("p", { class: "empty" }, "no water-level data yet"));
     return;
   }
-  if (state.chartWindow) {
-    $("charts-window").textContent = `${fmtTime(state.chartWindow.start, false)} – ${fmtTime(state.chartWindow.end, false)}`;
-  }
+  // No series read yet (or not allowed): an empty chart of the last minutes, the latest value in its caption.
+  const last = Math.max(...levels.map((x) => Date.parse(x.time))) + 1000;
+  const window = state.chartWindow
+    || { start: new Date(last - MIN_SPAN_MS).toISOString(), end: new Date(last).toISOString() };
+  $("charts-window").textContent = `${fmtTime(window.start, false)} – ${fmtTime(window.end, false)}`;
   box.replaceChildren(...levels.map((latest) => {
     const key = seriesKey(latest);
     const site = state.sites.find((s) => s.id === latest.site);
@@ -293,7 +314,7 @@ function renderCharts() {
         el("span", {}, `${site ? site.name : latest.site} · ${latest.device}`),
         el("span", { class: "now" }, `${fmtNumber(latest.value)} ${latest.unit || ""}`,
           latest.alert ? " " : "", latest.alert ? el("span", { class: "badge", style: { "--c": severityColor(latest.alert.severity) } }, latest.alert.level || latest.alert.rule) : "")),
-      chart(rows, bandFor(key), state.chartWindow, latest.unit || ""));
+      chart(rows, bandFor(key), window, latest.unit || ""));
   }));
 }
 
