@@ -6,12 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiomqtt
 import pytest
 
 from backend.config import BackendConfig
 from backend.ingest.subscriber import Incoming, Subscriber, Subscription
+from gateway.config import MqttConfig
+from gateway.outbox import Outbox
+from gateway.publisher import Identity, Publisher
+from pantau.contract import GatewayStatus, Topics, decode
 from pantau.demo.broker import EmbeddedBroker
 from tests.harness.process import free_port
 
@@ -122,3 +127,38 @@ async def test_anonymous_clients_are_refused(broker: EmbeddedBroker) -> None:
     with pytest.raises(aiomqtt.MqttError):
         async with client(broker, "nobody", username=None):
             pass
+
+
+async def retained_status(broker: EmbeddedBroker, topic: str, state: str) -> GatewayStatus:
+    """The retained gateway status once it reads `state`, as a client subscribing now sees it."""
+    async with asyncio.timeout(DEADLINE_S):
+        while True:
+            async with client(broker, "watcher") as watcher:
+                await watcher.subscribe(topic, qos=1)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        message = await anext(aiter(watcher.messages))
+                        status = decode(bytes(message.payload))  # type: ignore[arg-type]  # aiomqtt: bytes here
+                        assert isinstance(status, GatewayStatus)
+                        if status.state == state:
+                            return status
+
+
+async def test_the_gateway_publisher_leaves_online_then_offline_retained(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    site, gateway = "ampal-mufakat", "gw-ampal-mufakat"
+    config = MqttConfig(host=broker.host, port=broker.port, protocol=311, username=gateway)
+    outbox = Outbox(tmp_path / "outbox.db")
+    publisher = Publisher(config, outbox, Identity(site, gateway))
+    topic = Topics().gateway_status(site)
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            task = tasks.create_task(publisher.run(), name="publish")
+            online = await retained_status(broker, topic, "online")
+            task.cancel()  # a clean stop: `offline` replaces the Last Will
+        offline = await retained_status(broker, topic, "offline")
+    finally:
+        outbox.close()
+    assert offline.gateway == online.gateway == gateway
+    assert offline.reason == "shutdown"
