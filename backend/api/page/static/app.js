@@ -175,19 +175,26 @@ async function pollSeries() {
   state.chartWindow = { start: new Date(start).toISOString(), end: window.end };
 }
 
-// The latest trucks of every site with record-stream devices, from the last hour before its last contact.
+// The latest trucks of every site with record-stream devices, counted back from its last contact: the last
+// 10 minutes first, widening only while fewer than TRUCKS_SHOWN came back (a busy corridor weighs hundreds an
+// hour; a wide window would page from its oldest truck).
+const TRUCK_SPANS_MS = [10 * 60e3, 3600e3, 24 * 3600e3];
+
 async function pollTrucks() {
-  const queries = [];
-  for (const site of state.sites) {
+  const perSite = await Promise.all(state.sites.map(async (site) => {
     const devices = (state.devices.get(site.id) || []).filter((d) => d.kind === "records" && d.last_contact);
-    if (!devices.length) continue;
+    if (!devices.length) return [];
     const last = Math.max(...devices.map((d) => Date.parse(d.last_contact))) + 1000;
-    queries.push(getJSON("/vehicles", {
-      site: site.id, start: new Date(last - 3600e3).toISOString(), end: new Date(last).toISOString(), limit: 1000,
-    }));
-  }
-  const pages = await Promise.all(queries);
-  state.vehicles = pages.flatMap((p) => p.vehicles)
+    let found = [];
+    for (const span of TRUCK_SPANS_MS) {
+      found = (await getJSON("/vehicles", {
+        site: site.id, start: new Date(last - span).toISOString(), end: new Date(last).toISOString(), limit: 1000,
+      })).vehicles;
+      if (found.length >= TRUCKS_SHOWN) break;
+    }
+    return found;
+  }));
+  state.vehicles = perSite.flat()
     .sort((a, b) => Date.parse(b.time) - Date.parse(a.time)).slice(0, TRUCKS_SHOWN);
 }
 
