@@ -51,11 +51,16 @@ class DemoOptions:
     duration: float | None = None  # seconds; None = until Ctrl-C
 
 
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+def free_port(avoid: set[int]) -> int:
+    """A loopback TCP port that was free a moment ago and is none of `avoid` (ports already handed out:
+    a port just released, like the API's after its check, can come straight back from the kernel)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind((LOOPBACK, 0))
+            port = int(sock.getsockname()[1])
+        if port not in avoid:
+            avoid.add(port)
+            return port
 
 
 def is_free(port: int) -> bool:
@@ -80,18 +85,19 @@ class Demo:
     async def run(self) -> None:
         o = self.options
         check_free(o.api_port, "API", "--port")
+        ports = {o.api_port}
         async with contextlib.AsyncExitStack() as stack:
             cables = {bus: await stack.enter_async_context(VirtualCable()) for bus in serial_buses()}
-            links = Links(
-                serial={bus: cable.host_end for bus, cable in cables.items()},
-                tcp={bus: free_port() for bus in tcp_buses()},
-            )
             if o.broker_url:
                 broker = Broker.from_url(o.broker_url)
             else:
-                embedded = EmbeddedBroker(LOOPBACK, _mqtt_port(o.mqtt_port))
+                embedded = EmbeddedBroker(LOOPBACK, _mqtt_port(o.mqtt_port, ports))
                 await stack.enter_async_context(embedded)
                 broker = Broker(embedded.host, embedded.port, 311)
+            links = Links(
+                serial={bus: cable.host_end for bus, cable in cables.items()},
+                tcp={bus: free_port(ports) for bus in tcp_buses()},
+            )
             files = write_demo_files(o.workdir, links, broker, api_port=o.api_port, influx_url=o.influx_url)
             world = World.start()
             worker = BackendWorker(files.backend)
@@ -135,14 +141,14 @@ class Demo:
         self.out.flush()
 
 
-def _mqtt_port(wanted: int | None) -> int:
+def _mqtt_port(wanted: int | None, taken: set[int]) -> int:
     """The port asked for (it must be free), else 1883 unless a broker of the machine's own has it."""
     if wanted:
         check_free(wanted, "MQTT", "--mqtt-port")
         return wanted
-    if wanted is None and is_free(MQTT_PORT):
+    if wanted is None and MQTT_PORT not in taken and is_free(MQTT_PORT):
         return MQTT_PORT
-    return free_port()
+    return free_port(taken)
 
 
 async def _listening(ports: list[int]) -> None:
