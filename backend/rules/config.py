@@ -309,6 +309,10 @@ class OdolRule(_VehicleRule):
     bands: list[Band] = _DEFAULT_BANDS
     check_axles: bool = True
     check_dimensions: bool = True
+    infer_tyres: bool = Field(
+        default=True,
+        description="A record with axle groups but no tyres (most WIM): steering group single, the rest dual",
+    )
     dimension_tolerance_pct: Percent = 0.0
     jbi: dict[AxleConfiguration, dict[int, Kg]] = {}
     road_classes: dict[RoadClass, ClassLimits] = {}

@@ -37,6 +37,8 @@ class OdolVerdict:
     verdict: Verdict
     verdict_reason: str | None = None
     axle_configuration: str | None = None
+    #: The configuration came from the axle groups with the tyres assumed (`infer_tyres`), not reported.
+    configuration_inferred: bool | None = None
     road_class: RoadClass | None = None
     mst_kg: int | None = None
     jbi_kg: float | None = None
@@ -57,9 +59,11 @@ class OdolVerdict:
         """Fields to store with the vehicle point; absent figures are left out (never stored as null)."""
         out: dict[str, float | int | str | bool] = {}
         for name in self.__slots__:
-            if name == "axle_configuration":
-                continue  # already a tag of the vehicle point; a same-named field would shadow it
             value = getattr(self, name)
+            if name == "axle_configuration":
+                # The reported one is the vehicle point's tag (a same-named field would shadow it);
+                # this is the one the JBI was looked up for, reported or inferred.
+                name = "jbi_configuration"  # noqa: PLW2901
             if name == "over_dimension_fields":
                 value = ",".join(value) or None
             if value is not None:
@@ -81,6 +85,9 @@ def judge(
     limits = roads.classes.get(road_class) if road_class else None
     mst = limits.mst_kg if limits else None
     configuration = vehicle.axle_configuration
+    inferred = None
+    if configuration is None and rule.infer_tyres and (configuration := assumed_configuration(vehicle)):
+        inferred = True
     tolerance = rule.tolerance_pct
     reason = None
     jbi_kg = overloaded = excess_kg = excess_pct = None
@@ -128,6 +135,7 @@ def judge(
         verdict=verdict,
         verdict_reason=reason,
         axle_configuration=configuration,
+        configuration_inferred=inferred,
         road_class=road_class,
         mst_kg=mst,
         jbi_kg=jbi_kg,
@@ -144,6 +152,19 @@ def judge(
         band_severity=band.severity if band else 0,
         esal=esal(vehicle),
     )
+
+
+def assumed_configuration(vehicle: Vehicle) -> str | None:
+    """JBI notation from the axle groups alone: single tyres on the steering group, dual on the others, as
+    the table's truck rows are written. Where the truth is single tyres (a light `1-1`), the assumption
+    finds the higher JBI: it can miss an overload, never invent one."""
+    if not vehicle.groups or sum(vehicle.groups) != len(vehicle.axles):
+        return None
+    groups = []
+    for index, size in enumerate(vehicle.groups):
+        tyre = "1" if index == 0 else "2"
+        groups.append(".".join([tyre] * size))
+    return "-".join(groups)
 
 
 def _over_dimension(

@@ -44,7 +44,7 @@ from backend.storage.schema import VEHICLE
 DEFAULT_SPAN: Final = timedelta(hours=24)
 _FIELDS: Final = ("gvw_kg", "speed_kmh", "axle_count", "axles", "length_m", "width_m", "height_m",
                   "record_id", "quality", "verdict", "overloaded", "over_dimension", "jbi_kg", "excess_kg",
-                  "excess_pct", "band", "esal")  # fmt: skip
+                  "excess_pct", "band", "esal", "jbi_configuration")  # fmt: skip
 _STATS_FIELDS: Final = ("gvw_kg", "axles", "overloaded", "over_dimension", "excess_kg", "esal")
 _CSV_COLUMNS: Final = ("time", "site", "device", "source", "lane", "direction", "vehicle_class",
                        "axle_configuration", "record_id", "gvw_kg", "speed_kmh", "axle_count",
@@ -192,7 +192,6 @@ def _tags(params: VehicleFilters) -> dict[str, TagMatch]:
         ("device", params.device),
         ("lane", [str(lane) for lane in params.lane]),
         ("vehicle_class", params.vehicle_class),
-        ("axle_configuration", params.axle_configuration),
     ):
         if values:
             tags[key] = tuple(dict.fromkeys(values))
@@ -205,6 +204,10 @@ def _field_filters(params: VehicleFilters) -> dict[str, FieldValue | tuple[Field
     filters: dict[str, FieldValue | tuple[FieldValue, ...]] = {}
     if params.verdict:
         filters["verdict"] = tuple(dict.fromkeys(params.verdict))
+    if params.axle_configuration:
+        # The configuration the rules judged by: reported, or inferred from the axle groups (most WIM
+        # scales report no tyres), which the `axle_configuration` tag cannot hold.
+        filters["jbi_configuration"] = tuple(dict.fromkeys(params.axle_configuration))
     if params.overloaded is not None:
         filters["overloaded"] = params.overloaded
     if params.over_dimension is not None:
@@ -233,7 +236,7 @@ def _vehicle(row: Row, tags: Mapping[str, str]) -> VehicleOut:
         lane=int(tags["lane"]) if tags.get("lane", "").isdigit() else None,
         direction=tags.get("direction") or None,
         vehicle_class=tags.get("vehicle_class") or None,
-        axle_configuration=tags.get("axle_configuration") or None,
+        axle_configuration=tags.get("axle_configuration") or as_str(v.get("jbi_configuration")),
         record_id=as_str(v.get("record_id")),
         gvw_kg=as_float(v.get("gvw_kg")),
         speed_kmh=as_float(v.get("speed_kmh")),

@@ -96,9 +96,24 @@ def test_over_dimension_per_road_class(road: str, dims: Dimensions, over: tuple[
     assert result.verdict == ("violation" if over else "ok")
 
 
+def test_tyres_are_assumed_from_the_axle_groups_when_the_scale_reports_none() -> None:
+    """Most WIM scales see axle groups, not tyres: steering group single, the rest dual (the higher JBI)."""
+    no_tyres = vehicle([6000, 11_000], None, groups=[1, 1])
+    result = judge(no_tyres, _odol(check_axles=False), "I", JBI, ROADS)
+    assert (result.axle_configuration, result.configuration_inferred, result.jbi_kg) == ("1-2", True, 16_000)
+    assert result.verdict == "violation"  # 17 t against 16 t: +6.25 %
+    fields = result.fields()
+    assert (fields["jbi_configuration"], fields["configuration_inferred"]) == ("1-2", True)
+    assert "axle_configuration" not in fields  # the vehicle point's tag
+    tridem = vehicle([6000, 8000, 8000, 8000, 7000, 7000], None, groups=[1, 3, 2])
+    assert judge(tridem, _odol(), "I", JBI, ROADS).axle_configuration == "1-2.2.2-2.2"
+    reported = judge(vehicle([6000, 11_000], "1-2"), _odol(), "I", JBI, ROADS)
+    assert reported.configuration_inferred is None
+
+
 def test_unknown_axle_configuration_is_unknown_not_ok() -> None:
     no_tyres = vehicle([4000, 8000], None, groups=[1, 1])
-    result = judge(no_tyres, _odol(check_axles=True), "I", JBI, ROADS)
+    result = judge(no_tyres, _odol(check_axles=True, infer_tyres=False), "I", JBI, ROADS)
     assert (result.verdict, result.verdict_reason, result.jbi_kg, result.overloaded) == (
         "unknown",
         "axle_configuration_unknown",
@@ -106,7 +121,8 @@ def test_unknown_axle_configuration_is_unknown_not_ok() -> None:
         None,
     )
     # an axle over MST is a violation whatever the configuration
-    heavy = judge(vehicle([4000, 12_000], None, groups=[1, 1]), _odol(check_axles=True), "I", JBI, ROADS)
+    no_inference = _odol(check_axles=True, infer_tyres=False)
+    heavy = judge(vehicle([4000, 12_000], None, groups=[1, 1]), no_inference, "I", JBI, ROADS)
     assert heavy.verdict == "violation"
 
 
