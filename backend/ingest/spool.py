@@ -7,21 +7,31 @@ nothing: what the broker saw acknowledged is on disk, and the rest the broker st
 
 One spool row is one ingest batch (its points as compact JSON), so a 70,000 points/s stream costs a
 few dozen inserts and one fsync per batch, not one per message.
+
+The rows just committed are also kept in memory (a bounded read-through cache), so in the steady state the
+writer takes the very point objects ingest produced instead of parsing them back out of SQLite; after a
+restart, or behind a backlog larger than the cache, it reads them from disk as before.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import orjson  # the spool's points as JSON: ~7x faster than json.dumps (bench/ingest_throughput.py)
+
 from backend.storage.model import Point
+
+#: Points of recently committed rows kept in memory for the writer (about 1 KiB each).
+CACHED_POINTS: Final = 100_000
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -77,15 +87,27 @@ class SpoolState:
 
 
 def encode_points(points: Sequence[Point]) -> str:
-    return json.dumps(
-        [[p.measurement, p.tags, p.fields, p.time_ns] for p in points],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    rows = [[p.measurement, p.tags, p.fields, p.time_ns] for p in points]
+    # orjson would write a non-finite float as null; json keeps NaN/Infinity (storage then refuses them
+    # with the reason), and takes what orjson refuses (ints beyond 64 bits, mappings that are not dicts).
+    if all(_finite_fields(p.fields) for p in points):
+        try:
+            return orjson.dumps(rows).decode()
+        except TypeError:
+            pass
+    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
 
 
-def decode_points(text: str) -> list[Point]:
-    return [Point(m, tags, fields, t) for m, tags, fields, t in json.loads(text)]
+def decode_points(text: str | bytes) -> list[Point]:
+    try:
+        rows = orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN/Infinity, which only json writes and reads
+        rows = json.loads(text)
+    return [Point(m, tags, fields, t) for m, tags, fields, t in rows]
+
+
+def _finite_fields(fields: Mapping[str, object]) -> bool:
+    return all(math.isfinite(value) for value in fields.values() if isinstance(value, float))
 
 
 class Spool:
@@ -98,6 +120,8 @@ class Spool:
         self.max_deadletters = max_deadletters
         self.max_payload_bytes = max_payload_bytes
         self._lock = threading.Lock()
+        self._cached: dict[int, list[Point]] = {}  # row id -> its points, rows committed and not released
+        self._cached_points = 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
@@ -117,13 +141,20 @@ class Spool:
         """Store one ingest batch durably: its points and its dead letters, in one transaction."""
         if not points and not dead:
             return
-        with self._lock, self._transaction():
-            if points:
-                self._db.execute(
-                    "INSERT INTO spool (created, count, points) VALUES (?, ?, ?)",
-                    (time.time(), len(points), encode_points(points)),
-                )
-            self._insert_dead(dead)
+        text = encode_points(points) if points else ""  # outside the lock: the writer may take meanwhile
+        with self._lock:
+            row_id = None
+            with self._transaction():
+                if points:
+                    cursor = self._db.execute(
+                        "INSERT INTO spool (created, count, points) VALUES (?, ?, ?)",
+                        (time.time(), len(points), text),
+                    )
+                    row_id = cursor.lastrowid
+                self._insert_dead(dead)
+            if row_id is not None and self._cached_points + len(points) <= CACHED_POINTS:
+                self._cached[row_id] = list(points)
+                self._cached_points += len(points)
 
     def add_deadletters(self, dead: Sequence[DeadLetter]) -> None:
         """Dead-letter points storage rejected (the writer's path)."""
@@ -133,23 +164,32 @@ class Spool:
     def take(self, max_points: int, after_id: int = 0) -> SpoolBatch | None:
         """The oldest rows after `after_id`, whole, up to about `max_points` points (at least one row)."""
         with self._lock:
-            cursor = self._db.execute(
-                "SELECT id, count, points FROM spool WHERE id > ? ORDER BY id", (after_id,)
-            )
-            points: list[Point] = []
-            through = None
-            for row_id, count, text in cursor:
-                if through is not None and len(points) + count > max_points:
+            rows = self._db.execute(
+                "SELECT id, count FROM spool WHERE id > ? ORDER BY id", (after_id,)
+            ).fetchall()
+            chosen: list[int] = []
+            total = 0
+            for row_id, count in rows:
+                if chosen and total + count > max_points:
                     break
-                points.extend(decode_points(text))
-                through = row_id
-            cursor.close()
-        return None if through is None else SpoolBatch(through, points)
+                chosen.append(row_id)
+                total += count
+            points: list[Point] = []
+            for row_id in chosen:
+                cached = self._cached.get(row_id)
+                if cached is None:
+                    (text,) = self._db.execute("SELECT points FROM spool WHERE id = ?", (row_id,)).fetchone()
+                    cached = decode_points(text)
+                points.extend(cached)
+        return SpoolBatch(chosen[-1], points) if chosen else None
 
     def release(self, through_id: int) -> None:
         """Forget every row up to `through_id`: storage has them."""
-        with self._lock, self._transaction():
-            self._db.execute("DELETE FROM spool WHERE id <= ?", (through_id,))
+        with self._lock:
+            with self._transaction():
+                self._db.execute("DELETE FROM spool WHERE id <= ?", (through_id,))
+            for row_id in [row_id for row_id in self._cached if row_id <= through_id]:
+                self._cached_points -= len(self._cached.pop(row_id))
 
     def state(self) -> SpoolState:
         with self._lock:

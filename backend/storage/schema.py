@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Final
 
 from backend.storage.model import FieldValue, Point, RetentionClass
-from pantau.contract import AlertTransition, DeviceStatus, GatewayStatus, Message, Readings, Vehicle
+from pantau.contract import AlertTransition, DeviceStatus, GatewayStatus, Message, Quality, Readings, Vehicle
 
 READING: Final = "reading"
 VEHICLE: Final = "vehicle"
@@ -73,24 +73,29 @@ def to_points(message: Message) -> list[Point]:
 
 
 def readings_points(message: Readings) -> list[Point]:
+    # The hottest code of ingest (a point per channel of every poll): attribute look-ups hoisted, quality
+    # fields precomputed; the points are exactly those of the plain version (same fields, same order).
     at = time_ns(message.ts)
+    site, device, seq, gateway = message.site, message.device, message.seq, message.gateway
     points = []
     for channel, reading in message.channels.items():
-        fields: dict[str, FieldValue] = {
-            "quality": reading.quality.value,
-            "qc_flag": reading.quality.qartod_flag,
-            "seq": message.seq,
-            "gateway": message.gateway,
-        }
+        quality, flag = _QUALITY_FIELDS[reading.quality]
+        fields: dict[str, FieldValue] = {"quality": quality, "qc_flag": flag, "seq": seq, "gateway": gateway}
         if reading.value is not None:
             fields["value"] = float(reading.value)
-        _put(fields, "text", reading.text)
-        _put(fields, "unit", reading.unit)
-        _put(fields, "reason", reading.reason)
-        _put(fields, "detail", reading.detail)
-        tags = {"site": message.site, "device": message.device, "channel": channel}
-        points.append(Point(READING, tags, fields, at))
+        if reading.text is not None:
+            fields["text"] = reading.text
+        if reading.unit is not None:
+            fields["unit"] = reading.unit
+        if reading.reason is not None:
+            fields["reason"] = reading.reason
+        if reading.detail is not None:
+            fields["detail"] = reading.detail
+        points.append(Point(READING, {"site": site, "device": device, "channel": channel}, fields, at))
     return points
+
+
+_QUALITY_FIELDS: Final = {quality: (quality.value, quality.qartod_flag) for quality in Quality}
 
 
 def vehicle_point(message: Vehicle, verdict: dict[str, FieldValue] | None = None) -> Point:

@@ -6,6 +6,7 @@ version apart from a malformed message, and checks the message against the topic
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Final
 
@@ -19,7 +20,7 @@ from pantau.contract.errors import (
     UnsupportedSchema,
 )
 from pantau.contract.messages import SCHEMA_VERSION, WIRE_CONTEXT, AlertTransition, Message
-from pantau.contract.topics import MESSAGE_KIND_FOR_TOPIC, TopicKind, Topics
+from pantau.contract.topics import MESSAGE_KIND_FOR_TOPIC, TopicKind, TopicRef, Topics
 
 #: A readings message with 256 channels is ~40 KiB; anything near this limit is a bug or an attack.
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
@@ -58,7 +59,7 @@ def decode(
 
 def check_topic(message: Message, topic: str, topics: Topics) -> None:
     """Raise TopicMismatch unless `message` is the kind of message `topic` carries, for the same ids."""
-    ref = topics.parse(topic)
+    ref = _parse(topics, topic)
     expected_kind = MESSAGE_KIND_FOR_TOPIC[ref.kind]
     if message.kind != expected_kind:
         raise TopicMismatch(f"{topic} carries '{expected_kind}' messages, got '{message.kind}'")
@@ -69,6 +70,13 @@ def check_topic(message: Message, topic: str, topics: Topics) -> None:
         raise TopicMismatch(f"{topic} is for device '{ref.device}' but the message says device '{device}'")
     if ref.kind is TopicKind.ALERT and isinstance(message, AlertTransition) and message.rule != ref.rule:
         raise TopicMismatch(f"{topic} is for rule '{ref.rule}' but the message says rule '{message.rule}'")
+
+
+# A worker sees the same few thousand topics over and over (bounded by the inventory): parse each once.
+# Only valid topics are cached (a TopicError is raised again, every time).
+@functools.lru_cache(maxsize=65_536)
+def _parse(topics: Topics, topic: str) -> TopicRef:
+    return topics.parse(topic)
 
 
 def _explain(

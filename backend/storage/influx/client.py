@@ -31,7 +31,9 @@ BACKOFF_BASE_S: Final = 0.1
 BACKOFF_CAP_S: Final = 5.0
 #: Bodies above this are compressed in a worker thread, so a big batch does not stall the event loop.
 GZIP_IN_THREAD_BYTES: Final = 256 * 1024
-GZIP_LEVEL: Final = 5
+#: Level 1: on line protocol (long repeated series keys) it compresses within a few % of level 5 at a third
+#: of the CPU (bench/ingest_throughput.py), and CPU, not bytes, is what a busy worker runs out of.
+GZIP_LEVEL: Final = 1
 _ERROR_TEXT_CHARS: Final = 300
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from typing import Final
 
 from backend.storage.model import FieldValue, Point
@@ -29,6 +30,8 @@ MIN_TIME_NS: Final = -9_223_372_036_854_775_806
 MAX_TIME_NS: Final = 9_223_372_036_854_775_806
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
+_FINITE_MIN: Final = -sys.float_info.max
+_FINITE_MAX: Final = sys.float_info.max
 
 _MEASUREMENT_ESCAPES: Final = str.maketrans({",": "\\,", " ": "\\ "})
 _KEY_ESCAPES: Final = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
@@ -43,15 +46,57 @@ class InvalidPoint(ValueError):
 
 def encode_point(point: Point) -> str:
     """One line (without the trailing newline) for `point`; raises InvalidPoint if it cannot be stored."""
-    series = _series_key(point.measurement, tuple(sorted(point.tags.items())))
+    series = _series(point.measurement, tuple(point.tags.items()))
+    fields = point.fields
+    layout = _field_layout(tuple(fields)) if fields else None
+    if layout is None:  # no fields, or a key line protocol cannot carry: the checked path says which
+        return _encode_checked(series, point)
+    parts = []
+    for key, name in layout:
+        value = fields[key]
+        # The common types by exact type, the rest through encode_field_value (bool is an int and
+        # enum members are str, so those take the general path).
+        if type(value) is float and _FINITE_MIN <= value <= _FINITE_MAX:  # NaN fails both comparisons
+            parts.append(name + repr(value))
+        elif type(value) is str:
+            parts.append(name + _string_field(value))
+        elif type(value) is int and _INT64_MIN <= value <= _INT64_MAX:
+            parts.append(f"{name}{value}i")
+        else:
+            parts.append(name + encode_field_value(value))
+    return f"{series} {','.join(parts)} {_time(point.time_ns)}"
+
+
+def _encode_checked(series: str, point: Point) -> str:
     if not point.fields:
         raise InvalidPoint("a point needs at least one field")
     fields = ",".join(
         f"{_field_key(key)}={encode_field_value(value)}" for key, value in sorted(point.fields.items())
     )
-    if not isinstance(point.time_ns, int) or not MIN_TIME_NS <= point.time_ns <= MAX_TIME_NS:
-        raise InvalidPoint(f"time {point.time_ns!r} ns is outside the range InfluxDB stores")
-    return f"{series} {fields} {point.time_ns}"
+    return f"{series} {fields} {_time(point.time_ns)}"
+
+
+def _time(time_ns: int) -> int:
+    if not isinstance(time_ns, int) or not MIN_TIME_NS <= time_ns <= MAX_TIME_NS:
+        raise InvalidPoint(f"time {time_ns!r} ns is outside the range InfluxDB stores")
+    return time_ns
+
+
+# Encoding a reading point took ~8 µs, mostly in sorting and checking the same names again and again. The
+# series (measurement + tags as given) and the field layout (keys as given -> sorted, escaped `key=`) are
+# looked up instead; both are bounded by the inventory and the schema. A layout with a bad key is None,
+# so such a point goes the checked path and fails with exactly the error it always did.
+@functools.lru_cache(maxsize=65_536)
+def _series(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    return _series_key(measurement, tuple(sorted(tags)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _field_layout(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...] | None:
+    try:
+        return tuple((key, _field_key(key) + "=") for key in sorted(keys))
+    except InvalidPoint:
+        return None
 
 
 # Measurements, tag sets and field keys repeat on every point of a series, and checking and escaping them
@@ -68,6 +113,12 @@ def _series_key(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
 @functools.lru_cache(maxsize=4096)
 def _field_key(key: str) -> str:
     return _key(key, "field key")
+
+
+# String values repeat too (quality, unit, gateway id); a bounded cache keeps their checked, quoted form.
+@functools.lru_cache(maxsize=16_384)
+def _string_field(value: str) -> str:
+    return encode_field_value(value)
 
 
 def encode_field_value(value: FieldValue) -> str:

@@ -73,6 +73,7 @@ class InfluxStorage:
         """Write all points that can be stored; then raise StorageRejected listing exactly the others."""
         deadline = time.monotonic() + self.config.retry_for.total_seconds()
         by_policy: dict[str, list[Line]] = {}
+        lines_of: dict[str, list[Line]] = {}  # measurement -> its policy's lines (one lookup per measurement)
         rejected: list[Rejection] = []
         for point in points:
             try:
@@ -80,9 +81,11 @@ class InfluxStorage:
             except InvalidPoint as exc:
                 rejected.append(Rejection(point, str(exc)))
                 continue
-            by_policy.setdefault(self.retention_policy(point.measurement), []).append(
-                Line(point, line.encode())
-            )
+            lines = lines_of.get(point.measurement)
+            if lines is None:
+                policy = self.retention_policy(point.measurement)
+                lines = lines_of[point.measurement] = by_policy.setdefault(policy, [])
+            lines.append(Line(point, line.encode()))
         for policy, lines in by_policy.items():
             rejected.extend(await self._writer.write(lines, policy, deadline))
         if rejected:
