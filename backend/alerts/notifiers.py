@@ -234,6 +234,10 @@ class Notifier:
 
 
 def build_notifier(name: str, config: NotifierConfig) -> Notifier:
+    """A notifier; ConfigError now (at start) when the secret it needs is not in the environment."""
+    secret_env = config.secret_env if isinstance(config, WebhookConfig) else config.token_env
+    if secret_env is not None:
+        _secret(secret_env)
     delivery: Delivery = (
         WebhookDelivery(config) if isinstance(config, WebhookConfig) else TelegramDelivery(config)
     )
