@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from backend.storage.influx.line_protocol import InvalidPoint, encode_field_value, encode_point
+from backend.storage.influx.line_protocol import (
+    InvalidPoint,
+    _encode_checked,
+    _series_key,
+    encode_field_value,
+    encode_point,
+)
 from backend.storage.model import FieldValue, Point
 
 ENCODED = [
@@ -108,3 +117,40 @@ def test_nul_refused_in_names_kept_in_strings() -> None:
     with pytest.raises(InvalidPoint, match="NUL"):
         encode_point(Point("m", {"t": "a\x00"}, {"f": 1.0}, 0))
     assert encode_point(Point("m", {}, {"s": "a\x00"}, 0)) == 'm s="a\x00" 0'
+
+
+def _checked(point: Point) -> str:
+    """The plain algorithm encode_point's cached layouts stand in for: every name checked, in key order."""
+    return _encode_checked(_series_key(point.measurement, tuple(sorted(point.tags.items()))), point)
+
+
+def _outcome(encode: Callable[[Point], str], point: Point) -> str:
+    try:
+        return encode(point)
+    except InvalidPoint as exc:
+        return f"InvalidPoint: {exc}"
+
+
+_NAMES = st.sampled_from(["value", "quality", "seq", "z", "time", "a b", "k=v", "c,d", "x\\", "nl\n", ""])
+_FIELD_VALUES = st.one_of(
+    st.floats(),  # NaN and infinities included
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.booleans(),
+    st.text(max_size=8),
+    st.sampled_from(["good", "m", 'say "hi"', "back\\slash", "\ud800"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    measurement=st.sampled_from(["reading", "m", "a b", "", "x\\"]),
+    tags=st.dictionaries(_NAMES, st.sampled_from(["s1", "", "a,b", "a b", "t\x00", "e\\"]), max_size=3),
+    fields=st.dictionaries(_NAMES, _FIELD_VALUES, max_size=4),
+    time_ns=st.integers(min_value=-(2**64), max_value=2**64),
+)
+def test_fast_path_encodes_and_refuses_exactly_like_the_checked_path(
+    measurement: str, tags: dict[str, str], fields: dict[str, FieldValue], time_ns: int
+) -> None:
+    point = Point(measurement, tags, fields, time_ns)
+    assert _outcome(encode_point, point) == _outcome(_checked, point)
+    assert _outcome(encode_point, point) == _outcome(encode_point, point)  # and again, from the caches
