@@ -66,6 +66,10 @@ class _Connection:
         self.client = client
         self.paho: Any = client._client  # aiomqtt's only seam for manual acknowledgement
         self.paho.manual_ack_set(on=True)
+        # paho's outgoing queue (command, packet, mid, qos), where its own ack() puts each PUBACK.
+        self._queue_packet: Callable[[int, bytes, int, int], object] | None = getattr(
+            self.paho, "_packet_queue", None
+        )
         self.buffer: list[Incoming] = []
         self.wake = asyncio.Event()
         self.lost = False
@@ -122,8 +126,13 @@ class _Connection:
         return len(batch)
 
     def _send(self, packets: bytearray) -> None:
-        if packets:
-            self.paho._packet_queue(_PUBACK, bytes(packets), 0, 0)
+        if not packets:
+            return
+        if self._queue_packet is None:  # a paho without the seam: one ack call per message, as paho does
+            for (mid,) in struct.iter_unpack("!2xH", packets):
+                self.paho.ack(mid, 1)
+            return
+        self._queue_packet(_PUBACK, bytes(packets), 0, 0)
 
     def _check(self) -> None:
         if self.lost:

@@ -215,7 +215,9 @@ async def test_a_restarted_worker_gets_nothing_redelivered_every_puback_reached_
 ) -> None:
     """A batch's PUBACKs leave in one write: the broker must have taken each of them, or it would send
     those messages again to the same client id after a restart (before anything newer)."""
-    config = backend_config(mosquitto, mqtt_topic_root, tmp_path)
+    # A client id of its own: its persistent session (and the gateway's last status queued in it after
+    # the test) must not reach the next test's worker.
+    config = backend_config(mosquitto, mqtt_topic_root, tmp_path, worker_id="restart-test")
     count = 1200
     async with opened(influx(influxd, influx_db)) as reader, gateway() as gw:
         async with opened(influx(influxd, influx_db)) as storage, running(config, storage) as first:
