@@ -27,7 +27,7 @@ from backend.ingest.subscriber import Incoming, Subscriber, Subscription
 from backend.rules import RuleEngine, load_rules
 from backend.rules.inventory import Inventory
 from backend.storage.model import Point, Storage
-from backend.storage.schema import qc_point, scale_drift_point, vehicle_point
+from backend.storage.schema import qc_point, scale_drift_point, vehicle_point, vehicle_verdict_point
 from pantau.contract import (
     AlertTransition,
     ContractError,
@@ -61,6 +61,16 @@ def evaluate(
     if isinstance(message, Vehicle):
         judged = engine.on_vehicle(message, now)
         points = [vehicle_point(message, judged.fields())]
+        if (verdict := judged.verdict) is not None:
+            points.append(
+                vehicle_verdict_point(
+                    message,
+                    verdict=verdict.verdict,
+                    configuration=verdict.axle_configuration,
+                    excess_kg=verdict.excess_kg,
+                    esal=verdict.esal,
+                )
+            )
         points.extend(
             scale_drift_point(
                 site=u.site,

@@ -28,6 +28,10 @@ READING_1M: Final = "reading_1m"
 READING_1H: Final = "reading_1h"
 #: Each backend worker's heartbeat: Grafana alerts on its absence (the backend cannot alert on itself).
 BACKEND_STATUS: Final = "backend_status"
+#: Each ODOL verdict once more, tagged by the axle configuration it was judged as and the verdict.
+#: InfluxQL groups by tags only, and the vehicle's own `axle_configuration` tag is the *reported* one, absent
+#: for every WIM record without tyre data (most of them): "violations by configuration" reads this instead.
+VEHICLE_VERDICT: Final = "vehicle_verdict"
 #: WIM scale drift: the rolling median steering-axle weight against its reference (rules engine).
 SCALE_DRIFT: Final = "scale_drift"
 #: Residents' flood reports, posted through the API (docs/storage.md "Citizen reports").
@@ -38,6 +42,7 @@ RETENTION: Final = {
     GATEWAY_STATUS: RetentionClass.RAW,
     DEVICE_STATUS: RetentionClass.RAW,
     VEHICLE: RetentionClass.LONG,
+    VEHICLE_VERDICT: RetentionClass.LONG,
     ALERT: RetentionClass.LONG,
     READING_1M: RetentionClass.LONG,
     READING_1H: RetentionClass.LONG,
@@ -134,6 +139,26 @@ def vehicle_point(message: Vehicle, verdict: dict[str, FieldValue] | None = None
     _put(fields, "reason", message.reason)
     fields.update(verdict or {})
     return Point(VEHICLE, tags, fields, time_ns(message.ts))
+
+
+def vehicle_verdict_point(
+    message: Vehicle, *, verdict: str, configuration: str | None, excess_kg: float | None, esal: float | None
+) -> Point:
+    """The verdict on one vehicle (same site, device and time as its `vehicle` point), tagged by the
+    configuration judged (`unknown` when none could be told): a handful of values, so the tag stays
+    bounded."""
+    tags = {
+        "site": message.site,
+        "device": message.device,
+        "configuration": configuration or "unknown",
+        "verdict": verdict,
+    }
+    fields: dict[str, FieldValue] = {"gvw_kg": float(message.gvw_kg)}
+    if excess_kg is not None:
+        fields["excess_kg"] = float(excess_kg)
+    if esal is not None:
+        fields["esal"] = float(esal)
+    return Point(VEHICLE_VERDICT, tags, fields, time_ns(message.ts))
 
 
 def qc_point(message: Readings, channel: str, flag: int, reason: str | None) -> Point:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,10 +47,15 @@ def readings(seq: int, *, device: str = "wl-radar-1", at: datetime | None = None
 
 
 def backend_config(broker: Mosquitto, prefix: str, workdir: Path, **overrides: Any) -> BackendConfig:
+    worker_id = overrides.pop("worker_id", "backend-test")
+    # The broker is shared by the whole session and a persistent session outlives its test: a client id
+    # reused by a later test would be handed the earlier test's undelivered messages. The topic root is
+    # unique per test and stable within one (a restart must find its own session again).
+    client_id = f"pantau-{worker_id}-{zlib.crc32(prefix.encode()):08x}"
     mqtt = {"host": broker.host, "port": broker.port, "topic_prefix": prefix, "reconnect_cap": "1s"}
-    mqtt |= overrides.pop("mqtt", {})
+    mqtt |= {"client_id": client_id} | overrides.pop("mqtt", {})
     document: dict[str, Any] = {
-        "worker_id": overrides.pop("worker_id", "backend-test"),
+        "worker_id": worker_id,
         "mqtt": mqtt,
         "spool": {"path": str(workdir / f"spool-{abs(hash(str(mqtt)))}.sqlite3"), "batch_linger": "5ms"},
         "writer": {"flush_interval": "50ms", "retry_cap": "1s"},

@@ -15,7 +15,7 @@ from backend.grafana.model import Dashboard, Panel, Target, Variable, tagged_das
 from backend.grafana.queries import eq, equals_var, where
 from backend.grafana.scope import Scope
 from backend.rules.config import Band, OdolRule, WimDriftRule
-from backend.storage.schema import SCALE_DRIFT, VEHICLE
+from backend.storage.schema import SCALE_DRIFT, VEHICLE, VEHICLE_VERDICT
 
 UID: Final = "pantau-trucks"
 _VIOLATION: Final = "\"verdict\" = 'violation'"
@@ -44,6 +44,7 @@ def trucks(scope: Scope) -> list[Dashboard]:
     )
     src = scope.sources
     base = f"FROM {src.of(VEHICLE)} WHERE {equals_var('site', 'site')} AND $timeFilter"
+    verdicts = f"FROM {src.of(VEHICLE_VERDICT)} WHERE {equals_var('site', 'site')} AND $timeFilter"
     board.add(
         Panel(
             "Vehicles per hour",
@@ -122,22 +123,26 @@ def trucks(scope: Scope) -> list[Dashboard]:
             "barchart",
             [
                 Target(
-                    "A", f'SELECT count("gvw_kg") AS "vehicles" {base} GROUP BY "axle_configuration"', "table"
+                    "A", f'SELECT count("gvw_kg") AS "vehicles" {verdicts} GROUP BY "configuration"', "table"
                 ),
                 Target(
                     "B",
-                    f'SELECT count("gvw_kg") AS "violations" {base} AND {_VIOLATION} '
-                    'GROUP BY "axle_configuration"',
+                    f'SELECT count("gvw_kg") AS "violations" {verdicts} AND {_VIOLATION} '
+                    'GROUP BY "configuration"',
                     "table",
                 ),
             ],
             width=12,
-            description="Axle configurations in JBI notation (1-2.2: single steer, dual tandem).",
+            description=(
+                "Axle configurations in JBI notation (1-2.2: single steer, dual tandem) as judged: "
+                "reported by the scale, or from its axle groups with the tyres assumed (single steer, "
+                "dual otherwise) where it reports none; `unknown` where neither could be told."
+            ),
             transformations=[
                 {"id": "organize", "options": {"excludeByName": {"Time": True}}},
-                {"id": "joinByField", "options": {"byField": "axle_configuration", "mode": "outer"}},
+                {"id": "joinByField", "options": {"byField": "configuration", "mode": "outer"}},
             ],
-            options={"xField": "axle_configuration", "orientation": "horizontal", "stacking": "none"},
+            options={"xField": "configuration", "orientation": "horizontal", "stacking": "none"},
         ),
         _bands_panel(scope, base),
         Panel(
@@ -147,7 +152,7 @@ def trucks(scope: Scope) -> list[Dashboard]:
                 Target(
                     "A",
                     f'SELECT top("excess_pct", 20) AS "excess_pct", "gvw_kg", "jbi_kg", "excess_kg", "band", '
-                    f'"axle_configuration", "device", "record_id" {base} AND {_VIOLATION}',
+                    f'"jbi_configuration" AS "configuration", "device", "record_id" {base} AND {_VIOLATION}',
                     "table",
                 )
             ],

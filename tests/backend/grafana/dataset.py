@@ -87,10 +87,22 @@ def river_messages(now: datetime) -> list[Message]:
 
 
 def truck(
-    at: datetime, number: int, configuration: str, axles_kg: list[float], device: str = "wim-1"
+    at: datetime,
+    number: int,
+    configuration: str,
+    axles_kg: list[float],
+    device: str = "wim-1",
+    *,
+    tyres_reported: bool = True,
 ) -> Vehicle:
+    """A WIM record; without `tyres_reported` (as from most WIM controllers) only the axle groups tell the
+    configuration, and the backend judges it with the tyres assumed."""
     groups = configuration.split("-")
-    tyres = [Tyres.SINGLE if digit == "1" else Tyres.DUAL for group in groups for digit in group.split(".")]
+    tyres: list[Tyres | None] = [
+        Tyres.SINGLE if digit == "1" else Tyres.DUAL for group in groups for digit in group.split(".")
+    ]
+    if not tyres_reported:
+        tyres = [None] * len(tyres)
     return Vehicle(
         site=ROAD,
         gateway=ROAD_GATEWAY,
@@ -131,7 +143,7 @@ def road_messages(now: datetime) -> list[Message]:
             # 3-S2 semi-trailers around JBI 40 t: some under, some over.
             tandem = 8500.0 + 150 * (number % 9)
             configuration, loads = "1-2.2-2.2", [STEER_KG + (number % 5) * 10, tandem, tandem, tandem, tandem]
-        messages.append(truck(at, number, configuration, loads))
+        messages.append(truck(at, number, configuration, loads, tyres_reported=number % 4 != 0))
     for number in range(4):
         at = start + step * (number * 40 + 3)
         messages.append(

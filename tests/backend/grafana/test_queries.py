@@ -10,6 +10,7 @@ tag that does not exist, and each selected column has values.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,6 +98,36 @@ async def test_alert_rule_fires_exactly_for_the_backend_alerts_firing(filled: Fi
             assert firing == expected, rule_id
             checked += len(expected)
     assert checked >= 4, "the dataset should leave several alerts firing"
+
+
+async def test_violations_by_configuration_count_each_vehicle_as_judged(filled: Filled) -> None:
+    """Most WIM records carry no tyre data, so no reported configuration: the panel groups by the one the
+    backend judged (reported, or inferred from the axle groups), the same as stored with each vehicle."""
+    board = DASHBOARDS["pantau-trucks"]
+    counted: dict[str, dict[str, int]] = {}
+    for item in grafana_sim.panel_queries(board):
+        if item.panel != "Violations by axle configuration":
+            continue
+        statement = grafana_sim.render_panel_query(
+            board, item, filled.now - RANGE, filled.now + timedelta(seconds=1)
+        )
+        for series in (await filled.query(statement))["series"]:
+            (row,) = series["values"]
+            counted.setdefault(series["columns"][1], {})[series["tags"]["configuration"]] = row[1]
+    stored = await filled.query(
+        'SELECT "jbi_configuration", "verdict", "axle_configuration" FROM "pantau_long"."vehicle"'
+    )
+    (series,) = stored["series"]
+    rows = [dict(zip(series["columns"], row, strict=True)) for row in series["values"]]
+    expected_all = Counter(row["jbi_configuration"] or "unknown" for row in rows)
+    expected_violations = Counter(
+        row["jbi_configuration"] or "unknown" for row in rows if row["verdict"] == "violation"
+    )
+    assert counted == {"vehicles": dict(expected_all), "violations": dict(expected_violations)}
+    assert any(row["axle_configuration"] is None and row["jbi_configuration"] for row in rows), (
+        "the dataset should hold WIM records without tyre data"
+    )
+    assert expected_all["unknown"] == 4, "the weighbridge records (no axles) are judged 'unknown'"
 
 
 def _check_has_values(statement: str, result: Mapping[str, Any]) -> None:
