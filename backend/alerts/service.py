@@ -3,9 +3,10 @@
 Runs in one worker only (`rules:` in backend.yaml). It subscribes under its own client id, never in the
 ingest group: the engine's state (pending timers, windows) needs every message of a series. Per batch:
 
-    evaluate every message -> commit snapshot + effects (RulesState, one transaction) -> PUBACK
+    evaluate every message -> commit journal entry + effects (RulesState, one transaction) -> PUBACK
 
-so a crash repeats at most an unacknowledged batch, which the engine's alert book turns into no new
+with a snapshot of the whole engine instead of the entry once a minute (backend/alerts/state.py), so a
+crash repeats at most an unacknowledged batch, which the engine's alert book turns into no new
 transitions. Effects (QC and ODOL fields, drift points, transitions) reach storage, MQTT and notifiers
 through the AlertDispatcher; an outage there delays them and never blocks evaluation.
 """
@@ -16,10 +17,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from backend.alerts.book import UnknownAlert
 from backend.alerts.dispatch import AlertDispatcher, AlertPublisher
+from backend.alerts.effects import evaluate
+from backend.alerts.journal import ack_entry, batch_entry, replay, rules_digest, tick_entry
 from backend.alerts.notifiers import Notifier, build_notifier
 from backend.alerts.state import RulesState
 from backend.config import BackendConfig, RulesServiceConfig
@@ -27,75 +30,26 @@ from backend.ingest.subscriber import Incoming, Subscriber, Subscription
 from backend.rules import RuleEngine, load_rules
 from backend.rules.inventory import Inventory
 from backend.storage.model import Point, Storage
-from backend.storage.schema import qc_point, scale_drift_point, vehicle_point, vehicle_verdict_point
 from pantau.contract import (
     AlertTransition,
     ContractError,
-    DeviceStatus,
-    GatewayStatus,
     Message,
-    Readings,
     Topics,
-    Vehicle,
     decode,
 )
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-#: The engine's state is saved this often even when nothing transitions (windows move, timers run).
+#: The engine's whole state is saved this often; the journal covers the steps in between.
 SNAPSHOT_EVERY_S: Final = 60.0
-
-
-def evaluate(
-    engine: RuleEngine, message: Message, now: datetime
-) -> tuple[list[AlertTransition], list[Point]]:
-    """One contract message through the engine: the transitions it caused and the points to store."""
-    if isinstance(message, Readings):
-        evaluation = engine.on_readings(message, now)
-        points = [
-            qc_point(message, channel, verdict.flag, verdict.reason)
-            for channel, verdict in evaluation.qc.items()
-        ]
-        return evaluation.transitions, points
-    if isinstance(message, Vehicle):
-        judged = engine.on_vehicle(message, now)
-        points = [vehicle_point(message, judged.fields())]
-        if (verdict := judged.verdict) is not None:
-            points.append(
-                vehicle_verdict_point(
-                    message,
-                    verdict=verdict.verdict,
-                    configuration=verdict.axle_configuration,
-                    excess_kg=verdict.excess_kg,
-                    esal=verdict.esal,
-                )
-            )
-        points.extend(
-            scale_drift_point(
-                site=u.site,
-                device=u.device,
-                rule=u.rule,
-                at=u.at,
-                samples=u.samples,
-                median_kg=u.median_kg,
-                reference_kg=u.reference_kg,
-                drift_pct=u.drift_pct,
-            )
-            for u in judged.drift
-            if u.median_kg is not None and u.drift_pct is not None
-        )
-        return judged.transitions, points
-    if isinstance(message, GatewayStatus):
-        return engine.on_gateway_status(message, now), []
-    if isinstance(message, DeviceStatus):
-        return engine.on_device_status(message, now), []
-    return [], []  # alert transitions are the engine's own output, never its input
+#: ... or sooner, once the journal holds this many messages: bounds the replay at a restart (seconds).
+JOURNAL_MAX_MESSAGES: Final = 20_000
 
 
 class RulesService:
-    """Owns the engine; batches, ticks and acknowledgements take turns under one lock, so a committed
-    snapshot always matches the effects committed with it."""
+    """Owns the engine; batches, ticks and acknowledgements take turns under one lock, so the committed
+    snapshot and journal always match the effects committed with them."""
 
     def __init__(
         self,
@@ -110,14 +64,9 @@ class RulesService:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.topics = Topics(config.mqtt.topic_prefix)
         rules = load_rules(self.settings.file)
+        self.rules_digest = rules_digest(rules)
         self.state = RulesState(config.rules_state_path())
-        saved = self.state.snapshot()
-        source = config.worker_id
-        if saved is None:
-            self.engine = RuleEngine(rules, inventory, source)
-        else:
-            self.engine = RuleEngine.restore(rules, inventory, source, saved)
-            logger.info("rules state restored: %d active alert(s)", len(self.engine.active_alerts()))
+        self.engine = self._restore(RuleEngine(rules, inventory, config.worker_id))
         self.notifiers: list[Notifier] = [
             build_notifier(name, notifier) for name, notifier in self.settings.notifiers.items()
         ]
@@ -135,6 +84,9 @@ class RulesService:
         self.transitions_total = 0
         self._lock = asyncio.Lock()
         self._last_snapshot = 0.0
+        self._journal_messages = 0
+        #: Ticks since the last journal entry that moved no alert (module docstring of journal.py).
+        self._silent_ticks: list[str] = []
 
     async def run(self) -> None:
         try:
@@ -153,15 +105,19 @@ class RulesService:
             now = self.clock()
             transitions: list[AlertTransition] = []
             points: list[Point] = []
+            messages: list[Message] = []
             for incoming in batch:
                 message = self._decode(incoming)
                 if message is None:
                     continue
+                messages.append(message)
                 found, stored = evaluate(self.engine, message, now)
                 transitions.extend(found)
                 points.extend(stored)
             self.evaluated_total += len(batch)
-            await self._commit(transitions, points, force=True)  # status messages move state too
+            if messages:
+                entry = batch_entry(now, messages, self.rules_digest, self._silent_ticks)
+                await self._commit(transitions, points, entry, len(messages))
 
     def active(self) -> list[AlertTransition]:
         """Every pending or firing alert, most severe first (the API's AlertBook)."""
@@ -170,10 +126,12 @@ class RulesService:
     async def acknowledge(self, alert_id: str, by: str, note: str | None) -> AlertTransition:
         """An operator owns an alert: stored, published and notified like any transition."""
         async with self._lock:
-            transition = self.engine.acknowledge(alert_id, by, self.clock(), note)
+            now = self.clock()
+            transition = self.engine.acknowledge(alert_id, by, now, note)
             if transition is None:
                 raise UnknownAlert(alert_id)
-            await self._commit([transition], [], force=True)
+            entry = ack_entry(now, self.rules_digest, self._silent_ticks, alert_id=alert_id, by=by, note=note)
+            await self._commit([transition], [], entry)
         return transition
 
     async def _tick(self) -> None:
@@ -181,20 +139,65 @@ class RulesService:
         while True:
             await asyncio.sleep(every)
             async with self._lock:
-                await self._commit(self.engine.tick(self.clock()), [])
+                await self.tick_once()
+
+    async def tick_once(self) -> None:
+        """Let the engine's clock run once (the tick loop; tests call it directly). Call under the lock."""
+        now = self.clock()
+        transitions = self.engine.tick(now)
+        if transitions:
+            await self._commit(transitions, [], tick_entry(now, self.rules_digest, self._silent_ticks))
+            return
+        self._silent_ticks.append(now.isoformat())
+        if self._snapshot_due():
+            await self._commit([], [], None)
 
     async def _commit(
-        self, transitions: list[AlertTransition], points: list[Point], *, force: bool = False
+        self,
+        transitions: list[AlertTransition],
+        points: list[Point],
+        entry: dict[str, Any] | None,
+        messages: int = 0,
     ) -> None:
-        loop = asyncio.get_running_loop()
-        due = loop.time() - self._last_snapshot >= SNAPSHOT_EVERY_S
-        if not (transitions or points or force or due):
-            return
-        await asyncio.to_thread(self.state.commit, self.engine.snapshot(), transitions, points)
-        self._last_snapshot = loop.time()
+        """Commit effects with the step's journal entry, or with a snapshot when one is due (or the step
+        has no entry: a silent tick)."""
+        self._journal_messages += messages
+        if entry is None or self._snapshot_due():
+            await asyncio.to_thread(self.state.commit, transitions, points, snapshot=self.engine.snapshot())
+            self._last_snapshot = asyncio.get_running_loop().time()
+            self._journal_messages = 0
+        else:
+            await asyncio.to_thread(self.state.commit, transitions, points, entry=entry)
+        self._silent_ticks = []
         self.transitions_total += len(transitions)
         if transitions or points:
             self.dispatcher.notify()
+
+    def _snapshot_due(self) -> bool:
+        elapsed = asyncio.get_running_loop().time() - self._last_snapshot
+        return elapsed >= SNAPSHOT_EVERY_S or self._journal_messages >= JOURNAL_MAX_MESSAGES
+
+    def _restore(self, fresh: RuleEngine) -> RuleEngine:
+        """The engine as it was: the snapshot (if any) with the journal since re-run through it. The result
+        is snapshotted at once (with any effects a changed rules file made of the journal), so the next
+        restart does not replay the same steps again."""
+        saved = self.state.snapshot()
+        engine = fresh
+        if saved is not None:
+            engine = RuleEngine.restore(fresh.rules, fresh.inventory, fresh.source, saved)
+        journal = self.state.journal()
+        if journal:
+            replayed = replay(engine, journal, self.rules_digest)
+            self.state.commit(replayed.transitions, replayed.points, snapshot=engine.snapshot())
+            logger.info(
+                "rules journal re-run: %d step(s), %d message(s), %d new transition(s)",
+                replayed.steps,
+                replayed.messages,
+                len(replayed.transitions),
+            )
+        if saved is not None or journal:
+            logger.info("rules state restored: %d active alert(s)", len(engine.active_alerts()))
+        return engine
 
     def _decode(self, incoming: Incoming) -> Message | None:
         if not incoming.payload:

@@ -1,9 +1,17 @@
-"""The rules engine's durable state (SQLite, WAL): its snapshot and the effects it has yet to deliver.
+"""The rules engine's durable state (SQLite, WAL): a snapshot, a journal since it, and the effects the
+engine has yet to deliver.
 
-After each evaluated batch the engine's snapshot and that batch's effects (alert transitions, QC and ODOL
-points) are committed in one transaction, and only then are the MQTT messages acknowledged. So a restart
-resumes exactly where the engine was — no pending timer lost, no firing repeated — and effects not yet
-delivered (stored, published, notified) are delivered after the restart, at least once.
+After each evaluated batch (or tick with transitions, or acknowledgement) its journal entry — the decoded
+messages and the clock it ran at — and its effects (alert transitions, QC and ODOL points) are committed in
+one transaction, and only then are the MQTT messages acknowledged. Every minute (or when the journal grows
+long) the whole engine is snapshotted instead and the journal emptied. A restart restores the snapshot and
+re-runs the journal through the engine, which is deterministic in its inputs and injected time, so it resumes
+exactly where it was — no pending timer lost, no firing repeated — and effects not yet delivered (stored,
+published, notified) are delivered after the restart, at least once.
+
+Why not a snapshot per batch: the engine's windows are large (a 24 h rain accumulation at 10 s polls is
+8,640 samples per gauge, a 14-day WIM drift window at 1,000 3-S2 trucks a day 14,000 axles); for one gauge
+and one scale that was 1.1 MB of JSON and 56 ms of CPU per batch, growing with every site.
 """
 
 from __future__ import annotations
@@ -25,6 +33,10 @@ _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS snapshot (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
     data  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry  TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS effects (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -69,16 +81,36 @@ class RulesState:
             row = self._db.execute("SELECT data FROM snapshot WHERE id = 1").fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
+    def journal(self) -> list[dict[str, Any]]:
+        """The entries committed since the snapshot, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT entry FROM journal ORDER BY id").fetchall()
+        return [dict(json.loads(row[0])) for row in rows]
+
     def commit(
-        self, snapshot: dict[str, Any], transitions: Sequence[AlertTransition], points: Sequence[Point]
+        self,
+        transitions: Sequence[AlertTransition],
+        points: Sequence[Point],
+        *,
+        snapshot: dict[str, Any] | None = None,
+        entry: dict[str, Any] | None = None,
     ) -> None:
-        """Save the engine's state and queue its effects, atomically."""
+        """Queue the effects with either the engine's whole state (which empties the journal: it covers
+        every entry so far) or one more journal entry, atomically."""
+        if (snapshot is None) == (entry is None):
+            raise ValueError("commit takes a snapshot or a journal entry, not both or neither")
         with self._lock, self._transaction():
-            self._db.execute(
-                "INSERT INTO snapshot (id, data) VALUES (1, ?)"
-                " ON CONFLICT (id) DO UPDATE SET data = excluded.data",
-                (json.dumps(snapshot, separators=(",", ":")),),
-            )
+            if snapshot is not None:
+                self._db.execute(
+                    "INSERT INTO snapshot (id, data) VALUES (1, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                    (json.dumps(snapshot, separators=(",", ":")),),
+                )
+                self._db.execute("DELETE FROM journal")
+            else:
+                self._db.execute(
+                    "INSERT INTO journal (entry) VALUES (?)", (json.dumps(entry, separators=(",", ":")),)
+                )
             if transitions or points:
                 self._db.execute(
                     "INSERT INTO effects (transitions, points) VALUES (?, ?)",
