@@ -127,7 +127,13 @@ class VehicleOut(Out):
     lane: int | None
     direction: str | None
     vehicle_class: str | None
-    axle_configuration: str | None
+    axle_configuration: str | None = Field(
+        description="JBI notation (1-2.2: single steer, dual tandem): as reported by the scale, or from its "
+        "axle groups with the tyres assumed where it reports no tyres (`configuration_inferred`)"
+    )
+    configuration_inferred: bool | None = Field(
+        description="true: the tyres were assumed (single steer, dual otherwise); null: no configuration"
+    )
     record_id: str | None
     gvw_kg: float | None
     speed_kmh: float | None
@@ -138,6 +144,9 @@ class VehicleOut(Out):
     height_m: float | None
     quality: str | None
     verdict: str | None
+    verdict_reason: str | None = Field(
+        description="Why the verdict is `unknown` (e.g. axle_configuration_unknown, road_class_unknown)"
+    )
     overloaded: bool | None
     over_dimension: bool | None
     jbi_kg: float | None

@@ -44,12 +44,14 @@ from backend.storage.schema import VEHICLE
 DEFAULT_SPAN: Final = timedelta(hours=24)
 _FIELDS: Final = ("gvw_kg", "speed_kmh", "axle_count", "axles", "length_m", "width_m", "height_m",
                   "record_id", "quality", "verdict", "overloaded", "over_dimension", "jbi_kg", "excess_kg",
-                  "excess_pct", "band", "esal", "jbi_configuration")  # fmt: skip
+                  "excess_pct", "band", "esal", "jbi_configuration", "configuration_inferred",
+                  "verdict_reason")  # fmt: skip
 _STATS_FIELDS: Final = ("gvw_kg", "axles", "overloaded", "over_dimension", "excess_kg", "esal")
 _CSV_COLUMNS: Final = ("time", "site", "device", "source", "lane", "direction", "vehicle_class",
-                       "axle_configuration", "record_id", "gvw_kg", "speed_kmh", "axle_count",
-                       "axle_loads_kg", "length_m", "width_m", "height_m", "quality", "verdict", "overloaded",
-                       "over_dimension", "jbi_kg", "excess_kg", "excess_pct", "band", "esal")  # fmt: skip
+                       "axle_configuration", "configuration_inferred", "record_id", "gvw_kg", "speed_kmh",
+                       "axle_count", "axle_loads_kg", "length_m", "width_m", "height_m", "quality", "verdict",
+                       "verdict_reason", "overloaded", "over_dimension", "jbi_kg", "excess_kg", "excess_pct",
+                       "band", "esal")  # fmt: skip
 _STATS_CSV: Final = ("time", "vehicles", "judged", "overloaded", "overload_share", "over_dimension",
                      "excess_t", "gvw_t", "esal")  # fmt: skip
 
@@ -228,6 +230,7 @@ def _passes(values: Mapping[str, FieldValue | None], params: VehicleFilters) -> 
 def _vehicle(row: Row, tags: Mapping[str, str]) -> VehicleOut:
     v = row.values
     axles = [AxleOut.model_validate(axle) for axle in axle_loads(v.get("axles"))]
+    configuration = tags.get("axle_configuration") or as_str(v.get("jbi_configuration"))
     return VehicleOut(
         time=rfc3339(row.time),
         site=tags.get("site", ""),
@@ -236,7 +239,10 @@ def _vehicle(row: Row, tags: Mapping[str, str]) -> VehicleOut:
         lane=int(tags["lane"]) if tags.get("lane", "").isdigit() else None,
         direction=tags.get("direction") or None,
         vehicle_class=tags.get("vehicle_class") or None,
-        axle_configuration=tags.get("axle_configuration") or as_str(v.get("jbi_configuration")),
+        axle_configuration=configuration,
+        configuration_inferred=None
+        if configuration is None
+        else bool(as_bool(v.get("configuration_inferred"))),
         record_id=as_str(v.get("record_id")),
         gvw_kg=as_float(v.get("gvw_kg")),
         speed_kmh=as_float(v.get("speed_kmh")),
@@ -247,6 +253,7 @@ def _vehicle(row: Row, tags: Mapping[str, str]) -> VehicleOut:
         height_m=as_float(v.get("height_m")),
         quality=as_str(v.get("quality")),
         verdict=as_str(v.get("verdict")),
+        verdict_reason=as_str(v.get("verdict_reason")),
         overloaded=as_bool(v.get("overloaded")),
         over_dimension=as_bool(v.get("over_dimension")),
         jbi_kg=as_float(v.get("jbi_kg")),

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from backend.alerts.effects import evaluate
 from backend.inventory import SiteInventory
 from backend.rules import RuleEngine, load_rules
 from backend.storage.model import ALL_TAGS, Point, SeriesQuery, Storage
-from backend.storage.schema import alert_point, vehicle_point
+from backend.storage.schema import alert_point
 from drivers.sim.traffic import TrafficGenerator
 from pantau.contract import Message, Reading, Readings, Vehicle
 
@@ -67,13 +68,19 @@ def river_messages() -> list[Message]:
 
 
 def vehicle_messages() -> list[Vehicle]:
+    """Trucks with tyres reported, and every third without (as from most WIM controllers: the backend then
+    judges the configuration from the axle groups)."""
     traffic = TrafficGenerator(seed=11, overload_share=0.4)
-    return [
-        traffic.truck(T0 + timedelta(hours=2, seconds=97 * i), lane=1 + i % 2).to_message(
+    out = []
+    for i in range(TRUCKS):
+        message = traffic.truck(T0 + timedelta(hours=2, seconds=97 * i), lane=1 + i % 2).to_message(
             site=ROAD, device="wim-1", gateway="gw-sh-km13", seq=10_000 + i
         )
-        for i in range(TRUCKS)
-    ]
+        if i % 3 == 2:
+            axles = [axle.model_copy(update={"tyres": None}) for axle in message.axles]
+            message = message.model_copy(update={"axles": axles})
+        out.append(message)
+    return out
 
 
 def inventory() -> SiteInventory:
@@ -81,18 +88,12 @@ def inventory() -> SiteInventory:
 
 
 def judge(messages: list[Message], site_inventory: SiteInventory) -> tuple[RuleEngine, list[Point]]:
-    """Run the real rules engine over the data; the verdict and alert points the rules worker would store."""
+    """Run the real rules engine over the data; the points (QC, verdicts, alerts) the rules worker stores."""
     engine = RuleEngine(load_rules(ROOT / "rules" / "balikpapan.yaml"), site_inventory, "worker-1")
     points: list[Point] = []
     for message in sorted(messages, key=lambda m: m.ts):
-        if isinstance(message, Readings):
-            transitions = engine.on_readings(message, message.ts).transitions
-        elif isinstance(message, Vehicle):
-            evaluation = engine.on_vehicle(message, message.ts)
-            points.append(vehicle_point(message, evaluation.fields()))
-            transitions = evaluation.transitions
-        else:
-            continue
+        transitions, stored_points = evaluate(engine, message, message.ts)
+        points.extend(stored_points)
         points.extend(alert_point(t) for t in transitions)
     return engine, points
 

@@ -150,6 +150,12 @@ async def test_vehicles_filter_on_verdicts_and_report_road_wear(served: Served) 
     assert recomputed is not None and abs(truck["esal"] - recomputed) < 1e-9
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert rows and all(row["verdict"] == "violation" for row in rows)
+    # Without tyre data the configuration is the one judged from the axle groups, and says so.
+    untyred = [v for v in everything if all(axle["tyres"] is None for axle in v["axles"])]
+    assert len(untyred) == dataset.TRUCKS // 3
+    assert all(v["configuration_inferred"] is True and v["axle_configuration"] for v in untyred)
+    assert all(v["configuration_inferred"] is False for v in everything if v not in untyred)
+    assert {row["configuration_inferred"] for row in rows} <= {"true", "false"}
 
 
 async def test_vehicle_statistics_per_hour_count_overloads_tonnage_and_esal(served: Served) -> None:
