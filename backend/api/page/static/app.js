@@ -318,7 +318,7 @@ function renderCharts() {
     const rows = (state.series.get(key)?.rows || []).filter((r) => r.value !== null);
     return el("figure", { class: "chart", "data-series": key },
       el("figcaption", {},
-        el("span", {}, `${site ? site.name : latest.site} · ${latest.device}`),
+        el("span", {}, `${site ? site.name : latest.site} · ${latest.device}/${latest.channel}`),
         el("span", { class: "now" }, `${fmtNumber(latest.value)} ${latest.unit || ""}`,
           latest.alert ? " " : "", latest.alert ? el("span", { class: "badge", style: { "--c": severityColor(latest.alert.severity) } }, latest.alert.level || latest.alert.rule) : "")),
       chart(rows, bandFor(key), window, latest.unit || ""));
@@ -386,6 +386,12 @@ function renderAlerts() {
   $("alerts-empty").hidden = state.alerts.length > 0;
 }
 
+// A small grey line under a cell's value: the parts that are known, or nothing.
+function subline(...parts) {
+  const text = parts.filter(Boolean).join(" · ");
+  return text ? el("span", { class: "sub" }, text) : null;
+}
+
 const VERDICT_SEVERITY = { ok: 0, tolerated: 1, violation: 6, unknown: null };
 
 function renderTrucks() {
@@ -394,7 +400,7 @@ function renderTrucks() {
     el("td", {}, fmtTime(v.time)),
     el("td", {}, `${v.device}${v.lane ? ` · ${v.lane}` : ""}`, el("span", { class: "sub" }, v.site)),
     el("td", {}, v.axle_configuration || (v.axle_count ? `${v.axle_count} axles` : "—"),
-      v.vehicle_class ? el("span", { class: "sub" }, v.vehicle_class) : null),
+      subline(v.vehicle_class, v.configuration_inferred ? "tyres assumed" : null)),
     el("td", { class: "num" }, fmtNumber(v.gvw_kg === null ? null : v.gvw_kg / 1000, 1)),
     el("td", { class: "num" }, fmtNumber(v.jbi_kg === null ? null : v.jbi_kg / 1000, 1)),
     el("td", { class: "num" }, v.excess_pct === null ? "—" : `${v.excess_pct > 0 ? "+" : ""}${fmtNumber(v.excess_pct, 0)} %`),

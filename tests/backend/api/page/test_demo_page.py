@@ -87,8 +87,12 @@ async def test_live_page_shows_the_running_demo(tmp_path: Path) -> None:
     assert all(s["data"] for s in facts["sites"]), facts["sites"]
     charts = {c["series"]: c for c in facts["charts"]}
     assert {f"{RIVER}/wl-radar/level", f"{RIVER}/wl-pressure/level"} <= set(charts)
-    for chart in charts.values():
+    for series, chart in charts.items():
         assert chart["points"] > 0 and chart["bands"], chart
+        device_channel = series.split("/", 1)[1]  # two charts of one device must tell which channel
+        assert device_channel in chart["caption"], chart
     assert facts["trucks"] and set(facts["trucks"]) <= {"ok", "tolerated", "violation", "unknown"}
+    # The demo's WIM scale reports no tyres (the generic WIM CSV): its configurations are assumed, and say so.
+    assert any("wim-1" in row and "tyres assumed" in row for row in facts["truckRows"]), facts["truckRows"]
     assert facts["alerts"], "a firing alert in the API but none on the page"
     assert png_size(shot)[0] == 1440
