@@ -3,6 +3,12 @@
 A failed request costs only its own channels. A device that rejects a merged read with exception 2
 (illegal data address: the read spans registers it does not map) is re-planned with smaller requests,
 and the smaller plan is remembered for as long as the process runs.
+
+Some cheap transmitters do not answer such a read at all. So when a merged read times out, one channel of
+it is asked alone. Silence: the device stopped answering, and the rest of the poll is skipped. An answer:
+the device is alive, and the merged read is tried once more; if it times out again it is too much for
+this device (re-planned as above), if it answers the timeout was noise on the line. A device that stays
+silent is probed only every PROBE_EVERY polls, so a dead one costs one timeout per poll, not two.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import IntEnum
+from enum import Enum, IntEnum
 
 from drivers.modbus.bus import BusError, ExceptionResponse, ModbusBus, RequestTimeout, TransportError
 from drivers.modbus.config import ChannelSpec, ModbusProfile
@@ -26,6 +32,16 @@ logger = logging.getLogger(__name__)
 ILLEGAL_DATA_ADDRESS = 2
 BUSY_CODES = frozenset({5, 6})
 BUSY_RETRIES = 2
+#: A device silent for this many polls in a row has its merged read probed once more (module docstring).
+PROBE_EVERY = 10
+
+
+class Probe(Enum):
+    """What asking a timed-out merged read's first channel alone told."""
+
+    SILENT = "silent"  # no answer either: the device stopped answering
+    NOISE = "noise"  # it answered, and so did the merged read the second time
+    TOO_MUCH = "too_much"  # it answered, the merged read did not: merge less for this device
 
 
 class Caution(IntEnum):
@@ -60,6 +76,8 @@ class ModbusDevice:
     def __post_init__(self) -> None:
         self._decoder = DeviceDecoder(self.profile, self.params)
         self._specs = {spec.id: spec for spec in self.profile.channels}
+        #: Polls in a row with no answer at all (0: answered in its last poll, or never polled).
+        self._silent_polls = 0
 
     def plan(self, keys: list[str] | None = None) -> list[Request]:
         """The requests one poll makes at the current caution level (all channels unless `keys`)."""
@@ -80,6 +98,7 @@ class ModbusDevice:
         started = time.monotonic()
         raw: dict[str, RawResult] = {}
         requests = failed = 0
+        answered = False
         pending = self.plan()
         while pending:
             request = pending.pop(0)
@@ -94,6 +113,15 @@ class ModbusDevice:
                 failed += 1
                 _fail(raw, request, ReadFailure(exc.reason, str(exc)))
             except RequestTimeout as exc:
+                if self._can_split(request) and self._probe_due(answered):
+                    probe, made = await self._probe(request, raw)
+                    requests += made
+                    if probe is not Probe.SILENT:
+                        answered = True
+                        if probe is Probe.TOO_MUCH:
+                            self._raise_caution(request, "stayed silent on")
+                            pending = self.plan(self._unread(raw))
+                        continue
                 failed += 1
                 _fail(raw, request, ReadFailure(exc.reason, str(exc)))
                 # A device that stopped answering would cost a full timeout per remaining request and hold
@@ -111,7 +139,9 @@ class ModbusDevice:
                 failed += 1
                 _fail(raw, request, ReadFailure(exc.reason, str(exc)))
             else:
+                answered = True
                 self._slice(raw, request, words)
+        self._silent_polls = 0 if answered else self._silent_polls + 1
         readings = self._decoder.decode(raw)
         return PollResult(ts, readings, requests, failed, time.monotonic() - started)
 
@@ -127,12 +157,32 @@ class ModbusDevice:
     def _can_split(self, request: Request) -> bool:
         return len(request.keys) > 1 and self.caution < Caution.ONE_PER_CHANNEL
 
-    def _raise_caution(self, request: Request) -> None:
+    def _probe_due(self, answered_this_poll: bool) -> bool:  # noqa: FBT001
+        return answered_this_poll or self._silent_polls % PROBE_EVERY == 0
+
+    async def _probe(self, request: Request, raw: dict[str, RawResult]) -> tuple[Probe, int]:
+        """After `request` timed out: its first channel alone, then (if that answers) `request` once more.
+        What is read is kept in `raw`; returns the finding and the number of requests made."""
+        key = request.keys[0]
+        spec = self._specs[key]
+        single = Request(request.table, self.profile.wire_address(spec), spec.register_count, (key,))
+        try:
+            self._slice(raw, single, await self._read_with_busy_retry(single))
+        except BusError:
+            return Probe.SILENT, 1
+        try:
+            self._slice(raw, request, await self._read_with_busy_retry(request))
+        except BusError:
+            return Probe.TOO_MUCH, 2
+        return Probe.NOISE, 2
+
+    def _raise_caution(self, request: Request, how: str = "rejected (exception 2)") -> None:
         self.caution = Caution(self.caution + 1)
         logger.warning(
-            "unit %d (%s) rejected a merged read of %s %d..%d with exception 2; reading more cautiously (%s)",
+            "unit %d (%s) %s a merged read of %s %d..%d; reading more cautiously (%s)",
             self.unit_id,
             self.profile.id,
+            how,
             request.table,
             request.start,
             request.end - 1,

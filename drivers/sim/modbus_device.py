@@ -72,10 +72,14 @@ class SimulatedModbusDevice:
         faults: Faults | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fill_gaps: int = 0,
+        silent_on_unmapped: bool = False,
     ) -> None:
         """`fill_gaps`: unmapped holes up to this many registers read as 0 (many devices do that); larger
-        holes answer exception 2, as stricter devices do."""
+        holes answer exception 2, as stricter devices do. `silent_on_unmapped`: a read touching a hole
+        gets no answer at all, as some cheap transmitters do, instead of exception 2."""
         self.fill_gaps = fill_gaps
+        self.silent_on_unmapped = silent_on_unmapped
+        self._mapped: dict[Table, frozenset[int]] = {}
         self.profile = profile
         self.signal = signal
         self.unit_id = profile.default_unit_id if unit_id is None else unit_id
@@ -101,7 +105,10 @@ class SimulatedModbusDevice:
         """The pymodbus SimDevice to hand to a ModbusTcpServer / ModbusSerialServer."""
         image = register_image(self.profile, self.values())
         for table in (Table.HOLDING, Table.INPUT):
-            image[table] = _fill_holes(image[table], self.fill_gaps)
+            self._mapped[table] = frozenset(image[table])
+            # Silent devices: pymodbus must see the holes as valid, or it answers exception 2 itself.
+            holes = 65_536 if self.silent_on_unmapped else self.fill_gaps
+            image[table] = _fill_holes(image[table], holes)
         blocks = {table: _blocks(image[table], bits=table.is_bits) for table in Table}
         return SimDevice(
             id=self.unit_id,
@@ -118,8 +125,8 @@ class SimulatedModbusDevice:
         self,
         function_code: int,
         start_address: int,
-        _address: int,
-        _count: int,
+        address: int,
+        count: int,
         current_registers: list[int],
         _set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
@@ -128,12 +135,16 @@ class SimulatedModbusDevice:
             await asyncio.sleep(self.faults.reply_delay_s)
         if self.faults.timeout_now():
             _stay_silent(self.unit_id)
+        table = _FUNCTION_TABLE.get(function_code)
+        if self.silent_on_unmapped and table in self._mapped:
+            mapped = self._mapped[table]
+            if any(a not in mapped for a in range(address, address + count)):
+                _stay_silent(self.unit_id)
         if self.faults.exception_code is not None:
             return ExcCodes(self.faults.exception_code)
         if self.faults.busy_next > 0:
             self.faults.busy_next -= 1
             return ExcCodes.DEVICE_BUSY
-        table = _FUNCTION_TABLE.get(function_code)
         if table is not None:
             self._refresh(table, start_address, current_registers)
         return None

@@ -7,15 +7,16 @@ pantau must publish for them. Faults (exception responses, timeouts, busy device
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import yaml
 
+from drivers.modbus import device as device_module
 from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig, TcpBusConfig
 from drivers.modbus.config import ModbusProfile
 from drivers.modbus.device import Caution, ModbusDevice
@@ -43,7 +44,10 @@ class Rig:
         return ModbusDevice(self.sim.profile, self.bus, **options)
 
 
-RigFactory = Callable[[ModbusProfile, dict[str, float | str]], Rig]
+class RigFactory(Protocol):
+    def __call__(
+        self, profile: ModbusProfile, values: dict[str, float | str], *, silent_on_unmapped: bool = False
+    ) -> Rig: ...
 
 
 @pytest.fixture(params=["tcp", "rtu-pty", "rtu-over-tcp"])
@@ -52,9 +56,13 @@ async def rig(
 ) -> AsyncIterator[RigFactory]:
     buses: list[ModbusBus] = []
 
-    def make(profile: ModbusProfile, values: dict[str, float | str]) -> Rig:
+    def make(
+        profile: ModbusProfile, values: dict[str, float | str], *, silent_on_unmapped: bool = False
+    ) -> Rig:
         state = {"values": values}
-        sim = SimulatedModbusDevice(profile, lambda _now: state["values"])
+        sim = SimulatedModbusDevice(
+            profile, lambda _now: state["values"], silent_on_unmapped=silent_on_unmapped
+        )
         sim.state = state  # type: ignore[attr-defined]
         if request.param == "rtu-over-tcp":  # a serial device server (Moxa NPort style) in front of the bus
             server = ModbusServerThread([sim.sim_device()], rtu_over_tcp=True, trace_packet=sim.faults.tamper)
@@ -158,24 +166,67 @@ async def test_busy_device_is_retried_without_losing_the_poll(rig: RigFactory) -
     assert setup.sim.faults.busy_next == 0
 
 
-async def test_a_timeout_costs_one_timeout_and_the_device_recovers(rig: RigFactory) -> None:
-    profile = shipped_modbus_profile("deltaohm-hd2016")
-    values = {
-        "status": 0,
-        "rain_since_last_read": 0.0,
-        "rain_total": 1.0,
-        "rain_rate": 0.0,
-        "rain_rate_2": 0.0,
-    }
-    setup = rig(profile, values)
-    device = setup.device()
+#: The QDY30A maps five registers without a hole: one merged read, which no device rejects.
+QDY30A_VALUES: dict[str, float | str] = {
+    "slave_address": 1,
+    "baud_code": 3,
+    "pressure_unit": 7,
+    "decimals": 3,
+    "water_column": 2.173,
+}
+
+
+async def test_a_lost_reply_is_asked_again_without_merging_less(rig: RigFactory) -> None:
+    # Noise on the line swallows the reply to the one merged read once.
+    setup = rig(shipped_modbus_profile("qdy30a"), QDY30A_VALUES)
+    device = setup.device(params={"datum_m": -0.35})
     setup.sim.faults.no_reply_next = 1
     result = await device.poll()
-    assert result.readings["status"].reason == "timeout"
-    assert all(r.quality is Quality.MISSING for r in result.readings.values())
-    assert result.failed_requests == 1  # the rest of the poll was skipped, not timed out one by one
+    assert all(r.quality is Quality.GOOD for r in result.readings.values()), result.readings
+    assert result.readings["water_column"].value == 2.173
+    assert (result.requests, result.failed_requests) == (3, 0)  # lost, one channel alone, the merged again
+    assert device.caution is Caution.AS_CONFIGURED  # noise, not a device that cannot take the read
+
+
+async def test_a_dead_device_costs_one_timeout_per_poll_and_recovers(
+    rig: RigFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(device_module, "PROBE_EVERY", 2)
+    setup = rig(shipped_modbus_profile("qdy30a"), QDY30A_VALUES)
+    device = setup.device(params={"datum_m": -0.35})
+    setup.sim.faults.no_reply = True
+    reads = []
+    for _ in range(3):
+        before = setup.sim.reads
+        result = await device.poll()
+        reads.append(setup.sim.reads - before)
+        assert "timeout" in {r.reason for r in result.readings.values()}
+        assert not any(r.quality is Quality.GOOD for r in result.readings.values())
+        assert result.failed_requests == 1  # the rest of the poll was skipped, not timed out one by one
+    # Probed (a channel alone) when it last answered, then only every PROBE_EVERY silent polls.
+    assert reads == [2, 1, 2]
+    assert device.caution is Caution.AS_CONFIGURED
+    setup.sim.faults.no_reply = False
     recovered = await device.poll()
-    assert recovered.readings["rain_total"].value == 1.0
+    assert recovered.readings["water_column"].value == 2.173
+
+
+async def test_a_device_silent_on_merged_reads_over_unmapped_registers_is_replanned(rig: RigFactory) -> None:
+    # As the exception-2 case above, from a transmitter that answers such a read with silence instead.
+    profile = shipped_modbus_profile("vegapuls-c21")
+    values = load_case(PROFILE_DIR.parents[1] / "tests/drivers/modbus/cases/vegapuls-c21.yaml")["polls"][0][
+        "device"
+    ]
+    setup = rig(profile, values, silent_on_unmapped=True)
+    device = setup.device(params={"mounting_height_m": 6.0})
+    first_plan = device.plan()
+    result = await device.poll()
+    assert all(r.quality is Quality.GOOD for r in result.readings.values()), result.readings
+    assert device.caution > Caution.AS_CONFIGURED  # remembered for the next polls
+    assert len(device.plan()) > len(first_plan)
+    again = await device.poll()
+    assert (again.requests, again.failed_requests) == (len(device.plan()), 0)
+    assert all(r.quality is Quality.GOOD for r in again.readings.values())
 
 
 async def test_an_absent_unit_times_out_within_the_deadline(rig: RigFactory) -> None:
