@@ -180,23 +180,39 @@ class RulesService:
     def _restore(self, fresh: RuleEngine) -> RuleEngine:
         """The engine as it was: the snapshot (if any) with the journal since re-run through it. The result
         is snapshotted at once (with any effects a changed rules file made of the journal), so the next
-        restart does not replay the same steps again."""
-        saved = self.state.snapshot()
-        engine = fresh
-        if saved is not None:
-            engine = RuleEngine.restore(fresh.rules, fresh.inventory, fresh.source, saved)
-        journal = self.state.journal()
-        if journal:
+        restart does not replay the same steps again.
+
+        A state this build cannot read (a snapshot of another version, a damaged file) is set aside and the
+        engine starts afresh: alerts still active fire again as the data comes, which beats a backend that
+        will not start."""
+        saved, journal = self.state.snapshot(), self.state.journal()
+        if saved is None and not journal:
+            return fresh
+        try:
+            engine = fresh
+            if saved is not None:
+                engine = RuleEngine.restore(fresh.rules, fresh.inventory, fresh.source, saved)
             replayed = replay(engine, journal, self.rules_digest)
-            self.state.commit(replayed.transitions, replayed.points, snapshot=engine.snapshot())
-            logger.info(
-                "rules journal re-run: %d step(s), %d message(s), %d new transition(s)",
-                replayed.steps,
-                replayed.messages,
-                len(replayed.transitions),
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, the service must run
+            kept = self.state.set_aside(datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+            logger.error(  # noqa: TRY400 - the reason is the message; a traceback of old data helps nobody
+                "rules state %s cannot be restored (%s: %s); set aside as %s, starting afresh: alerts still "
+                "active will fire again",
+                self.state.path,
+                type(exc).__name__,
+                exc,
+                kept,
             )
-        if saved is not None or journal:
-            logger.info("rules state restored: %d active alert(s)", len(engine.active_alerts()))
+            return RuleEngine(fresh.rules, fresh.inventory, fresh.source)
+        self.state.commit(replayed.transitions, replayed.points, snapshot=engine.snapshot())
+        logger.info(
+            "rules state restored: %d active alert(s); journal re-run: %d step(s), %d message(s), "
+            "%d new transition(s)",
+            len(engine.active_alerts()),
+            replayed.steps,
+            replayed.messages,
+            len(replayed.transitions),
+        )
         return engine
 
     def _decode(self, incoming: Incoming) -> Message | None:

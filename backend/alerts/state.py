@@ -81,6 +81,21 @@ class RulesState:
             row = self._db.execute("SELECT data FROM snapshot WHERE id = 1").fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
+    def set_aside(self, stamp: str) -> Path:
+        """Move the snapshot and journal out of the way into `<state>.unrestorable-<stamp>.json` (kept for a
+        post-mortem), leaving the effects to deliver; returns the file written."""
+        kept = self.path.with_name(f"{self.path.name}.unrestorable-{stamp}.json")
+        with self._lock:
+            snapshot = self._db.execute("SELECT data FROM snapshot WHERE id = 1").fetchone()
+            journal = [row[0] for row in self._db.execute("SELECT entry FROM journal ORDER BY id")]
+        kept.write_text(
+            json.dumps({"snapshot": snapshot[0] if snapshot else None, "journal": journal}), encoding="utf-8"
+        )
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM snapshot")
+            self._db.execute("DELETE FROM journal")
+        return kept
+
     def journal(self) -> list[dict[str, Any]]:
         """The entries committed since the snapshot, oldest first."""
         with self._lock:

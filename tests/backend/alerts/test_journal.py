@@ -7,8 +7,13 @@ what the subscriber and the tick loop call); the broker in the config is never c
 
 from __future__ import annotations
 
+import json
+import logging
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from backend.alerts.service import RulesService
 from backend.alerts.state import RulesState
@@ -131,3 +136,34 @@ async def test_a_journal_written_under_other_rules_yields_what_the_new_rules_mak
         assert [t.state for t in delivered if t.rule == "muka-air"] == ["pending", "firing"]
     finally:
         edited.state.close()
+
+
+async def test_a_state_this_build_cannot_read_is_set_aside_and_the_engine_starts_afresh(
+    mosquitto: Mosquitto, mqtt_topic_root: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A snapshot of another version (or a damaged file) must not keep the backend down."""
+    config = rules_config(mosquitto, mqtt_topic_root, tmp_path, RULES)
+    topics = Topics(mqtt_topic_root)
+    clock = ManualClock(START)
+    first = service(config, clock, tmp_path)
+    await feed(first, clock, hydrograph(START)[:100], topics)
+    assert water_level_alerts(first), "the storm is under way"
+    effects = len(first.state.pending(limit=10_000))
+    first.state.close()
+    path = config.rules_state_path()
+    with sqlite3.connect(path) as db:
+        db.execute("""UPDATE snapshot SET data = json_set(data, '$.version', 999)""")
+
+    with caplog.at_level(logging.ERROR, logger="backend.alerts.service"):
+        second = service(config, clock, tmp_path)
+    try:
+        assert second.active() == [], "a fresh engine"
+        assert "cannot be restored" in caplog.text and "version" in caplog.text
+        (kept,) = path.parent.glob(f"{path.name}.unrestorable-*.json")
+        assert json.loads(json.loads(kept.read_text())["snapshot"])["version"] == 999
+        assert second.state.snapshot() is None and second.state.journal() == []
+        assert len(second.state.pending(limit=10_000)) == effects, "undelivered effects are still delivered"
+        await feed(second, clock, hydrograph(START)[100:110], topics)
+        assert water_level_alerts(second), "and it judges the data again"
+    finally:
+        second.state.close()
