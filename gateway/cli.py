@@ -136,6 +136,17 @@ def status(config_path: Path, metrics: str) -> None:
             state = {1.0: "ok", 0.5: "degraded"}.get(value, click.style("failing", fg="red"))
             device = key.split('device="')[1].split('"')[0]
             click.echo(f"  device {device}: {state}")
+        if key.startswith("pantau_stream_connected{"):
+            labels = key[key.index("{") :]
+            link = "connected" if value == 1 else click.style("LINK DOWN", fg="red")
+            device = key.split('device="')[1].split('"')[0]
+            records = values.get(f"pantau_stream_records_total{labels}", 0)
+            malformed = values.get(f"pantau_stream_malformed_total{labels}", 0)
+            checksum = values.get(f"pantau_stream_checksum_failures_total{labels}", 0)
+            click.echo(
+                f"  stream {device}: {link}, {records:.0f} records, {malformed:.0f} malformed "
+                f"({checksum:.0f} checksum failures)"
+            )
 
 
 def _offline_status(site: SiteConfig) -> None:

@@ -15,9 +15,21 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from drivers.serial_records.stream import RecordStream
 from gateway.outbox import Outbox
 from gateway.publisher import Publisher
 from gateway.scheduler import BusPoller
+
+#: Record-stream totals exported as counters: (StreamCounters attribute, metric name, help).
+_STREAM_COUNTERS = (
+    ("frames", "pantau_stream_frames", "Frames received on a record stream"),
+    ("records", "pantau_stream_records", "Vehicle records decoded"),
+    ("malformed", "pantau_stream_malformed", "Frames rejected (checksum, framing, parse)"),
+    ("checksum_failures", "pantau_stream_checksum_failures", "Frames whose checksum did not match"),
+    ("skipped_bytes", "pantau_stream_skipped_bytes", "Bytes skipped between frames (noise, resync)"),
+    ("aborted_weighings", "pantau_stream_aborted_weighings", "Weighings that ended without a record"),
+    ("link_failures", "pantau_stream_link_failures", "Times the serial link or device server was lost"),
+)
 
 
 @dataclass(eq=False)  # registries keep collectors in a set: identity, not value, matters
@@ -25,6 +37,8 @@ class GatewayCollector(Collector):
     outbox: Outbox
     publisher: Publisher
     pollers: list[BusPoller]
+    #: (stream, device id) of every record-stream bus.
+    streams: list[tuple[RecordStream, str]]
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         state = self.outbox.state()
@@ -66,9 +80,37 @@ class GatewayCollector(Collector):
                     latency.add_metric(labels, h.latency_ms)
                 up.add_metric(labels, {"ok": 1.0, "degraded": 0.5}.get(h.state, 0.0))
         yield from (polls, errors, latency, up)
+        yield from self._streams()
+
+    def _streams(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        labels = ["stream", "device"]
+        connected = GaugeMetricFamily("pantau_stream_connected", "1 while the link is up", labels=labels)
+        age = GaugeMetricFamily(
+            "pantau_stream_last_record_age_seconds", "Seconds since the last vehicle record", labels=labels
+        )
+        counters = {
+            attribute: CounterMetricFamily(name, text, labels=labels)
+            for attribute, name, text in _STREAM_COUNTERS
+        }
+        now = time.time()
+        for stream, device in self.streams:
+            c, values = stream.counters, [stream.name, device]
+            connected.add_metric(values, int(c.connected))
+            if c.last_record_at is not None:
+                age.add_metric(values, max(0.0, now - c.last_record_at.timestamp()))
+            for attribute, family in counters.items():
+                family.add_metric(values, getattr(c, attribute))
+        yield connected
+        yield age
+        yield from counters.values()
 
 
-def registry_for(outbox: Outbox, publisher: Publisher, pollers: list[BusPoller]) -> CollectorRegistry:
+def registry_for(
+    outbox: Outbox,
+    publisher: Publisher,
+    pollers: list[BusPoller],
+    streams: list[tuple[RecordStream, str]] | None = None,
+) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(GatewayCollector(outbox, publisher, pollers))
+    registry.register(GatewayCollector(outbox, publisher, pollers, streams or []))
     return registry

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -25,6 +27,7 @@ from gateway.outbox import Outbox
 from gateway.runtime import Gateway, RuntimeOptions
 from pantau.contract import DeviceStatus, GatewayStatus, Quality, Readings, Vehicle
 from tests.gateway.conftest import FieldSite, recording
+from tests.gateway.test_cli import pantau
 from tests.harness.binaries import require_binary
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.process import free_port, start_with_port_retries
@@ -33,8 +36,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @contextlib.asynccontextmanager
-async def running(site_file: Path) -> AsyncIterator[Gateway]:
-    runtime = Gateway(load_site(site_file), site_file, RuntimeOptions(metrics_address=None))
+async def running(site_file: Path, metrics_address: tuple[str, int] | None = None) -> AsyncIterator[Gateway]:
+    runtime = Gateway(load_site(site_file), site_file, RuntimeOptions(metrics_address=metrics_address))
     task = asyncio.create_task(runtime.run(), name="gateway")
     try:
         yield runtime
@@ -272,14 +275,29 @@ async def test_wim_records_and_weighings_become_vehicle_messages(
     document["buses"][1]["connection"] = {"kind": "tcp", "host": "127.0.0.1", "port": bridge_port}
     site_file = tmp_path / "site.yaml"
     site_file.write_text(yaml.safe_dump(document, allow_unicode=True))
+    metrics_port = free_port()
     try:
-        async with recording(mosquitto, mqtt_topic_root, client_id="rec-wim") as recorder, running(site_file):
+        async with (
+            recording(mosquitto, mqtt_topic_root, client_id="rec-wim") as recorder,
+            running(site_file, ("127.0.0.1", metrics_port)),
+        ):
             await recorder.wait_for(
                 lambda r: (
                     any(isinstance(m, Vehicle) and m.source == "weighbridge" for _t, m in r.received)
                     and sum(isinstance(m, Vehicle) and m.source == "wim" for _t, m in r.received) >= 5
                 ),
                 timeout=40,
+            )
+            async with httpx.AsyncClient() as client:
+                metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+            status = await asyncio.to_thread(
+                pantau,
+                "gateway",
+                "status",
+                "--config",
+                str(site_file),
+                "--metrics",
+                f"127.0.0.1:{metrics_port}",
             )
     finally:
         for task in simulators:
@@ -296,6 +314,13 @@ async def test_wim_records_and_weighings_become_vehicle_messages(
     assert weighing.gvw_kg > 5000
     links = {m.device: m.state for _t, m in recorder.received if isinstance(m, DeviceStatus)}
     assert links == {"wim-1": "ok", "weighbridge-1": "ok"}
+    # Each link's health for Prometheus and `pantau gateway status`.
+    records = re.search(r'pantau_stream_records_total\{[^}]*device="wim-1"[^}]*\} (\S+)', metrics)
+    assert records and float(records[1]) >= 5, metrics
+    assert re.search(r'pantau_stream_connected\{[^}]*device="weighbridge-1"[^}]*\} 1\.0', metrics)
+    assert 'pantau_stream_checksum_failures_total{' in metrics
+    assert status.returncode == 0, status.stderr
+    assert re.search(r"stream wim-1: connected, \d+ records, 0 malformed", status.stdout), status.stdout
     assert_gapless(recorder.seqs())
 
 
