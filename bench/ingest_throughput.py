@@ -88,6 +88,17 @@ def fill_session(broker: Mosquitto, client_id: str, messages: list[tuple[str, by
     pub.disconnect()
 
 
+def drop_session(broker: Mosquitto, client_id: str) -> None:
+    """Discard `client_id`'s persistent session: left subscribed, it would queue a copy of every later
+    round's messages in the broker (which slowed each round after the first by up to a half)."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    time.sleep(0.2)  # the CONNACK, and with it the discarded session, on loopback
+    client.loop_stop()
+    client.disconnect()
+
+
 def ceiling(broker: Mosquitto, count: int) -> float:
     """Seconds for paho to receive `count` queued messages (auto-ack, nothing else)."""
     received = 0
@@ -128,11 +139,11 @@ async def naive(broker: Mosquitto, influxd: Influxd, count: int) -> float:
     return elapsed
 
 
-async def pantau(broker: Mosquitto, influxd: Influxd, workdir: Path, count: int) -> float:
+async def pantau(broker: Mosquitto, influxd: Influxd, workdir: Path, count: int, database: str) -> float:
     config = BackendConfig.model_validate({
         "worker_id": "bench",
         "mqtt": {"host": broker.host, "port": broker.port, "topic_prefix": PREFIX, "protocol": 311},
-        "storage": {"influx": {"url": influxd.url, "database": "bench_pantau"}},
+        "storage": {"influx": {"url": influxd.url, "database": database}},
         "spool": {"path": str(workdir / "spool.sqlite3")},
         "rollups": {"enabled": False},
     })  # fmt: skip
@@ -191,12 +202,17 @@ async def main() -> None:
                 outcome = measure()
                 seconds = await outcome if not isinstance(outcome, float) else outcome
                 results.append((name, count, seconds))
+                await asyncio.to_thread(drop_session, broker, client_id)
 
             await run("naive", "bench-naive", NAIVE_MESSAGES, lambda: naive(broker, influxd, NAIVE_MESSAGES))
             for round_ in range(rounds):
-                spool = work / f"round-{round_}"  # a fresh spool per round
+                # A fresh spool and database per round: into the previous round's database the same points
+                # would be overwrites, which is not the load being measured.
+                spool = work / f"round-{round_}"
                 await run("ceiling", "bench-ceiling", MESSAGES, lambda: ceiling(broker, MESSAGES))
-                measure = functools.partial(pantau, broker, influxd, spool, MESSAGES)
+                measure = functools.partial(
+                    pantau, broker, influxd, spool, MESSAGES, f"bench_pantau_{round_}"
+                )
                 await run("pantau", "pantau-bench", MESSAGES, measure)
         finally:
             broker.stop()
