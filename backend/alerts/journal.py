@@ -4,83 +4,61 @@ An entry is one step of the live service: a batch of messages, a tick that moved
 acknowledgement, each with the clock it ran at. Ticks that changed nothing visible are not worth a disk
 write each; they ride along with the next entry (`ticks`), so a replay lets the clock run exactly as live.
 
-Replay discards what the steps produce when the rules are the ones they ran under: those effects were
-committed with the entry. Under a changed rules file (edited between a crash and the restart) it keeps them,
-since they are what the new rules make of the same data: delivered at least once, like every effect.
+Replay runs under the rules the entries were written under (stored with the snapshot) and discards what the
+steps produce: those effects were committed with their entries. A rules file edited since is applied after
+the replay, the way a restart applies it to a snapshot (`RuleEngine.restore`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from backend.alerts.effects import evaluate
 from backend.rules import RuleEngine
-from backend.rules.config import RulesFile
-from backend.storage.model import Point
-from pantau.contract import AlertTransition, Message, decode, encode
+from pantau.contract import Message, decode, encode
 
 
-def rules_digest(rules: RulesFile) -> str:
-    """A fingerprint of the rules as loaded (defaults and tables included)."""
-    return hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:16]
+def batch_entry(now: datetime, messages: Sequence[Message], ticks: list[str]) -> dict[str, Any]:
+    return _entry("batch", now, ticks, messages=[encode(m).decode() for m in messages])
 
 
-def batch_entry(now: datetime, messages: Sequence[Message], digest: str, ticks: list[str]) -> dict[str, Any]:
-    return _entry("batch", now, digest, ticks, messages=[encode(m).decode() for m in messages])
+def tick_entry(now: datetime, ticks: list[str]) -> dict[str, Any]:
+    return _entry("tick", now, ticks)
 
 
-def tick_entry(now: datetime, digest: str, ticks: list[str]) -> dict[str, Any]:
-    return _entry("tick", now, digest, ticks)
+def ack_entry(now: datetime, ticks: list[str], *, alert_id: str, by: str, note: str | None) -> dict[str, Any]:
+    return _entry("ack", now, ticks, alert_id=alert_id, by=by, note=note)
 
 
-def ack_entry(
-    now: datetime, digest: str, ticks: list[str], *, alert_id: str, by: str, note: str | None
-) -> dict[str, Any]:
-    return _entry("ack", now, digest, ticks, alert_id=alert_id, by=by, note=note)
-
-
-def _entry(op: str, now: datetime, digest: str, ticks: list[str], **data: Any) -> dict[str, Any]:
-    return {"op": op, "now": now.isoformat(), "rules": digest, "ticks": list(ticks), **data}
+def _entry(op: str, now: datetime, ticks: list[str], **data: Any) -> dict[str, Any]:
+    return {"op": op, "now": now.isoformat(), "ticks": list(ticks), **data}
 
 
 @dataclass
 class Replayed:
     steps: int = 0
     messages: int = 0
-    #: Effects of entries written under other rules (see the module docstring); empty otherwise.
-    transitions: list[AlertTransition] = field(default_factory=list)
-    points: list[Point] = field(default_factory=list)
 
 
-def replay(engine: RuleEngine, entries: Iterable[dict[str, Any]], digest: str) -> Replayed:
-    """Re-run journal entries through `engine`, in order."""
+def replay(engine: RuleEngine, entries: Iterable[dict[str, Any]]) -> Replayed:
+    """Re-run journal entries through `engine`, in order; what they produce was delivered already."""
     out = Replayed()
     for entry in entries:
-        keep = entry["rules"] != digest
-        transitions: list[AlertTransition] = []
-        points: list[Point] = []
         for tick in entry["ticks"]:
-            transitions += engine.tick(datetime.fromisoformat(tick))
+            engine.tick(datetime.fromisoformat(tick))
         now = datetime.fromisoformat(entry["now"])
         if entry["op"] == "batch":
             for payload in entry["messages"]:
-                found, stored = evaluate(engine, decode(payload), now)
-                transitions += found
-                points += stored
+                evaluate(engine, decode(payload), now)
             out.messages += len(entry["messages"])
         elif entry["op"] == "tick":
-            transitions += engine.tick(now)
+            engine.tick(now)
         elif entry["op"] == "ack":
-            acknowledged = engine.acknowledge(entry["alert_id"], entry["by"], now, entry["note"])
-            transitions += [acknowledged] if acknowledged else []
+            engine.acknowledge(entry["alert_id"], entry["by"], now, entry["note"])
         else:
             raise ValueError(f"rules journal: unknown entry {entry['op']!r}")
         out.steps += 1
-        if keep:
-            out.transitions += transitions
-            out.points += points
     return out

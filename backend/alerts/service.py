@@ -17,17 +17,18 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from backend.alerts.book import UnknownAlert
 from backend.alerts.dispatch import AlertDispatcher, AlertPublisher
 from backend.alerts.effects import evaluate
-from backend.alerts.journal import ack_entry, batch_entry, replay, rules_digest, tick_entry
+from backend.alerts.journal import ack_entry, batch_entry, replay, tick_entry
 from backend.alerts.notifiers import Notifier, build_notifier
-from backend.alerts.state import RulesState
+from backend.alerts.state import RulesState, RulesStateError
 from backend.config import BackendConfig, RulesServiceConfig
 from backend.ingest.subscriber import Incoming, Subscriber, Subscription
-from backend.rules import RuleEngine, load_rules
+from backend.rules import RuleEngine, RulesFile, load_rules
 from backend.rules.inventory import Inventory
 from backend.storage.model import Point, Storage
 from pantau.contract import (
@@ -64,8 +65,9 @@ class RulesService:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.topics = Topics(config.mqtt.topic_prefix)
         rules = load_rules(self.settings.file)
-        self.rules_digest = rules_digest(rules)
-        self.state = RulesState(config.rules_state_path())
+        #: The rules as loaded, stored with each snapshot: the journal after it is re-run under them.
+        self.rules_document = rules.model_dump_json()
+        self.state = _open_state(config.rules_state_path())
         self.engine = self._restore(RuleEngine(rules, inventory, config.worker_id))
         self.notifiers: list[Notifier] = [
             build_notifier(name, notifier) for name, notifier in self.settings.notifiers.items()
@@ -87,6 +89,8 @@ class RulesService:
         self._journal_messages = 0
         #: Ticks since the last journal entry that moved no alert (module docstring of journal.py).
         self._silent_ticks: list[str] = []
+        #: A commit that failed: the engine is ahead of its durable state, so the service stops (tick loop).
+        self._failed: RulesStateError | None = None
 
     async def run(self) -> None:
         try:
@@ -102,6 +106,7 @@ class RulesService:
     async def handle(self, batch: list[Incoming]) -> None:
         """Evaluate one batch and make its outcome durable; the subscriber acknowledges it after this."""
         async with self._lock:
+            self._raise_if_failed()
             now = self.clock()
             transitions: list[AlertTransition] = []
             points: list[Point] = []
@@ -116,7 +121,7 @@ class RulesService:
                 points.extend(stored)
             self.evaluated_total += len(batch)
             if messages:
-                entry = batch_entry(now, messages, self.rules_digest, self._silent_ticks)
+                entry = batch_entry(now, messages, self._silent_ticks)
                 await self._commit(transitions, points, entry, len(messages))
 
     def active(self) -> list[AlertTransition]:
@@ -124,14 +129,22 @@ class RulesService:
         return sorted(self.engine.active_alerts(), key=lambda t: (-t.severity, t.alert_id))
 
     async def acknowledge(self, alert_id: str, by: str, note: str | None) -> AlertTransition:
-        """An operator owns an alert: stored, published and notified like any transition."""
+        """An operator owns an alert: stored, published and notified like any transition.
+
+        Shielded: an API client that hangs up must not cancel the step between the engine's change and its
+        commit, or the engine would run ahead of its journal while the service goes on."""
+        return await asyncio.shield(self._acknowledge(alert_id, by, note))
+
+    async def _acknowledge(self, alert_id: str, by: str, note: str | None) -> AlertTransition:
         async with self._lock:
+            self._raise_if_failed()
             now = self.clock()
             transition = self.engine.acknowledge(alert_id, by, now, note)
             if transition is None:
                 raise UnknownAlert(alert_id)
-            entry = ack_entry(now, self.rules_digest, self._silent_ticks, alert_id=alert_id, by=by, note=note)
-            await self._commit([transition], [], entry)
+            await self._commit(
+                [transition], [], ack_entry(now, self._silent_ticks, alert_id=alert_id, by=by, note=note)
+            )
         return transition
 
     async def _tick(self) -> None:
@@ -139,6 +152,7 @@ class RulesService:
         while True:
             await asyncio.sleep(every)
             async with self._lock:
+                self._raise_if_failed()
                 await self.tick_once()
 
     async def tick_once(self) -> None:
@@ -146,7 +160,7 @@ class RulesService:
         now = self.clock()
         transitions = self.engine.tick(now)
         if transitions:
-            await self._commit(transitions, [], tick_entry(now, self.rules_digest, self._silent_ticks))
+            await self._commit(transitions, [], tick_entry(now, self._silent_ticks))
             return
         self._silent_ticks.append(now.isoformat())
         if self._snapshot_due():
@@ -162,13 +176,21 @@ class RulesService:
         """Commit effects with the step's journal entry, or with a snapshot when one is due (or the step
         has no entry: a silent tick)."""
         self._journal_messages += messages
-        if entry is None or self._snapshot_due():
-            await asyncio.to_thread(self.state.commit, transitions, points, snapshot=self.engine.snapshot())
-            self._last_snapshot = asyncio.get_running_loop().time()
-            self._journal_messages = 0
-        else:
-            await asyncio.to_thread(self.state.commit, transitions, points, entry=entry)
-        self._silent_ticks = []
+        self._silent_ticks = []  # in `entry`, or covered by the snapshot
+        try:
+            if entry is None or self._snapshot_due():
+                snapshot = self.engine.snapshot()
+                await asyncio.to_thread(
+                    self.state.commit, transitions, points, snapshot=snapshot, rules=self.rules_document
+                )
+                self._last_snapshot = asyncio.get_running_loop().time()
+                self._journal_messages = 0
+            else:
+                await asyncio.to_thread(self.state.commit, transitions, points, entry=entry)
+        except RulesStateError as exc:
+            logger.critical("rules state commit failed, stopping the rules service: %s", exc)
+            self._failed = exc
+            raise
         self.transitions_total += len(transitions)
         if transitions or points:
             self.dispatcher.notify()
@@ -177,24 +199,43 @@ class RulesService:
         elapsed = asyncio.get_running_loop().time() - self._last_snapshot
         return elapsed >= SNAPSHOT_EVERY_S or self._journal_messages >= JOURNAL_MAX_MESSAGES
 
-    def _restore(self, fresh: RuleEngine) -> RuleEngine:
-        """The engine as it was: the snapshot (if any) with the journal since re-run through it. The result
-        is snapshotted at once (with any effects a changed rules file made of the journal), so the next
-        restart does not replay the same steps again.
+    def _raise_if_failed(self) -> None:
+        if self._failed is not None:
+            raise self._failed
 
-        A state this build cannot read (a snapshot of another version, a damaged file) is set aside and the
-        engine starts afresh: alerts still active fire again as the data comes, which beats a backend that
-        will not start."""
-        saved, journal = self.state.snapshot(), self.state.journal()
-        if saved is None and not journal:
-            return fresh
+    def _restore(self, fresh: RuleEngine) -> RuleEngine:
+        """The engine as it was: the snapshot (if any) with the journal since re-run through it, under the
+        rules they were written under; then the rules as loaded now, as `RuleEngine.restore` applies an
+        edited rules file to a snapshot. The result is snapshotted at once, so the next restart does not
+        replay the same steps again.
+
+        A state this build cannot read (a snapshot of another version, a damaged entry) is set aside and
+        the engine starts afresh: alerts still active fire again as the data comes, which beats a backend
+        that will not start."""
+        engine = fresh
         try:
-            engine = fresh
-            if saved is not None:
-                engine = RuleEngine.restore(fresh.rules, fresh.inventory, fresh.source, saved)
-            replayed = replay(engine, journal, self.rules_digest)
+            saved, journal, document = (
+                self.state.snapshot(),
+                self.state.journal(),
+                self.state.rules_document(),
+            )
+            if saved is not None or journal:
+                written_under = RulesFile.model_validate_json(document) if document else fresh.rules
+                engine = RuleEngine(written_under, fresh.inventory, fresh.source)
+                if saved is not None:
+                    engine = RuleEngine.restore(written_under, fresh.inventory, fresh.source, saved)
+                replayed = replay(engine, journal)
+                if document != self.rules_document:
+                    engine = RuleEngine.restore(fresh.rules, fresh.inventory, fresh.source, engine.snapshot())
+                logger.info(
+                    "rules state restored: %d active alert(s); journal re-run: %d step(s), %d message(s)%s",
+                    len(engine.active_alerts()),
+                    replayed.steps,
+                    replayed.messages,
+                    "; the rules file changed since" if document != self.rules_document else "",
+                )
         except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, the service must run
-            kept = self.state.set_aside(datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+            kept = self.state.set_aside(_stamp())
             logger.error(  # noqa: TRY400 - the reason is the message; a traceback of old data helps nobody
                 "rules state %s cannot be restored (%s: %s); set aside as %s, starting afresh: alerts still "
                 "active will fire again",
@@ -203,16 +244,8 @@ class RulesService:
                 exc,
                 kept,
             )
-            return RuleEngine(fresh.rules, fresh.inventory, fresh.source)
-        self.state.commit(replayed.transitions, replayed.points, snapshot=engine.snapshot())
-        logger.info(
-            "rules state restored: %d active alert(s); journal re-run: %d step(s), %d message(s), "
-            "%d new transition(s)",
-            len(engine.active_alerts()),
-            replayed.steps,
-            replayed.messages,
-            len(replayed.transitions),
-        )
+            engine = RuleEngine(fresh.rules, fresh.inventory, fresh.source)
+        self.state.commit([], [], snapshot=engine.snapshot(), rules=self.rules_document)
         return engine
 
     def _decode(self, incoming: Incoming) -> Message | None:
@@ -222,3 +255,25 @@ class RulesService:
             return decode(incoming.payload, topic=incoming.topic, topics=self.topics)
         except ContractError:
             return None  # ingest dead-letters it with the reason; the engine only sees valid messages
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _open_state(path: Path) -> RulesState:
+    """The rules state at `path`; a file SQLite cannot open as a database is moved aside, not fatal."""
+    try:
+        return RulesState(path)
+    except RulesStateError as exc:
+        if not path.is_file():
+            raise
+        kept = path.with_name(f"{path.name}.unrestorable-{_stamp()}")
+        for suffix in ("", "-wal", "-shm"):
+            damaged = path.with_name(path.name + suffix)
+            if damaged.exists():
+                damaged.rename(kept.with_name(kept.name + suffix))
+        logger.error(  # noqa: TRY400 - the reason is the message
+            "rules state %s cannot be opened (%s); moved aside as %s, starting afresh", path, exc, kept
+        )
+        return RulesState(path)

@@ -4,10 +4,11 @@ engine has yet to deliver.
 After each evaluated batch (or tick with transitions, or acknowledgement) its journal entry — the decoded
 messages and the clock it ran at — and its effects (alert transitions, QC and ODOL points) are committed in
 one transaction, and only then are the MQTT messages acknowledged. Every minute (or when the journal grows
-long) the whole engine is snapshotted instead and the journal emptied. A restart restores the snapshot and
-re-runs the journal through the engine, which is deterministic in its inputs and injected time, so it resumes
-exactly where it was — no pending timer lost, no firing repeated — and effects not yet delivered (stored,
-published, notified) are delivered after the restart, at least once.
+long) the whole engine is snapshotted instead, with the rules it runs, and the journal emptied. A restart
+restores the snapshot and re-runs the journal through the engine under those rules (it is deterministic in
+its inputs and injected time), so it resumes exactly where it was — no pending timer lost, no firing
+repeated — and effects not yet delivered (stored, published, notified) are delivered after the restart, at
+least once.
 
 Why not a snapshot per batch: the engine's windows are large (a 24 h rain accumulation at 10 s polls is
 8,640 samples per gauge, a 14-day WIM drift window at 1,000 3-S2 trucks a day 14,000 axles); for one gauge
@@ -33,6 +34,10 @@ _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS snapshot (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
     data  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rules (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    document  TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS journal (
     id     INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -81,19 +86,26 @@ class RulesState:
             row = self._db.execute("SELECT data FROM snapshot WHERE id = 1").fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
+    def rules_document(self) -> str | None:
+        """The rules (JSON, as loaded) the snapshot and the journal were written under."""
+        with self._lock:
+            row = self._db.execute("SELECT document FROM rules WHERE id = 1").fetchone()
+        return None if row is None else str(row[0])
+
     def set_aside(self, stamp: str) -> Path:
-        """Move the snapshot and journal out of the way into `<state>.unrestorable-<stamp>.json` (kept for a
-        post-mortem), leaving the effects to deliver; returns the file written."""
+        """Move the snapshot, its rules and the journal out of the way, as they are, into
+        `<state>.unrestorable-<stamp>.json` (kept for a post-mortem), leaving the effects to deliver;
+        returns the file written."""
         kept = self.path.with_name(f"{self.path.name}.unrestorable-{stamp}.json")
         with self._lock:
-            snapshot = self._db.execute("SELECT data FROM snapshot WHERE id = 1").fetchone()
-            journal = [row[0] for row in self._db.execute("SELECT entry FROM journal ORDER BY id")]
-        kept.write_text(
-            json.dumps({"snapshot": snapshot[0] if snapshot else None, "journal": journal}), encoding="utf-8"
-        )
+            raw = {
+                table: [row[0] for row in self._db.execute(f"SELECT {column} FROM {table} ORDER BY id")]  # noqa: S608 - fixed names
+                for table, column in (("snapshot", "data"), ("rules", "document"), ("journal", "entry"))
+            }
+        kept.write_text(json.dumps(raw), encoding="utf-8")
         with self._lock, self._transaction():
-            self._db.execute("DELETE FROM snapshot")
-            self._db.execute("DELETE FROM journal")
+            for table in raw:
+                self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
         return kept
 
     def journal(self) -> list[dict[str, Any]]:
@@ -108,18 +120,24 @@ class RulesState:
         points: Sequence[Point],
         *,
         snapshot: dict[str, Any] | None = None,
+        rules: str | None = None,
         entry: dict[str, Any] | None = None,
     ) -> None:
-        """Queue the effects with either the engine's whole state (which empties the journal: it covers
-        every entry so far) or one more journal entry, atomically."""
-        if (snapshot is None) == (entry is None):
-            raise ValueError("commit takes a snapshot or a journal entry, not both or neither")
+        """Queue the effects with either the engine's whole state and the rules it runs (which empties the
+        journal: it covers every entry so far) or one more journal entry, atomically."""
+        if (snapshot is None) == (entry is None) or (snapshot is None) != (rules is None):
+            raise ValueError("commit takes a snapshot with its rules, or a journal entry")
         with self._lock, self._transaction():
             if snapshot is not None:
                 self._db.execute(
                     "INSERT INTO snapshot (id, data) VALUES (1, ?)"
                     " ON CONFLICT (id) DO UPDATE SET data = excluded.data",
                     (json.dumps(snapshot, separators=(",", ":")),),
+                )
+                self._db.execute(
+                    "INSERT INTO rules (id, document) VALUES (1, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET document = excluded.document",
+                    (rules,),
                 )
                 self._db.execute("DELETE FROM journal")
             else:

@@ -318,7 +318,7 @@ async def test_wim_records_and_weighings_become_vehicle_messages(
     records = re.search(r'pantau_stream_records_total\{[^}]*device="wim-1"[^}]*\} (\S+)', metrics)
     assert records and float(records[1]) >= 5, metrics
     assert re.search(r'pantau_stream_connected\{[^}]*device="weighbridge-1"[^}]*\} 1\.0', metrics)
-    assert 'pantau_stream_checksum_failures_total{' in metrics
+    assert "pantau_stream_checksum_failures_total{" in metrics
     assert status.returncode == 0, status.stderr
     assert re.search(r"stream wim-1: connected, \d+ records, 0 malformed", status.stdout), status.stdout
     assert_gapless(recorder.seqs())

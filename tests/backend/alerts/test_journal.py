@@ -7,9 +7,9 @@ what the subscriber and the tick loop call); the broker in the config is never c
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -106,63 +106,89 @@ async def test_a_restart_re_runs_the_journal_to_the_same_engine(
         second.state.close()
 
 
-async def test_a_journal_written_under_other_rules_yields_what_the_new_rules_make_of_it(
+async def test_a_journal_is_re_run_under_its_own_rules_then_the_edited_ones_apply(
     mosquitto: Mosquitto, mqtt_topic_root: str, tmp_path: Path
 ) -> None:
-    """Rules edited between a crash and the restart: the journalled readings are judged by the new rules
-    and their transitions delivered, rather than dropped as already delivered."""
-    config = rules_config(mosquitto, mqtt_topic_root, tmp_path, RULES)
+    """Rules edited between a crash and the restart: the journal is re-run under the rules it was written
+    under, so an alert fired since the last snapshot is still known, and resolves under the edited rules."""
+    lowered = RULES.replace("trigger: 1.5, clear: 1.4", "trigger: 1.2, clear: 1.1")
+    config = rules_config(mosquitto, mqtt_topic_root, tmp_path, lowered)
     topics = Topics(mqtt_topic_root)
     clock = ManualClock(START)
     first = service(config, clock, tmp_path)
-    # 1.3 m: under the shipped Waspada trigger (1.5 m), over the edited one (1.2 m).
-    await feed(first, clock, [reading(minute, 1.3) for minute in range(10)], topics)
-    assert water_level_alerts(first) == []
-    effects_before = len(first.state.pending(limit=10_000))
+    # 1.3 m: over the lowered Waspada trigger (1.2 m), under the shipped one (1.5 m).
+    await feed(first, clock, [reading(minute, 1.0 if minute < 3 else 1.3) for minute in range(10)], topics)
+    assert [(t.state, t.level) for t in water_level_alerts(first)] == [("firing", "Waspada")]
+    assert first.state.journal(), "the firing came after the last snapshot: only the journal holds it"
+    delivered = len(first.state.pending(limit=10_000))
     first.state.close()
 
-    same = service(config, clock, tmp_path)
-    assert water_level_alerts(same) == []
-    assert len(same.state.pending(limit=10_000)) == effects_before, "same rules: nothing new to deliver"
-    await feed(same, clock, [reading(minute, 1.3) for minute in range(10, 20)], topics)
-    same.state.close()
-
-    edited_rules = RULES.replace("trigger: 1.5, clear: 1.4", "trigger: 1.2, clear: 1.1")
-    config = rules_config(mosquitto, mqtt_topic_root, tmp_path, edited_rules)  # rewrites the rules file
+    config = rules_config(mosquitto, mqtt_topic_root, tmp_path, RULES)  # rewrites the rules file
     edited = service(config, clock, tmp_path)
     try:
         assert [(t.state, t.level) for t in water_level_alerts(edited)] == [("firing", "Waspada")]
-        delivered = [t for e in edited.state.pending(limit=10_000) for t in e.transitions]
-        assert [t.state for t in delivered if t.rule == "muka-air"] == ["pending", "firing"]
+        assert len(edited.state.pending(limit=10_000)) == delivered, "the replay delivers nothing twice"
+        await feed(edited, clock, [reading(minute, 1.0) for minute in range(10, 30)], topics)
+        assert water_level_alerts(edited) == []
+        states = [
+            t.state for e in edited.state.pending(limit=10_000) for t in e.transitions if t.rule == "muka-air"
+        ]
+        assert states == ["pending", "firing", "resolved"]
     finally:
         edited.state.close()
 
 
+def _version_999(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE snapshot SET data = json_set(data, '$.version', 999)")
+
+
+def _truncated_journal_entry(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE journal SET entry = substr(entry, 1, 40) WHERE id = (SELECT max(id) FROM journal)")
+
+
+def _not_a_database(path: Path) -> None:
+    for sidecar in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        sidecar.unlink(missing_ok=True)
+    path.write_bytes(b"\x00garbage from a failing SD card" * 100)
+
+
+@pytest.mark.parametrize(
+    ("damage", "logged"),
+    [
+        (_version_999, "snapshot version 999"),
+        (_truncated_journal_entry, "JSONDecodeError"),
+        (_not_a_database, "cannot be opened"),
+    ],
+)
 async def test_a_state_this_build_cannot_read_is_set_aside_and_the_engine_starts_afresh(
-    mosquitto: Mosquitto, mqtt_topic_root: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    mosquitto: Mosquitto,
+    mqtt_topic_root: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    damage: Callable[[Path], None],
+    logged: str,
 ) -> None:
-    """A snapshot of another version (or a damaged file) must not keep the backend down."""
+    """Another snapshot version, a damaged entry or a file that is no database must not keep the backend
+    down: what cannot be read is kept beside it for a post-mortem."""
     config = rules_config(mosquitto, mqtt_topic_root, tmp_path, RULES)
     topics = Topics(mqtt_topic_root)
     clock = ManualClock(START)
     first = service(config, clock, tmp_path)
     await feed(first, clock, hydrograph(START)[:100], topics)
     assert water_level_alerts(first), "the storm is under way"
-    effects = len(first.state.pending(limit=10_000))
     first.state.close()
     path = config.rules_state_path()
-    with sqlite3.connect(path) as db:
-        db.execute("""UPDATE snapshot SET data = json_set(data, '$.version', 999)""")
+    damage(path)
 
     with caplog.at_level(logging.ERROR, logger="backend.alerts.service"):
         second = service(config, clock, tmp_path)
     try:
         assert second.active() == [], "a fresh engine"
-        assert "cannot be restored" in caplog.text and "version" in caplog.text
-        (kept,) = path.parent.glob(f"{path.name}.unrestorable-*.json")
-        assert json.loads(json.loads(kept.read_text())["snapshot"])["version"] == 999
-        assert second.state.snapshot() is None and second.state.journal() == []
-        assert len(second.state.pending(limit=10_000)) == effects, "undelivered effects are still delivered"
+        assert logged in caplog.text, caplog.text
+        assert list(path.parent.glob(f"{path.name}.unrestorable-*")), "what could not be read is kept"
+        assert second.state.journal() == []
         await feed(second, clock, hydrograph(START)[100:110], topics)
         assert water_level_alerts(second), "and it judges the data again"
     finally:
