@@ -4,11 +4,12 @@ A failed request costs only its own channels. A device that rejects a merged rea
 (illegal data address: the read spans registers it does not map) is re-planned with smaller requests,
 and the smaller plan is remembered for as long as the process runs.
 
-Some cheap transmitters do not answer such a read at all. So when a merged read times out, one channel of
-it is asked alone. Silence: the device stopped answering, and the rest of the poll is skipped. An answer:
-the device is alive, and the merged read is tried once more; if it times out again it is too much for
-this device (re-planned as above), if it answers the timeout was noise on the line. A device that stays
-silent is probed only every PROBE_EVERY polls, so a dead one costs one timeout per poll, not two.
+Some cheap transmitters do not answer such a read at all. So when a merged read that reads through
+unmapped registers times out, its first channel is asked alone, then the merged read once more. The
+channel silent too: the device stopped answering, and the rest of the poll is skipped. The channel
+answering and the merged read silent again: it is too much for this device, re-planned as above. Both
+answering: the timeout was noise on the line. A device that stays silent is probed only every PROBE_EVERY
+polls, so a dead one costs one timeout per poll, not two. Every timeout counts as a failed request.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum, IntEnum
+from enum import IntEnum
 
 from drivers.modbus.bus import BusError, ExceptionResponse, ModbusBus, RequestTimeout, TransportError
 from drivers.modbus.config import ChannelSpec, ModbusProfile
@@ -34,14 +35,6 @@ BUSY_CODES = frozenset({5, 6})
 BUSY_RETRIES = 2
 #: A device silent for this many polls in a row has its merged read probed once more (module docstring).
 PROBE_EVERY = 10
-
-
-class Probe(Enum):
-    """What asking a timed-out merged read's first channel alone told."""
-
-    SILENT = "silent"  # no answer either: the device stopped answering
-    NOISE = "noise"  # it answered, and so did the merged read the second time
-    TOO_MUCH = "too_much"  # it answered, the merged read did not: merge less for this device
 
 
 class Caution(IntEnum):
@@ -99,6 +92,7 @@ class ModbusDevice:
         raw: dict[str, RawResult] = {}
         requests = failed = 0
         answered = False
+        probed: set[Request] = set()  # merged reads being tried again after a timeout
         pending = self.plan()
         while pending:
             request = pending.pop(0)
@@ -113,16 +107,21 @@ class ModbusDevice:
                 failed += 1
                 _fail(raw, request, ReadFailure(exc.reason, str(exc)))
             except RequestTimeout as exc:
-                if self._can_split(request) and self._probe_due(answered):
-                    probe, made = await self._probe(request, raw)
-                    requests += made
-                    if probe is not Probe.SILENT:
-                        answered = True
-                        if probe is Probe.TOO_MUCH:
-                            self._raise_caution(request, "stayed silent on")
-                            pending = self.plan(self._unread(raw))
-                        continue
                 failed += 1
+                if request in probed and answered:
+                    # Its first channel answered alone; the merged read is silent again: too much for it.
+                    self._raise_caution(request, "stayed silent on")
+                    pending = self.plan(self._unread(raw))
+                    continue
+                if (
+                    request not in probed
+                    and self._can_split(request)
+                    and self._reads_through_gap(request)
+                    and self._probe_due(answered)
+                ):
+                    probed.add(request)
+                    pending[:0] = [self._first_alone(request), request]
+                    continue
                 _fail(raw, request, ReadFailure(exc.reason, str(exc)))
                 # A device that stopped answering would cost a full timeout per remaining request and hold
                 # the shared bus; skip the rest of this poll instead.
@@ -160,21 +159,21 @@ class ModbusDevice:
     def _probe_due(self, answered_this_poll: bool) -> bool:  # noqa: FBT001
         return answered_this_poll or self._silent_polls % PROBE_EVERY == 0
 
-    async def _probe(self, request: Request, raw: dict[str, RawResult]) -> tuple[Probe, int]:
-        """After `request` timed out: its first channel alone, then (if that answers) `request` once more.
-        What is read is kept in `raw`; returns the finding and the number of requests made."""
-        key = request.keys[0]
-        spec = self._specs[key]
-        single = Request(request.table, self.profile.wire_address(spec), spec.register_count, (key,))
-        try:
-            self._slice(raw, single, await self._read_with_busy_retry(single))
-        except BusError:
-            return Probe.SILENT, 1
-        try:
-            self._slice(raw, request, await self._read_with_busy_retry(request))
-        except BusError:
-            return Probe.TOO_MUCH, 2
-        return Probe.NOISE, 2
+    def _reads_through_gap(self, request: Request) -> bool:
+        """Whether `request` reads registers none of its channels maps (what a strict device may refuse)."""
+        mapped = {
+            address
+            for key in request.keys
+            for address in range(
+                self.profile.wire_address(self._specs[key]),
+                self.profile.wire_address(self._specs[key]) + self._specs[key].register_count,
+            )
+        }
+        return any(address not in mapped for address in range(request.start, request.end))
+
+    def _first_alone(self, request: Request) -> Request:
+        spec = self._specs[request.keys[0]]
+        return Request(request.table, self.profile.wire_address(spec), spec.register_count, (spec.id,))
 
     def _raise_caution(self, request: Request, how: str = "rejected (exception 2)") -> None:
         self.caution = Caution(self.caution + 1)

@@ -46,7 +46,12 @@ class Rig:
 
 class RigFactory(Protocol):
     def __call__(
-        self, profile: ModbusProfile, values: dict[str, float | str], *, silent_on_unmapped: bool = False
+        self,
+        profile: ModbusProfile,
+        values: dict[str, float | str],
+        *,
+        silent_on_unmapped: bool = False,
+        fill_gaps: int = 0,
     ) -> Rig: ...
 
 
@@ -57,11 +62,15 @@ async def rig(
     buses: list[ModbusBus] = []
 
     def make(
-        profile: ModbusProfile, values: dict[str, float | str], *, silent_on_unmapped: bool = False
+        profile: ModbusProfile,
+        values: dict[str, float | str],
+        *,
+        silent_on_unmapped: bool = False,
+        fill_gaps: int = 0,
     ) -> Rig:
         state = {"values": values}
         sim = SimulatedModbusDevice(
-            profile, lambda _now: state["values"], silent_on_unmapped=silent_on_unmapped
+            profile, lambda _now: state["values"], silent_on_unmapped=silent_on_unmapped, fill_gaps=fill_gaps
         )
         sim.state = state  # type: ignore[attr-defined]
         if request.param == "rtu-over-tcp":  # a serial device server (Moxa NPort style) in front of the bus
@@ -176,39 +185,66 @@ QDY30A_VALUES: dict[str, float | str] = {
 }
 
 
+def vegapuls_values() -> dict[str, float | str]:
+    case = load_case(PROFILE_DIR.parents[1] / "tests/drivers/modbus/cases/vegapuls-c21.yaml")
+    values: dict[str, float | str] = case["polls"][0]["device"]
+    return values
+
+
+def vegapuls_reading_holes(rig: RigFactory) -> tuple[Rig, ModbusDevice]:
+    """A VEGAPULS that reads its unmapped registers as 0: its merged reads span holes and are answered."""
+    setup = rig(shipped_modbus_profile("vegapuls-c21"), vegapuls_values(), fill_gaps=65_536)
+    return setup, setup.device(params={"mounting_height_m": 6.0})
+
+
 async def test_a_lost_reply_is_asked_again_without_merging_less(rig: RigFactory) -> None:
-    # Noise on the line swallows the reply to the one merged read once.
-    setup = rig(shipped_modbus_profile("qdy30a"), QDY30A_VALUES)
-    device = setup.device(params={"datum_m": -0.35})
+    # Noise on the line swallows the reply to the first merged read (status 100..104, over a hole) once.
+    setup, device = vegapuls_reading_holes(rig)
+    plan = device.plan()
+    assert device._reads_through_gap(plan[0])
     setup.sim.faults.no_reply_next = 1
     result = await device.poll()
     assert all(r.quality is Quality.GOOD for r in result.readings.values()), result.readings
-    assert result.readings["water_column"].value == 2.173
-    assert (result.requests, result.failed_requests) == (3, 0)  # lost, one channel alone, the merged again
+    # lost, its first channel alone, the merged read again, then the rest of the plan
+    assert (result.requests, result.failed_requests) == (len(plan) + 2, 1)
     assert device.caution is Caution.AS_CONFIGURED  # noise, not a device that cannot take the read
+
+
+async def test_a_timeout_on_a_read_without_holes_is_not_probed(rig: RigFactory) -> None:
+    # The QDY30A's one read spans no hole, so no device refuses it: a timeout means silence, asked no more.
+    setup = rig(shipped_modbus_profile("qdy30a"), QDY30A_VALUES)
+    device = setup.device(params={"datum_m": -0.35})
+    setup.sim.faults.no_reply_next = 1
+    before = setup.sim.reads
+    result = await device.poll()
+    assert (result.requests, result.failed_requests, setup.sim.reads - before) == (1, 1, 1)
+    assert {r.quality for r in result.readings.values()} == {Quality.MISSING}
+    assert device.caution is Caution.AS_CONFIGURED
+    assert (await device.poll()).readings["water_column"].value == 2.173
 
 
 async def test_a_dead_device_costs_one_timeout_per_poll_and_recovers(
     rig: RigFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(device_module, "PROBE_EVERY", 2)
-    setup = rig(shipped_modbus_profile("qdy30a"), QDY30A_VALUES)
-    device = setup.device(params={"datum_m": -0.35})
+    setup, device = vegapuls_reading_holes(rig)
     setup.sim.faults.no_reply = True
-    reads = []
+    reads, failed = [], []
     for _ in range(3):
         before = setup.sim.reads
         result = await device.poll()
         reads.append(setup.sim.reads - before)
+        failed.append(result.failed_requests)
         assert "timeout" in {r.reason for r in result.readings.values()}
         assert not any(r.quality is Quality.GOOD for r in result.readings.values())
-        assert result.failed_requests == 1  # the rest of the poll was skipped, not timed out one by one
-    # Probed (a channel alone) when it last answered, then only every PROBE_EVERY silent polls.
+    # Probed (a channel alone) on the first silent poll, then only every PROBE_EVERY silent polls; the rest
+    # of each poll is skipped, not timed out request by request.
     assert reads == [2, 1, 2]
+    assert failed == [2, 1, 2]
     assert device.caution is Caution.AS_CONFIGURED
     setup.sim.faults.no_reply = False
     recovered = await device.poll()
-    assert recovered.readings["water_column"].value == 2.173
+    assert all(r.quality is Quality.GOOD for r in recovered.readings.values()), recovered.readings
 
 
 async def test_a_device_silent_on_merged_reads_over_unmapped_registers_is_replanned(rig: RigFactory) -> None:
