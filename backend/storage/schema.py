@@ -144,16 +144,14 @@ def vehicle_point(message: Vehicle, verdict: dict[str, FieldValue] | None = None
 def vehicle_verdict_point(
     message: Vehicle, *, verdict: str, configuration: str | None, excess_kg: float | None, esal: float | None
 ) -> Point:
-    """The verdict on one vehicle (same site, device and time as its `vehicle` point), tagged by the
+    """The verdict on one vehicle (same site, device, lane and time as its `vehicle` point), tagged by the
     configuration judged (`unknown` when none could be told): a handful of values, so the tag stays
-    bounded."""
-    tags = {
-        "site": message.site,
-        "device": message.device,
-        "configuration": configuration or "unknown",
-        "verdict": verdict,
-    }
-    fields: dict[str, FieldValue] = {"gvw_kg": float(message.gvw_kg)}
+    bounded. The verdict itself is a field, so a vehicle judged again (a replay under edited rules)
+    overwrites its point instead of adding one in another series and being counted twice."""
+    tags = {"site": message.site, "device": message.device, "configuration": configuration or "unknown"}
+    if message.lane is not None:
+        tags["lane"] = str(message.lane)  # two lanes can weigh at the same instant
+    fields: dict[str, FieldValue] = {"gvw_kg": float(message.gvw_kg), "verdict": verdict}
     if excess_kg is not None:
         fields["excess_kg"] = float(excess_kg)
     if esal is not None:

@@ -134,7 +134,8 @@ def trucks(scope: Scope) -> list[Dashboard]:
             ],
             width=12,
             description=(
-                "Axle configurations in JBI notation (1-2.2: single steer, dual tandem) as judged: "
+                "Judged vehicles and violations per axle configuration, in JBI notation (1-2.2: single "
+                "steer, dual tandem) as judged: "
                 "reported by the scale, or from its axle groups with the tyres assumed (single steer, "
                 "dual otherwise) where it reports none; `unknown` where neither could be told."
             ),

@@ -35,7 +35,15 @@ from backend.storage.model import (
     Storage,
     StorageRejected,
 )
-from backend.storage.schema import READING, READING_1H, VEHICLE, time_ns, to_points
+from backend.storage.schema import (
+    READING,
+    READING_1H,
+    VEHICLE,
+    VEHICLE_VERDICT,
+    time_ns,
+    to_points,
+    vehicle_verdict_point,
+)
 from pantau.contract import DeviceStatus, GatewayStatus, Readings, Vehicle
 from pantau.contract.examples import example_messages
 from pantau.contract.messages import Quality, Reading, Reason
@@ -520,6 +528,31 @@ async def test_vehicles_group_by_all_tags_with_absent_tags_as_empty(storage: Sto
             },
             rows((at("06:04:17.250000"), {"gvw_kg": 31640.0, "axle_count": 3, "speed_kmh": 42.5})),
         ),
+    ]
+    assert_result(await storage.query(query), expected)
+
+
+async def test_a_vehicle_judged_again_keeps_one_verdict_and_lanes_stay_apart(storage: Storage) -> None:
+    wim = example_messages()["vehicle"]
+    assert isinstance(wim, Vehicle)
+    lane1 = wim.model_copy(update={"ts": at("06:04:17.250000"), "lane": 1})
+    lane2 = lane1.model_copy(update={"lane": 2, "seq": lane1.seq + 1, "gvw_kg": 20_000})
+    judged = {"configuration": "1-2.2", "excess_kg": None, "esal": None}
+    await storage.write(
+        [
+            vehicle_verdict_point(lane1, verdict="violation", **judged),
+            vehicle_verdict_point(lane2, verdict="ok", **judged),
+            # lane 1 judged again (a replay under edited rules): overwritten, not counted twice
+            vehicle_verdict_point(lane1, verdict="tolerated", **judged),
+        ]
+    )
+    query = SeriesQuery(
+        VEHICLE_VERDICT, ("verdict", "gvw_kg"), at("06:00:00"), at("07:00:00"), group_by=("lane",)
+    )
+    stamp = at("06:04:17.250000")
+    expected = [
+        Series({"lane": "1"}, rows((stamp, {"verdict": "tolerated", "gvw_kg": 31640.0}))),
+        Series({"lane": "2"}, rows((stamp, {"verdict": "ok", "gvw_kg": 20000.0}))),
     ]
     assert_result(await storage.query(query), expected)
 
