@@ -3,23 +3,55 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Final
 
 
 class ServiceError(RuntimeError):
     """A service did not start or stop as it should; the message includes the tail of its log."""
 
 
+#: Where Linux hands out local ports for outgoing connections (net.ipv4.ip_local_port_range).
+EPHEMERAL_RANGE_FILE: Final = Path("/proc/sys/net/ipv4/ip_local_port_range")
+#: How far below the ephemeral range service ports are picked.
+_SERVICE_PORT_SPAN: Final = 12_000
+_random = random.SystemRandom()  # pytest-randomly reseeds `random` per test: every test would get one port
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (the service start retries if someone takes it first)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+    """A TCP port that was free a moment ago (the service start retries if someone takes it first).
+
+    Picked below the kernel's ephemeral range. A client reconnecting every 0.2 s to a port in that range
+    while its service is down (a broker or influxd stopped for an outage test) can be given that very port
+    as its own local port, connect to itself (TCP simultaneous open), and keep the port: the service then
+    cannot listen there again. Outside the range that cannot happen.
+    """
+    low = _ephemeral_low()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(200):
+        port = _random.randrange(max(1024, low - _SERVICE_PORT_SPAN), low)
+        with socket.socket(family) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(family) as sock:  # an unusually crowded machine: any free port will do
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
 
 
 def port_open(host: str, port: int, timeout: float = 0.2) -> bool:

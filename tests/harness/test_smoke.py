@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import aiomqtt
 import httpx
@@ -11,6 +12,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from tests.harness.influxd import Influxd
 from tests.harness.modbus import ModbusServerFactory, register_device
 from tests.harness.mosquitto import Mosquitto
+from tests.harness.process import EPHEMERAL_RANGE_FILE, free_port
 from tests.harness.serial_pty import SocatPtyPair
 
 
@@ -85,3 +87,15 @@ async def test_pymodbus_rtu_over_socat_pty_answers_a_register_read(
     assert result.registers == [1, 9600, 7, 2, 2173]
     assert missing.isError()
     assert missing.exception_code == 2
+
+
+def test_service_ports_are_free_and_below_the_ephemeral_range() -> None:
+    # A port outside the range outgoing connections draw from: a client retrying against a stopped
+    # service can never be given it as its own port (and connect to itself, keeping it).
+    low = int(EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    ports = {free_port() for _ in range(20)}
+    assert all(port < low for port in ports), ports
+    assert len(ports) > 1, "each call should pick afresh"
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
