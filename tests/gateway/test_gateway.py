@@ -124,6 +124,8 @@ async def test_broker_outage_of_a_minute_loses_nothing_and_replays_in_order(
     async with recording(private_broker, client_id="rec-outage") as recorder, running(site_file) as gateway:
         await recorder.wait_for(lambda r: len(readings_of(r.received, "wl-pressure")) >= 3, timeout=30)
         private_broker.stop()  # SIGTERM: the broker saves its persistent sessions (ours included)
+        # Without them the gateway, reconnecting before the recorder, would publish to no subscriber.
+        assert (private_broker.workdir / "mosquitto.db").exists(), "the broker saved no sessions"
         await asyncio.sleep(OUTAGE_S)
         queued = gateway.outbox.state().depth
         assert queued >= OUTAGE_S  # readings kept accumulating in the outbox meanwhile

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +34,9 @@ class Mosquitto(ServiceProcess):
             "allow_anonymous true",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.workdir}/",
+            # Started as root, mosquitto drops to user `mosquitto`, which cannot write the persistence file
+            # into a test's private folder ("Error: Permission denied" at exit): sessions were never saved.
+            f"user {getpass.getuser()}",
             "log_dest stdout",
             "log_type error",
             "log_type warning",
