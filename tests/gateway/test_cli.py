@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -88,11 +89,17 @@ async def test_status_reads_the_running_gateways_metrics(field_site: FieldSite, 
     runtime = Gateway(load_site(site_file), site_file, RuntimeOptions(metrics_address=("127.0.0.1", port)))
     task = asyncio.create_task(runtime.run())
     try:
-        await asyncio.sleep(3)
-        assert not task.done(), task.exception()
-        result = await asyncio.to_thread(
-            pantau, "gateway", "status", "--config", str(site_file), "--metrics", f"127.0.0.1:{port}"
-        )
+        # Until the broker is connected and the radar polled (a slow machine takes longer than a fixed wait).
+        deadline = time.monotonic() + 30
+        while True:
+            assert not task.done(), task.exception()
+            result = await asyncio.to_thread(
+                pantau, "gateway", "status", "--config", str(site_file), "--metrics", f"127.0.0.1:{port}"
+            )
+            ready = "broker connected" in result.stdout and "device wl-radar: ok" in result.stdout
+            if ready or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

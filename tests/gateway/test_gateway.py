@@ -343,7 +343,12 @@ async def test_mqtt_311_is_selectable(
     document = yaml.safe_load(site_file.read_text())
     document["mqtt"]["protocol"] = 311
     site_file.write_text(yaml.safe_dump(document))
+    log_from = mosquitto.events_path.stat().st_size
     async with recording(mosquitto, mqtt_topic_root, client_id="rec-311") as recorder, running(site_file):
         await recorder.wait_for(lambda r: len(readings_of(r.received, "wl-pressure")) >= 2, timeout=30)
     assert recorder.invalid == []
     assert_gapless(recorder.seqs())
+    # and it really spoke 3.1.1: the broker logs the protocol of each connection (p2: 3.1.1, p5: 5)
+    log = mosquitto.events_path.read_bytes()[log_from:].decode()
+    gateway_id = document["gateway"]
+    assert re.search(rf"New client connected from \S+ as {gateway_id} \(p2,", log), log

@@ -25,6 +25,10 @@ class Mosquitto(ServiceProcess):
         self.port = free_port(self.host)
 
     @property
+    def events_path(self) -> Path:
+        return self.workdir / "events.log"
+
+    @property
     def config_path(self) -> Path:
         return self.workdir / "mosquitto.conf"
 
@@ -38,6 +42,9 @@ class Mosquitto(ServiceProcess):
             # into a test's private folder ("Error: Permission denied" at exit): sessions were never saved.
             f"user {getpass.getuser()}",
             "log_dest stdout",
+            # stdout into a file is block-buffered: this file is written line by line, for tests to read
+            # while the broker runs (who connected, with which protocol).
+            f"log_dest file {self.events_path}",
             "log_type error",
             "log_type warning",
             "log_type notice",
