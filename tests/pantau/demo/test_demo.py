@@ -138,6 +138,7 @@ def test_it_stops_cleanly(start_demo: Callable[..., DemoProcess], tmp_path: Path
         demo.wait_for(
             "answer from the API", lambda: demo.get("/health/live") is not None, time.monotonic() + 60
         )
+        assert len(list(tmp_path.glob("pantau-demo-*"))) == 1, "no temporary folder where TMPDIR points"
         assert demo.interrupt() == 0, demo.tail()
     else:
         demo = start_demo("--duration", "10s")
