@@ -238,7 +238,8 @@ async def test_a_full_outbox_drops_the_oldest_and_says_so(
     assert state.bytes <= 1_000_000
     reported = [m for _t, m in recorder.received if isinstance(m, GatewayStatus) and m.outbox]
     assert reported[-1].outbox is not None
-    assert reported[-1].outbox.dropped_total == state.dropped_total
+    # The status counts the drops when it was built; making room for it (or a later poll) may drop more.
+    assert 0 < reported[-1].outbox.dropped_total <= state.dropped_total
 
 
 async def test_report_on_change_publishes_moves_and_heartbeats(
