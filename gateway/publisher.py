@@ -30,6 +30,7 @@ from paho.mqtt.properties import Properties
 from gateway.config import MqttConfig
 from gateway.outbox import Builder, Outbox, OutboxMessage
 from pantau import __version__
+from pantau.aio import raise_swallowed_cancellation
 from pantau.contract import GatewayStatus, OutboxStats, Topics, encode
 
 logger = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ class Publisher:
                 return
             started = time.monotonic()
             await self._publish_batch(client, batch, retain=False)
+            raise_swallowed_cancellation()  # aiomqtt's wait_for on PUBACKs (see pantau.aio)
             after = batch[-1].seq
             # Rate limit: the 4G uplink is shared with live data; a week of backlog must not crowd it out.
             await asyncio.sleep(max(0.0, len(batch) / self.config.replay_rate - (time.monotonic() - started)))
@@ -235,6 +237,7 @@ class Publisher:
             batch = await asyncio.to_thread(self.outbox.pending, BATCH, after)
             if batch:
                 await self._publish_batch(client, batch)
+                raise_swallowed_cancellation()  # aiomqtt's wait_for on PUBACKs (see pantau.aio)
                 after = batch[-1].seq
                 continue
             self._wake.clear()

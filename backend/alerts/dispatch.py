@@ -21,6 +21,7 @@ from backend.alerts.state import Effects, RulesState
 from backend.config import BackendMqtt
 from backend.storage.model import Storage, StorageRejected, StorageUnavailable
 from backend.storage.schema import alert_point
+from pantau.aio import raise_swallowed_cancellation
 from pantau.contract import AlertTransition, Topics, encode
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class AlertDispatcher:
             for effects in pending:
                 try:
                     await self._deliver(effects)
+                    raise_swallowed_cancellation()  # aiomqtt's wait_for on a PUBACK (see pantau.aio)
                 except (StorageUnavailable, aiomqtt.MqttError, OSError) as exc:
                     failures += 1
                     if failures == 1:

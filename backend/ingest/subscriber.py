@@ -27,6 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from backend.config import BackendConfig, BackendMqtt
+from pantau.aio import raise_swallowed_cancellation
 from pantau.contract import Topics
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ class _Connection:
                 break
             self.wake.clear()
             try:
-                await asyncio.wait_for(self.wake.wait(), remaining)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
+                async with asyncio.timeout(remaining):
+                    await self.wake.wait()
             except TimeoutError:
                 break
         batch, self.buffer = self.buffer[:size], self.buffer[size:]
@@ -199,6 +202,7 @@ class Subscriber:
     async def _on_connected(self, client: aiomqtt.Client) -> None:
         for topic_filter in self.filters():
             await client.subscribe(topic_filter, qos=1)
+            raise_swallowed_cancellation()  # aiomqtt's wait_for (see pantau.aio)
         self.stats.connected = True
         self.stats.connects_total += 1
         if self.stats.down_since is not None and self.stats.connects_total > 1:

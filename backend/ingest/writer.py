@@ -77,7 +77,9 @@ class SpoolWriter:
                 return
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), remaining)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
+                async with asyncio.timeout(remaining):
+                    await self._wake.wait()
             except TimeoutError:
                 return
 

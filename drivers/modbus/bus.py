@@ -27,6 +27,7 @@ from pymodbus.pdu import ModbusPDU
 
 from drivers.modbus.config import SerialDefaults, Table
 from drivers.profile_base import ProfileModel
+from pantau.aio import raise_swallowed_cancellation
 from pantau.config import Duration
 from pantau.contract import Reason
 
@@ -158,6 +159,7 @@ class ModbusBus:
                 raise TransportError(f"{self.name}: connection lost ({exc})") from exc
             except ModbusException as exc:
                 raise RequestTimeout(f"unit {unit_id}: {exc}") from exc
+            raise_swallowed_cancellation()
             return _registers(response, table, count, unit_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -190,6 +192,11 @@ class ModbusBus:
             detail = str(exc) or type(exc).__name__
         else:
             detail = "refused or port unavailable"
+        try:
+            raise_swallowed_cancellation()
+        except asyncio.CancelledError:
+            client.close()
+            raise
         if not connected:
             client.close()
             self._note_failure(detail)

@@ -1,0 +1,21 @@
+"""asyncio helpers every long-running loop of pantau needs."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+def raise_swallowed_cancellation() -> None:
+    """Raise a cancellation that a library call swallowed on its way back.
+
+    pymodbus and aiomqtt await replies, connections and PUBACKs with asyncio.wait_for. On Python 3.11, a
+    wait_for whose result arrives together with a cancellation returns the result and drops the
+    cancellation (CPython gh-86296, fixed in 3.12). A loop around such a call then never stops: a gateway
+    asked to stop polled on for ever (about 1 cancel in 150 against a real pymodbus server). The task
+    still counts the request it did not see (Task.cancelling), so call this after such a call, outside
+    any `asyncio.timeout` block of your own (which takes back its own cancellation on exit), and never
+    on a path that runs while a cancellation is being handled (a clean shutdown).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
