@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from drivers.modbus.config import DataType, ModbusProfile
 from drivers.modbus.decoder import DeviceDecoder, ReadFailure, counter_delta
 from drivers.modbus.encoder import encode_number
+from drivers.profiles import load_profile
 from pantau.contract import Quality
 
 
@@ -171,3 +173,21 @@ def test_counter_increment_over_polls() -> None:
     assert decoder.decode({"total": [0, 1700]})["rain"].value == 0.5  # a missed poll loses no rain
     reset = decoder.decode({"total": [0, 200]})["rain"]
     assert (reset.value, reset.quality, reset.reason) == (0.2, Quality.SUSPECT, "counter_reset")
+
+
+def test_register_numbers_and_scaling_by_hand_not_through_the_encoder() -> None:
+    # The simulator builds its registers with the encoder, the exact inverse of the decoder, so a mistake
+    # made consistently in both (address base, offset sign) would pass every round trip. Hand figures:
+    every = load_profile(Path(__file__).parent / "profiles" / "every-type.yaml")
+    assert every.address_base == 1
+    channels = {spec.id: spec for spec in every.channels}
+    # register numbers as printed in a manual that counts from 1: register 1 is wire address 0
+    assert every.wire_address(channels["i16"]) == 0
+    assert every.wire_address(channels["scaled"]) == 27
+    assert every.wire_address(channels["temperature"]) == 100
+    readings = DeviceDecoder(every).decode(
+        {"scaled": [265], "i16": [0xFFFE], "temperature": [0x41AA, 0x0000]}  # 0x41AA0000 = 21.25
+    )
+    assert readings["scaled"].value == pytest.approx(21.5)  # 265 x 0.1 - 5
+    assert readings["i16"].value == -2
+    assert readings["temperature"].value == 21.25

@@ -110,7 +110,8 @@ class Live:
 
 
 async def _ready(url: str, end: datetime) -> bool:
-    """Everything sent is in: the last reading and the device states, the level alert, judged trucks."""
+    """Everything sent is in: the last reading and the device states, the level alert at Siaga III, judged
+    trucks."""
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         try:
             alerts = (await client.get("/api/v1/alerts/active", params={"rule": "ampal-muka-air"})).json()
@@ -121,7 +122,9 @@ async def _ready(url: str, end: datetime) -> bool:
             return False
     states = {d["id"]: d["status"] for d in devices["devices"]}
     return (
-        bool(alerts["alerts"])
+        # the level alert at its peak (Siaga III), not any alert on the way up: the rules engine has its
+        # own subscription and may still be partway through the river when everything else is in
+        any(a["level"] == "Siaga III" and a["state"] == "firing" for a in alerts["alerts"])
         and sum(v["verdict"] is not None for v in vehicles["vehicles"]) == TRUCKS
         and states == {"wl-radar": "ok", "wl-pressure": "ok", "rain": "failing"}
         and {datetime.fromisoformat(x["time"]) for x in latest["latest"]} == {end}
