@@ -104,3 +104,21 @@ async def _stored(served: Served) -> tuple[int, int, int]:
         await dataset.stored(served.storage, "vehicle"),
         await dataset.stored(served.storage, "alert", "state"),
     )
+
+
+async def test_free_text_filters_still_match_their_real_values(served: Served) -> None:
+    # The control for "harmless" above: a free-text filter that matched nothing at all (quoting gone
+    # wrong) would pass there too. With a real value it must return exactly the matching rows.
+    async with served.client("admin") as client:
+        vehicles = (await client.get("/api/v1/vehicles", params={"limit": 1000})).json()["vehicles"]
+        classes = sorted({v["vehicle_class"] for v in vehicles if v["vehicle_class"]})
+        assert classes, "the dataset should hold vehicles with a class"
+        wanted = {v["record_id"] for v in vehicles if v["vehicle_class"] == classes[0]}
+        response = await client.get("/api/v1/vehicles", params={"vehicle_class": classes[0], "limit": 1000})
+        assert {v["record_id"] for v in response.json()["vehicles"]} == wanted
+        active = (await client.get("/api/v1/alerts/active")).json()["alerts"]
+        levels = sorted({a["level"] for a in active if a["level"]})
+        assert levels, "the dataset should leave alerts active at a level"
+        wanted = {a["alert_id"] for a in active if a["level"] == levels[0]}
+        response = await client.get("/api/v1/alerts/active", params={"level": levels[0]})
+        assert {a["alert_id"] for a in response.json()["alerts"]} == wanted

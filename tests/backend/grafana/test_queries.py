@@ -54,7 +54,9 @@ async def test_panel_query_returns_data(filled: Filled, item: grafana_sim.PanelQ
 async def test_alert_query_matches_the_backend_alert_state(
     filled: Filled, uid: str, data: Mapping[str, Any]
 ) -> None:
-    # Alert rules evaluate at the wall clock: the backend's stale rules run on it too.
+    # Alert rules evaluate at the wall clock: the backend's stale rules run on it too. The silence rules
+    # look 10 minutes back from now at data stamped when the fill began.
+    assert datetime.now(UTC) - filled.now < timedelta(minutes=9), "the filled data is too old for the rules"
     statement = grafana_sim.render_alert_query(data["model"], data["relativeTimeRange"], datetime.now(UTC))
     result = await filled.query(statement)
     await _check_identifiers(filled, statement)
