@@ -1,35 +1,20 @@
 """One query suite, run on both backends: the API must answer identically on InfluxDB and on SQLite.
 
-Data goes in through `write()` (contract messages through `schema.to_points`, plus hand-made points);
-every expectation is computed by hand here, with values exact in binary so sums and means are exact.
-The InfluxQL semantics are in backend/storage/model.py; influxd 1.6 is the reference.
-
-Data of `_river` (on DAY0, UTC), channel `level` unless said otherwise::
-
-    ampal-mufakat / wl-radar-1        06:00:00  2.0 good      (distance 4.0)
-                                      06:00:30  2.5 good      (distance 3.5)
-                                      06:01:00  3.0 suspect   (distance 3.0)
-                                      06:01:30  missing       (distance missing)
-                                      06:02:00  1.5 good      (distance 4.5)
-                                      07:10:00  4.0 good
-    sungai-ampal-hulu / wl-radar-1    06:00:00  5.0 good
-                                      06:01:00  7.0 good
+Query semantics: ranges, grouping, filters, limits, aggregates, time zones. The data and helpers are in
+conformance.py; what is written (messages, types, overwrites, refusals) in test_conformance_writes.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 import pytest
 
 from backend.storage.model import (
     ALL_TAGS,
     Aggregate,
-    FieldValue,
     Point,
-    Row,
     Series,
     SeriesQuery,
     Storage,
@@ -38,97 +23,21 @@ from backend.storage.model import (
 from backend.storage.schema import (
     READING,
     READING_1H,
-    VEHICLE,
-    VEHICLE_VERDICT,
     time_ns,
-    to_points,
-    vehicle_verdict_point,
 )
-from pantau.contract import DeviceStatus, GatewayStatus, Readings, Vehicle
-from pantau.contract.examples import example_messages
-from pantau.contract.messages import Quality, Reading, Reason
-
-AMPAL: Final = "ampal-mufakat"
-HULU: Final = "sungai-ampal-hulu"
-RADAR: Final = "wl-radar-1"
-MINUTE: Final = timedelta(minutes=1)
-HOUR: Final = timedelta(hours=1)
-DAY: Final = timedelta(days=1)
-#: The day the data is on. Recent, not fixed: InfluxDB refuses points older than the raw retention policy
-#: (90 days), so a fixed date would fail some day. All expectations are relative to it.
-DAY0: Final = datetime.now(UTC).date() - timedelta(days=3)
-
-
-def at(clock: str, day: int = 0) -> datetime:
-    """A UTC time on DAY0 (+ `day` days), e.g. at("06:00:30")."""
-    return datetime.fromisoformat(f"{DAY0 + timedelta(days=day)}T{clock}+00:00")
-
-
-def poll(site: str, device: str, ts: datetime, seq: int, **channels: Reading) -> Readings:
-    return Readings(site=site, device=device, gateway=f"gw-{site}", seq=seq, ts=ts, channels=channels)
-
-
-def good(value: float) -> Reading:
-    return Reading(value=value, unit="m")
-
-
-def _river() -> list[Readings]:
-    ampal = [
-        ("06:00:00", good(2.0), good(4.0)),
-        ("06:00:30", good(2.5), good(3.5)),
-        ("06:01:00", Reading(value=3.0, unit="m", quality=Quality.SUSPECT, reason=Reason.SPIKE), good(3.0)),
-        ("06:01:30", Reading.missing(Reason.TIMEOUT, unit="m"), Reading.missing(Reason.TIMEOUT, unit="m")),
-        ("06:02:00", good(1.5), good(4.5)),
-    ]
-    messages = [
-        poll(AMPAL, RADAR, at(clock), seq, level=level, distance=distance)
-        for seq, (clock, level, distance) in enumerate(ampal, start=100)
-    ]
-    messages.append(poll(AMPAL, RADAR, at("07:10:00"), 200, level=good(4.0)))
-    messages.append(poll(HULU, RADAR, at("06:00:00"), 7, level=good(5.0)))
-    messages.append(poll(HULU, RADAR, at("06:01:00"), 8, level=good(7.0)))
-    return messages
-
-
-async def write_river(storage: Storage) -> None:
-    await storage.write([point for message in _river() for point in to_points(message)])
-
-
-def level(
-    *,
-    start: str = "06:00:00",
-    end: str = "08:00:00",
-    fields: tuple[str, ...] = ("value",),
-    **options: Any,
-) -> SeriesQuery:
-    """A query on `reading` for the `level` channel (more tag filters may be added)."""
-    tags = {"channel": "level"} | options.pop("tags", {})
-    return SeriesQuery(READING, fields, at(start), at(end), tags=tags, **options)
-
-
-def rows(*items: tuple[datetime, dict[str, FieldValue | None]]) -> list[Row]:
-    return [Row(time, values) for time, values in items]
-
-
-def view(result: Sequence[Series]) -> list[Any]:
-    """Series as plain data with the type of every value, so 2 and 2.0 or 1 and True do not compare equal."""
-    return [
-        (
-            dict(series.tags),
-            [
-                (row.time, {name: (type(value).__name__, value) for name, value in row.values.items()})
-                for row in series.rows
-            ],
-        )
-        for series in result
-    ]
-
-
-def assert_result(result: Sequence[Series], expected: Sequence[Series]) -> None:
-    assert view(result) == view(expected)
-
-
-# Raw rows -------------------------------------------------------------------------------------------
+from tests.backend.storage.conformance import (
+    AMPAL,
+    DAY,
+    HOUR,
+    HULU,
+    MINUTE,
+    RADAR,
+    assert_result,
+    at,
+    level,
+    rows,
+    write_river,
+)
 
 
 async def test_raw_range_is_start_inclusive_end_exclusive(storage: Storage) -> None:
@@ -489,168 +398,6 @@ async def test_days_stay_local_across_a_daylight_saving_change(storage: Storage)
 
 
 # Other messages, tag values, writes -----------------------------------------------------------------
-
-
-async def test_vehicles_group_by_all_tags_with_absent_tags_as_empty(storage: Storage) -> None:
-    wim = example_messages()["vehicle"]
-    assert isinstance(wim, Vehicle)
-    wim = wim.model_copy(update={"ts": at("06:04:17.250000")})
-    weighbridge = Vehicle(
-        site=wim.site,
-        device="wb-1",
-        gateway=wim.gateway,
-        seq=912,
-        ts=wim.ts + MINUTE,
-        source="weighbridge",
-        gvw_kg=18_500,
-    )
-    await storage.write(to_points(wim) + to_points(weighbridge))
-    query = SeriesQuery(
-        VEHICLE, ("gvw_kg", "axle_count", "speed_kmh"), at("06:00:00"), at("07:00:00"), group_by=ALL_TAGS
-    )
-    common = {"site": "soekarno-hatta-km13"}
-    expected = [
-        Series(
-            common
-            | {"device": "wb-1", "direction": "", "lane": "", "source": "weighbridge", "vehicle_class": ""}
-            | {"axle_configuration": ""},
-            rows((at("06:05:17.250000"), {"gvw_kg": 18500.0, "axle_count": 0, "speed_kmh": None})),
-        ),
-        Series(
-            common
-            | {
-                "axle_configuration": "1-2.2",
-                "device": "wim-1",
-                "direction": "to-port",
-                "lane": "1",
-                "source": "wim",
-                "vehicle_class": "6B",
-            },
-            rows((at("06:04:17.250000"), {"gvw_kg": 31640.0, "axle_count": 3, "speed_kmh": 42.5})),
-        ),
-    ]
-    assert_result(await storage.query(query), expected)
-
-
-async def test_a_vehicle_judged_again_keeps_one_verdict_and_lanes_stay_apart(storage: Storage) -> None:
-    wim = example_messages()["vehicle"]
-    assert isinstance(wim, Vehicle)
-    lane1 = wim.model_copy(update={"ts": at("06:04:17.250000"), "lane": 1})
-    lane2 = lane1.model_copy(update={"lane": 2, "seq": lane1.seq + 1, "gvw_kg": 20_000})
-    judged = {"configuration": "1-2.2", "excess_kg": None, "esal": None}
-    await storage.write(
-        [
-            vehicle_verdict_point(lane1, verdict="violation", **judged),
-            vehicle_verdict_point(lane2, verdict="ok", **judged),
-            # lane 1 judged again (a replay under edited rules): overwritten, not counted twice
-            vehicle_verdict_point(lane1, verdict="tolerated", **judged),
-        ]
-    )
-    query = SeriesQuery(
-        VEHICLE_VERDICT, ("verdict", "gvw_kg"), at("06:00:00"), at("07:00:00"), group_by=("lane",)
-    )
-    stamp = at("06:04:17.250000")
-    expected = [
-        Series({"lane": "1"}, rows((stamp, {"verdict": "tolerated", "gvw_kg": 31640.0}))),
-        Series({"lane": "2"}, rows((stamp, {"verdict": "ok", "gvw_kg": 20000.0}))),
-    ]
-    assert_result(await storage.query(query), expected)
-
-
-async def test_gateway_and_device_status(storage: Storage) -> None:
-    messages = example_messages()
-    gateway, device = messages["gateway_status"], messages["device_status"]
-    assert isinstance(gateway, GatewayStatus)
-    assert isinstance(device, DeviceStatus)
-    gateway = gateway.model_copy(update={"ts": at("06:00:00")})
-    device = device.model_copy(update={"ts": at("06:00:00")})
-    offline = gateway.model_copy(update={"ts": gateway.ts + MINUTE, "state": "offline", "seq": 48201})
-    await storage.write(to_points(gateway) + to_points(offline) + to_points(device))
-    status = await storage.query(
-        SeriesQuery("gateway_status", ("state", "online", "outbox_depth"), at("06:00:00"), at("06:05:00"))
-    )
-    expected = rows(
-        (at("06:00:00"), {"state": "online", "online": 1, "outbox_depth": 12}),
-        (at("06:01:00"), {"state": "offline", "online": 0, "outbox_depth": 12}),
-    )
-    assert_result(status, [Series({}, expected)])
-    health = await storage.query(
-        SeriesQuery(
-            "device_status",
-            ("state_code",),
-            at("06:00:00"),
-            at("07:00:00"),
-            group_by=("device",),
-            every=HOUR,
-            agg=Aggregate.MAX,
-        )
-    )
-    assert_result(health, [Series({"device": "rain-1"}, rows((at("06:00:00"), {"state_code": 2})))])
-
-
-async def test_booleans_stay_booleans(storage: Storage) -> None:
-    await storage.write(
-        [
-            Point("alert", {"site": AMPAL}, {"acknowledged": False, "severity": 2}, time_ns(at("06:00:00"))),
-            Point("alert", {"site": AMPAL}, {"acknowledged": True, "severity": 3}, time_ns(at("06:30:00"))),
-        ]
-    )
-    raw = await storage.query(
-        SeriesQuery("alert", ("acknowledged", "severity"), at("06:00:00"), at("07:00:00"))
-    )
-    expected_raw = rows(
-        (at("06:00:00"), {"acknowledged": False, "severity": 2}),
-        (at("06:30:00"), {"acknowledged": True, "severity": 3}),
-    )
-    assert_result(raw, [Series({}, expected_raw)])
-    for agg, value in (
-        (Aggregate.FIRST, False),
-        (Aggregate.LAST, True),
-        (Aggregate.MAX, True),
-        (Aggregate.COUNT, 2),
-    ):
-        query = SeriesQuery("alert", ("acknowledged",), at("06:00:00"), at("07:00:00"), every=HOUR, agg=agg)
-        assert_result(
-            await storage.query(query), [Series({}, rows((at("06:00:00"), {"acknowledged": value})))]
-        )
-
-
-async def test_tag_values(storage: Storage) -> None:
-    await write_river(storage)
-    assert await storage.tag_values(READING, "site") == [AMPAL, HULU]
-    assert await storage.tag_values(READING, "channel", {"site": HULU}) == ["level"]
-    assert await storage.tag_values(READING, "channel", {"site": (HULU, AMPAL)}) == ["distance", "level"]
-    assert await storage.tag_values(READING, "lane") == []
-    assert await storage.tag_values("no_such_measurement", "site") == []
-
-
-async def test_writing_the_same_point_twice_stores_it_once(storage: Storage) -> None:
-    await write_river(storage)
-    await write_river(storage)  # a replay after a lost acknowledgement
-    query = level(end="06:01:00", tags={"site": AMPAL}, every=HOUR, agg=Aggregate.COUNT)
-    assert_result(await storage.query(query), [Series({}, rows((at("06:00:00"), {"value": 2})))])
-
-
-async def test_a_point_again_overwrites_field_by_field(storage: Storage) -> None:
-    await write_river(storage)
-    tags = {"site": AMPAL, "device": RADAR, "channel": "level"}
-    await storage.write([Point(READING, tags, {"value": 2.75, "note": "corrected"}, time_ns(at("06:00:30")))])
-    query = level(start="06:00:30", end="06:00:31", fields=("value", "quality", "note"), tags={"site": AMPAL})
-    expected = {"value": 2.75, "quality": "good", "note": "corrected"}
-    assert_result(await storage.query(query), [Series({}, rows((at("06:00:30"), expected)))])
-
-
-async def test_refused_points_are_reported_and_the_others_stored(storage: Storage) -> None:
-    tags = {"site": AMPAL}
-    ok = Point("rain", tags, {"mm": 1.0}, time_ns(at("06:00:00")))
-    not_finite = Point("rain", tags, {"mm": float("nan")}, time_ns(at("06:01:00")))
-    conflict = Point("rain", tags, {"mm": 2}, time_ns(at("06:02:00")))  # int where a float is stored
-    await storage.write([ok])
-    with pytest.raises(StorageRejected) as refused:
-        await storage.write([not_finite, Point("rain", tags, {"mm": 0.5}, time_ns(at("06:03:00"))), conflict])
-    assert refused.value.rejected == [not_finite, conflict]
-    result = await storage.query(SeriesQuery("rain", ("mm",), at("06:00:00"), at("07:00:00")))
-    assert_result(result, [Series({}, rows((at("06:00:00"), {"mm": 1.0}), (at("06:03:00"), {"mm": 0.5})))])
 
 
 @pytest.mark.parametrize(
