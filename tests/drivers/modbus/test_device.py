@@ -106,6 +106,12 @@ def load_case(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
+def vegapuls_values() -> dict[str, float | str]:
+    case = load_case(PROFILE_DIR.parents[1] / "tests/drivers/modbus/cases/vegapuls-c21.yaml")
+    values: dict[str, float | str] = case["polls"][0]["device"]
+    return values
+
+
 def as_expected(reading: Reading, expected: dict[str, Any]) -> dict[str, Any]:
     shown = reading.model_dump(
         mode="json", exclude_none=True, include={"value", "text", "unit", "quality", "reason"}
@@ -139,9 +145,7 @@ def test_every_shipped_modbus_profile_has_a_case() -> None:
 async def test_merged_read_over_unmapped_registers_is_replanned(rig: RigFactory) -> None:
     # VEGAPULS maps 2300..2313 sparsely; a device that rejects reads across the holes answers exception 2.
     profile = shipped_modbus_profile("vegapuls-c21")
-    values = load_case(PROFILE_DIR.parents[1] / "tests/drivers/modbus/cases/vegapuls-c21.yaml")["polls"][0][
-        "device"
-    ]
+    values = vegapuls_values()
     setup = rig(profile, values)
     device = setup.device(params={"mounting_height_m": 6.0})
     first_plan = device.plan()
@@ -183,12 +187,6 @@ QDY30A_VALUES: dict[str, float | str] = {
     "decimals": 3,
     "water_column": 2.173,
 }
-
-
-def vegapuls_values() -> dict[str, float | str]:
-    case = load_case(PROFILE_DIR.parents[1] / "tests/drivers/modbus/cases/vegapuls-c21.yaml")
-    values: dict[str, float | str] = case["polls"][0]["device"]
-    return values
 
 
 def vegapuls_reading_holes(rig: RigFactory) -> tuple[Rig, ModbusDevice]:
@@ -250,9 +248,7 @@ async def test_a_dead_device_costs_one_timeout_per_poll_and_recovers(
 async def test_a_device_silent_on_merged_reads_over_unmapped_registers_is_replanned(rig: RigFactory) -> None:
     # As the exception-2 case above, from a transmitter that answers such a read with silence instead.
     profile = shipped_modbus_profile("vegapuls-c21")
-    values = load_case(PROFILE_DIR.parents[1] / "tests/drivers/modbus/cases/vegapuls-c21.yaml")["polls"][0][
-        "device"
-    ]
+    values = vegapuls_values()
     setup = rig(profile, values, silent_on_unmapped=True)
     device = setup.device(params={"mounting_height_m": 6.0})
     first_plan = device.plan()
@@ -277,9 +273,7 @@ async def test_an_absent_unit_times_out_within_the_deadline(rig: RigFactory) -> 
 
 async def test_nan_and_inf_from_the_wire_are_bad_never_numbers(rig: RigFactory) -> None:
     profile = shipped_modbus_profile("vegapuls-c21")
-    values = load_case(PROFILE_DIR.parents[1] / "tests/drivers/modbus/cases/vegapuls-c21.yaml")["polls"][0][
-        "device"
-    ]
+    values = vegapuls_values()
     setup = rig(profile, values)
     setup.sim.faults.nan_channels = {"echo_amplitude"}
     setup.sim.faults.inf_channels = {"distance"}
