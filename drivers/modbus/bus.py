@@ -1,11 +1,10 @@
 """One Modbus bus (a serial line, a TCP device, or a serial server): serialised requests, timeouts,
 inter-frame delay, reconnection with capped jittered back-off.
 
-    BusError
-     ├── RequestTimeout       no (valid) reply in time: CRC/framing errors on RTU also end up here
-     ├── ExceptionResponse    the device answered with a Modbus exception code
-     ├── FramingError         a reply that does not fit the request (wrong length)
-     └── TransportError       cannot open/keep the port or connection; the bus reconnects with back-off
+Modbus TCP goes through pymodbus' client (its transaction ids match replies to requests). RTU, on a serial
+port or through a serial device server, goes through pantau's own master in `rtu.py`, whose line
+discipline never takes a late reply for the answer to the next request. The exception tree is in
+`errors.py` (re-exported here).
 """
 
 from __future__ import annotations
@@ -20,50 +19,46 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field
 from pymodbus import FramerType
-from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.pdu import ExceptionResponse as PduExceptionResponse
 from pymodbus.pdu import ModbusPDU
 
 from drivers.modbus.config import SerialDefaults, Table
+from drivers.modbus.errors import (
+    SILENT_UNIT_HINT,
+    BusError,
+    CrcError,
+    ExceptionResponse,
+    FramingError,
+    RequestTimeout,
+    TransportError,
+    describe_exception,
+)
+from drivers.modbus.rtu import LineCounters, RtuLine, char_time, open_serial, open_tcp, quiet_time
 from drivers.profile_base import ProfileModel
 from pantau.aio import raise_swallowed_cancellation
 from pantau.config import Duration
-from pantau.contract import Reason
+
+__all__ = [
+    "BusError",
+    "BusTiming",
+    "CrcError",
+    "ExceptionResponse",
+    "FramingError",
+    "ModbusBus",
+    "RequestTimeout",
+    "SerialBusConfig",
+    "TcpBusConfig",
+    "TransportError",
+]
 
 logger = logging.getLogger(__name__)
 # pymodbus logs every timeout at ERROR; the bus logs failures once when they start and once on recovery.
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 BACKOFF_BASE_S: Final = 0.5
-
-
-class BusError(Exception):
-    """A request on the bus failed; `reason` is the contract reason code for the affected channels."""
-
-    reason = "bus"
-
-
-class RequestTimeout(BusError):
-    reason = "timeout"
-
-
-class ExceptionResponse(BusError):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-    @property
-    def reason(self) -> str:  # type: ignore[override]
-        return Reason.modbus_exception(self.code)
-
-
-class FramingError(BusError):
-    reason = "framing"
-
-
-class TransportError(BusError):
-    reason = "connection"
+_FUNCTION_CODES: Final = {Table.COILS: 1, Table.DISCRETE_INPUTS: 2, Table.HOLDING: 3, Table.INPUT: 4}
 
 
 class TcpBusConfig(ProfileModel):
@@ -90,13 +85,20 @@ class BusTiming(ProfileModel):
     # 0 by default: on a shared bus a retry doubles what a dead device costs the others, and the next poll
     # is seconds away anyway. Raise it for a noisy line where single frames get lost.
     retries: int = Field(default=0, ge=0, le=5, description="Repeats of a request that timed out")
+    late_reply_window: Duration | None = Field(
+        default=None,
+        le=timedelta(seconds=10),
+        description=(
+            "RTU: after a failed request, how long the line is listened to (and all heard thrown away) "
+            "before the next request; default: the timeout"
+        ),
+    )
     backoff_cap: Duration = Field(
         default=timedelta(seconds=60), description="Longest wait between reconnects"
     )
 
 
 BusConfig = Annotated[TcpBusConfig | SerialBusConfig, Field(discriminator="transport")]
-Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 
 
 class ModbusBus:
@@ -115,7 +117,10 @@ class ModbusBus:
         self.name = name
         self._monotonic = monotonic
         self._lock = asyncio.Lock()
-        self._client: Client | None = None
+        self._client: AsyncModbusTcpClient | None = None
+        self._line: RtuLine | None = None
+        #: What the RTU line discipline threw away (stays zero on Modbus TCP, where ids match replies).
+        self.line_counters = LineCounters()
         self._last_frame_end = 0.0
         self._failures = 0
         self._retry_at = 0.0
@@ -123,67 +128,135 @@ class ModbusBus:
 
     @property
     def describe(self) -> str:
+        """Where the bus is, with its line settings: what a technician checks first."""
         if isinstance(self.config, TcpBusConfig):
             return f"{self.config.host}:{self.config.port} ({self.config.framing})"
         c = self.config
         return f"{c.port} {c.baudrate} {c.bytesize}{c.parity}{c.stopbits}"
 
+    @property
+    def is_rtu(self) -> bool:
+        return isinstance(self.config, SerialBusConfig) or self.config.framing == "rtu"
+
     async def read(self, table: Table, address: int, count: int, unit_id: int) -> list[int]:
         """Registers (or bits as 0/1) [address, address+count) of `unit_id`; raises a BusError subclass."""
         async with self._lock:
-            client = await self._connected_client()
             await self._respect_inter_frame_delay()
             try:
-                return await self._read(client, table, address, count, unit_id)
+                return await self._read(table, address, count, unit_id)
             finally:
                 self._last_frame_end = self._monotonic()
 
-    async def _read(self, client: Client, table: Table, address: int, count: int, unit_id: int) -> list[int]:
-        timeout = self.timing.timeout.total_seconds()
+    async def _read(self, table: Table, address: int, count: int, unit_id: int) -> list[int]:
         attempts = self.timing.retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                # pymodbus has its own timeout; ours bounds the whole call whatever pymodbus does.
-                async with asyncio.timeout(timeout * 1.5 + 0.5):
-                    response = await _request(client, table, address, count, unit_id)
-            except (TimeoutError, ModbusIOException) as exc:
-                self._forget_late_reply(client)
+                if self.is_rtu:
+                    return await self._rtu_read(table, address, count, unit_id)
+                return await self._tcp_read(table, address, count, unit_id)
+            except (RequestTimeout, CrcError) as exc:
                 if attempt == attempts:
-                    raise RequestTimeout(
-                        f"unit {unit_id}: no reply within {timeout:g} s on {self.name}"
-                    ) from exc
-                client = await self._connected_client()
-                continue
-            except ConnectionException as exc:
-                await self._drop_connection(str(exc))
-                raise TransportError(f"{self.name}: connection lost ({exc})") from exc
-            except ModbusException as exc:
-                raise RequestTimeout(f"unit {unit_id}: {exc}") from exc
-            raise_swallowed_cancellation()
-            return _registers(response, table, count, unit_id)
+                    raise type(exc)(self._explain(unit_id, exc)) from exc
+            except ExceptionResponse as exc:
+                message = f"unit {unit_id} on {self.name}: {describe_exception(exc.code)} for {table} read"
+                raise ExceptionResponse(exc.code, message) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _forget_late_reply(self, client: Client) -> None:
-        # On TCP a reply that arrives after we gave up would be taken for the answer to the next request;
-        # a fresh connection guarantees it never is. (On a serial line pymodbus drops stale bytes itself.)
-        if isinstance(self.config, TcpBusConfig):
+    def _explain(self, unit_id: int, exc: BusError) -> str:
+        timeout = self.timing.timeout.total_seconds()
+        where = f"unit {unit_id} on {self.name} ({self.describe})"
+        if isinstance(exc, CrcError):
+            return f"{where}: reply failed its CRC check: check baud rate, parity, termination and grounding"
+        if self.is_rtu:
+            return f"{where}: no reply within {timeout:g} s: {SILENT_UNIT_HINT}"
+        return f"{where}: no reply within {timeout:g} s: check the unit id and that the device is powered"
+
+    async def _rtu_read(self, table: Table, address: int, count: int, unit_id: int) -> list[int]:
+        line = await self._connected_line()
+        timeout = self.timing.timeout.total_seconds()
+        try:
+            return await line.read(unit_id, _FUNCTION_CODES[table], address, count, timeout)
+        except TransportError as exc:
+            await self._drop_connection(str(exc))
+            raise
+
+    async def _tcp_read(self, table: Table, address: int, count: int, unit_id: int) -> list[int]:
+        client = await self._connected_client()
+        timeout = self.timing.timeout.total_seconds()
+        try:
+            # pymodbus has its own timeout; ours bounds the whole call whatever pymodbus does.
+            async with asyncio.timeout(timeout * 1.5 + 0.5):
+                response = await _request(client, table, address, count, unit_id)
+        except (TimeoutError, ModbusIOException) as exc:
+            # A reply that arrives after we gave up would be taken for the answer to the next request on this
+            # connection; a fresh connection guarantees it never is.
             client.close()
             self._client = None
+            raise RequestTimeout(f"unit {unit_id}: no reply within {timeout:g} s") from exc
+        except ConnectionException as exc:
+            await self._drop_connection(str(exc))
+            raise TransportError(f"{self.name}: connection lost ({exc})") from exc
+        except ModbusException as exc:
+            raise RequestTimeout(f"unit {unit_id}: {exc}") from exc
+        raise_swallowed_cancellation()
+        return _registers(response, table, count, unit_id)
 
     async def _respect_inter_frame_delay(self) -> None:
         wait = self._last_frame_end + self.timing.inter_frame_delay.total_seconds() - self._monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
 
-    async def _connected_client(self) -> Client:
-        if self._client is not None and self._client.connected:
-            return self._client
+    def _check_backoff(self) -> None:
         now = self._monotonic()
         if now < self._retry_at:
             raise TransportError(
                 f"{self.name}: {self.describe} unavailable, next attempt in {self._retry_at - now:.1f} s"
             )
-        client = self._make_client()
+
+    async def _connected_line(self) -> RtuLine:
+        if self._line is not None and self._line.open:
+            return self._line
+        if self._line is not None:
+            await self._drop_connection("connection closed by the other end")
+        self._check_backoff()
+        timeout = self.timing.timeout.total_seconds()
+        try:
+            if isinstance(self.config, TcpBusConfig):
+                reader, writer = await open_tcp(self.config.host, self.config.port, timeout + 1)
+                character_s = 0.0  # the serial side of a device server is not ours to time
+            else:
+                c = self.config
+                reader, writer = await open_serial(c.port, c, timeout + 1)
+                character_s = char_time(c.baudrate, c.bytesize, c.parity, c.stopbits)
+        except TransportError as exc:
+            self._note_failure(str(exc))
+            raise TransportError(f"{self.name}: {exc}") from exc
+        window = self.timing.late_reply_window or self.timing.timeout
+        self._line = RtuLine(
+            reader,
+            writer,
+            name=self.name,
+            quiet_s=max(quiet_time(character_s), self.timing.inter_frame_delay.total_seconds()),
+            late_reply_window_s=window.total_seconds(),
+            counters=self.line_counters,
+        )
+        self._note_recovery()
+        return self._line
+
+    async def _connected_client(self) -> AsyncModbusTcpClient:
+        if self._client is not None and self._client.connected:
+            return self._client
+        self._check_backoff()
+        assert isinstance(self.config, TcpBusConfig)  # noqa: S101 - RTU buses never get here
+        client = AsyncModbusTcpClient(
+            self.config.host,
+            port=self.config.port,
+            framer=FramerType.SOCKET,
+            timeout=self.timing.timeout.total_seconds(),
+            retries=0,
+            reconnect_delay=0,
+            name=self.name,
+        )
         try:
             async with asyncio.timeout(self.timing.timeout.total_seconds() + 1):
                 connected = await client.connect()
@@ -204,32 +277,6 @@ class ModbusBus:
         self._client = client
         self._note_recovery()
         return client
-
-    def _make_client(self) -> Client:
-        timeout = self.timing.timeout.total_seconds()
-        if isinstance(self.config, TcpBusConfig):
-            framer = FramerType.RTU if self.config.framing == "rtu" else FramerType.SOCKET
-            return AsyncModbusTcpClient(
-                self.config.host,
-                port=self.config.port,
-                framer=framer,
-                timeout=timeout,
-                retries=0,
-                reconnect_delay=0,
-                name=self.name,
-            )
-        c = self.config
-        return AsyncModbusSerialClient(
-            c.port,
-            baudrate=c.baudrate,
-            parity=c.parity,
-            stopbits=c.stopbits,
-            bytesize=c.bytesize,
-            timeout=timeout,
-            retries=0,
-            reconnect_delay=0,
-            name=self.name,
-        )
 
     def _note_failure(self, detail: str) -> None:
         self._failures += 1
@@ -252,19 +299,25 @@ class ModbusBus:
         self._down_since = None
 
     async def _drop_connection(self, detail: str) -> None:
+        await self._close_transport()
+        self._note_failure(detail)
+
+    async def _close_transport(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
-        self._note_failure(detail)
+        if self._line is not None:
+            line, self._line = self._line, None
+            await line.close()
 
     async def close(self) -> None:
         async with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            await self._close_transport()
 
 
-async def _request(client: Client, table: Table, address: int, count: int, unit_id: int) -> ModbusPDU:
+async def _request(
+    client: AsyncModbusTcpClient, table: Table, address: int, count: int, unit_id: int
+) -> ModbusPDU:
     if table is Table.HOLDING:
         return await client.read_holding_registers(address, count=count, device_id=unit_id)
     if table is Table.INPUT:
@@ -277,7 +330,7 @@ async def _request(client: Client, table: Table, address: int, count: int, unit_
 def _registers(response: ModbusPDU, table: Table, count: int, unit_id: int) -> list[int]:
     if isinstance(response, PduExceptionResponse) or response.isError():
         code = int(getattr(response, "exception_code", 0))
-        raise ExceptionResponse(code, f"unit {unit_id}: exception code {code} for {table} read")
+        raise ExceptionResponse(code, f"unit {unit_id}: {describe_exception(code)} for {table} read")
     if table.is_bits:
         bits = list(response.bits)[:count]
         if len(bits) != count:

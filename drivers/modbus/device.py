@@ -1,8 +1,9 @@
 """Polling one Modbus device: plan the reads, run them on its bus, decode every channel with its quality.
 
-A failed request costs only its own channels. A device that rejects a merged read with exception 2
-(illegal data address: the read spans registers it does not map) is re-planned with smaller requests,
-and the smaller plan is remembered for as long as the process runs.
+The plan is made once and kept. A failed request costs only its own channels. A device that rejects a
+merged read with exception 2 (illegal data address: the read spans registers it does not map) has that
+read re-planned with smaller requests (the rest of the plan stays as it is), and the smaller requests are
+remembered for as long as the process runs. Channels that share registers always share a request.
 
 Some cheap transmitters do not answer such a read at all. So when a merged read that reads through
 unmapped registers times out, its first channel is asked alone, then the merged read once more. The
@@ -24,7 +25,8 @@ from enum import IntEnum
 from drivers.modbus.bus import BusError, ExceptionResponse, ModbusBus, RequestTimeout, TransportError
 from drivers.modbus.config import ChannelSpec, ModbusProfile
 from drivers.modbus.decoder import DeviceDecoder, RawResult, ReadFailure
-from drivers.modbus.planner import CostModel, Limits, Request, Span, plan_reads
+from drivers.modbus.errors import SILENT_UNIT_HINT
+from drivers.modbus.planner import CostModel, Limits, Request, Span, one_per_register_run, plan_reads
 from pantau.contract import Reading
 
 logger = logging.getLogger(__name__)
@@ -35,14 +37,16 @@ BUSY_CODES = frozenset({5, 6})
 BUSY_RETRIES = 2
 #: A device silent for this many polls in a row has its merged read probed once more (module docstring).
 PROBE_EVERY = 10
+#: Channel details are short texts in the contract.
+DETAIL_MAX = 256
 
 
 class Caution(IntEnum):
-    """How conservatively to merge reads; raised one step each time a merged read is rejected."""
+    """How conservatively to merge a read; raised one step each time that merged read is rejected."""
 
     AS_CONFIGURED = 0
     NO_GAPS = 1  # merge only registers that touch
-    ONE_PER_CHANNEL = 2
+    ONE_PER_CHANNEL = 2  # one request per channel, except channels that share registers
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ class ModbusDevice:
     params: Mapping[str, float] = field(default_factory=dict)
     costs: CostModel = field(default_factory=CostModel.fewest_requests)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: How cautiously the plan starts; afterwards, the most cautious level any of its reads was raised to.
     caution: Caution = Caution.AS_CONFIGURED
 
     def __post_init__(self) -> None:
@@ -71,78 +76,84 @@ class ModbusDevice:
         self._specs = {spec.id: spec for spec in self.profile.channels}
         #: Polls in a row with no answer at all (0: answered in its last poll, or never polled).
         self._silent_polls = 0
+        #: When the device last answered anything (None: not since the process started).
+        self._last_answer: datetime | None = None
+        #: The plan, made once, each request with the caution it was planned at.
+        self._plan: dict[Request, Caution] = dict.fromkeys(
+            self._planned(list(self._specs), self.caution), self.caution
+        )
 
-    def plan(self, keys: list[str] | None = None) -> list[Request]:
-        """The requests one poll makes at the current caution level (all channels unless `keys`)."""
-        chosen = [self._specs[k] for k in keys] if keys is not None else list(self._specs.values())
+    def plan(self) -> list[Request]:
+        """The requests one poll makes (re-planned reads included)."""
+        return list(self._plan)
+
+    def _planned(self, keys: list[str], caution: Caution) -> list[Request]:
         spans = [
-            Span(spec.id, spec.table, self.profile.wire_address(spec), spec.register_count) for spec in chosen
+            Span(
+                key,
+                self._specs[key].table,
+                self.profile.wire_address(self._specs[key]),
+                self._specs[key].register_count,
+            )
+            for key in keys
         ]
-        limits = Limits(max_registers=self.profile.max_registers_per_request, max_gap=self.profile.max_gap)
-        if self.caution >= Caution.NO_GAPS:
-            limits = Limits(max_registers=limits.max_registers, max_gap=0)
-        if self.caution >= Caution.ONE_PER_CHANNEL:
-            return [Request(s.table, s.start, s.count, (s.key,)) for s in spans]
+        if caution >= Caution.ONE_PER_CHANNEL:
+            return one_per_register_run(spans)
+        max_gap = 0 if caution >= Caution.NO_GAPS else self.profile.max_gap
+        limits = Limits(max_registers=self.profile.max_registers_per_request, max_gap=max_gap)
         return plan_reads(spans, limits, self.costs)
 
     async def poll(self) -> PollResult:
         """Read and decode every channel; never raises for device or bus trouble (it shows in quality)."""
         ts = self.clock()
         started = time.monotonic()
-        raw: dict[str, RawResult] = {}
-        requests = failed = 0
-        answered = False
-        probed: set[Request] = set()  # merged reads being tried again after a timeout
-        pending = self.plan()
-        while pending:
-            request = pending.pop(0)
-            requests += 1
+        run = _PollRun(self.plan(), late_before=self.bus.line_counters.late_replies[self.unit_id])
+        while run.pending:
+            request = run.pending.pop(0)
+            if all(key in run.raw for key in request.keys):
+                continue  # read already this poll (a probe asked for it alone)
+            run.requests += 1
             try:
                 words = await self._read_with_busy_retry(request)
             except ExceptionResponse as exc:
                 if exc.code == ILLEGAL_DATA_ADDRESS and self._can_split(request):
-                    self._raise_caution(request)
-                    pending = self.plan(self._unread(raw))
+                    run.pending[:0] = self._replan(request)
                     continue
-                failed += 1
-                _fail(raw, request, ReadFailure(exc.reason, str(exc)))
+                run.fail(request, ReadFailure(exc.reason, _short(str(exc))))
             except RequestTimeout as exc:
-                failed += 1
-                if request in probed and answered:
-                    # Its first channel answered alone; the merged read is silent again: too much for it.
-                    self._raise_caution(request, "stayed silent on")
-                    pending = self.plan(self._unread(raw))
-                    continue
-                if (
-                    request not in probed
-                    and self._can_split(request)
-                    and self._reads_through_gap(request)
-                    and self._probe_due(answered)
-                ):
-                    probed.add(request)
-                    pending[:0] = [self._first_alone(request), request]
-                    continue
-                _fail(raw, request, ReadFailure(exc.reason, str(exc)))
-                # A device that stopped answering would cost a full timeout per remaining request and hold
-                # the shared bus; skip the rest of this poll instead.
-                _skip(
-                    raw, pending, ReadFailure(exc.reason, "skipped: the device stopped answering this poll")
-                )
-                pending = []
+                self._on_timeout(run, request, exc)
             except TransportError as exc:
-                failed += 1
-                _fail(raw, request, ReadFailure(exc.reason, str(exc)))
-                _skip(raw, pending, ReadFailure(exc.reason, str(exc)))
-                pending = []
+                run.give_up(request, ReadFailure(exc.reason, _short(str(exc))))
             except BusError as exc:
-                failed += 1
-                _fail(raw, request, ReadFailure(exc.reason, str(exc)))
+                run.fail(request, ReadFailure(exc.reason, _short(str(exc))))
             else:
-                answered = True
-                self._slice(raw, request, words)
-        self._silent_polls = 0 if answered else self._silent_polls + 1
-        readings = self._decoder.decode(raw)
-        return PollResult(ts, readings, requests, failed, time.monotonic() - started)
+                run.answered = True
+                self._slice(run.raw, request, words)
+        self._silent_polls = 0 if run.answered else self._silent_polls + 1
+        if run.answered:
+            self._last_answer = ts
+        readings = self._decoder.decode(run.raw)
+        return PollResult(ts, readings, run.requests, run.failed, time.monotonic() - started)
+
+    def _on_timeout(self, run: _PollRun, request: Request, exc: RequestTimeout) -> None:
+        run.failed += 1  # every timeout counts, including those a probe explains
+        if request in run.probed and run.answered:
+            # Its first channel answered alone; the merged read is silent again: too much for it.
+            run.pending[:0] = self._replan(request, "stayed silent on")
+            return
+        if (
+            request not in run.probed
+            and self._can_split(request)
+            and self._reads_through_gap(request)
+            and self._probe_due(run.answered)
+        ):
+            run.probed.add(request)
+            run.pending[:0] = [self._first_alone(request), request]
+            return
+        # A device that stopped answering would cost a full timeout per remaining request and hold the
+        # shared bus; skip the rest of this poll instead. Every channel says why, with a hint.
+        run.failed -= 1
+        run.give_up(request, ReadFailure(exc.reason, self._silence_detail(exc, run.late_before)))
 
     async def _read_with_busy_retry(self, request: Request) -> list[int]:
         for attempt in range(BUSY_RETRIES + 1):
@@ -153,8 +164,19 @@ class ModbusDevice:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _silence_detail(self, exc: RequestTimeout, late_before: int) -> str:
+        """What the channels of a silent device say: the bus's words and what to check next."""
+        late = self.bus.line_counters.late_replies[self.unit_id] - late_before
+        if late:
+            hint = f"it answers, but too late ({late} late replies discarded): raise the bus timeout"
+        elif self._last_answer is None:
+            hint = f"it has not answered since the gateway started: {SILENT_UNIT_HINT}"
+        else:
+            hint = f"it answered until {self._last_answer:%Y-%m-%d %H:%M:%S}Z: check its power and cable"
+        return _short(f"{exc}; {hint}")
+
     def _can_split(self, request: Request) -> bool:
-        return len(request.keys) > 1 and self.caution < Caution.ONE_PER_CHANNEL
+        return len(request.keys) > 1 and self._plan.get(request, self.caution) < Caution.ONE_PER_CHANNEL
 
     def _probe_due(self, answered_this_poll: bool) -> bool:  # noqa: FBT001
         return answered_this_poll or self._silent_polls % PROBE_EVERY == 0
@@ -175,21 +197,27 @@ class ModbusDevice:
         spec = self._specs[request.keys[0]]
         return Request(request.table, self.profile.wire_address(spec), spec.register_count, (spec.id,))
 
-    def _raise_caution(self, request: Request, how: str = "rejected (exception 2)") -> None:
-        self.caution = Caution(self.caution + 1)
+    def _replan(self, request: Request, how: str = "rejected (exception 2)") -> list[Request]:
+        """Replace `request` in the plan by a more cautious split of its channels; the split, to read now."""
+        caution = Caution(self._plan.get(request, self.caution) + 1)
+        split = self._planned(list(request.keys), caution)
+        plan = list(self._plan.items())
+        at = next((i for i, (r, _) in enumerate(plan) if r == request), len(plan))
+        plan[at : at + 1] = [(r, caution) for r in split]
+        self._plan = dict(plan)
+        self.caution = max(self.caution, caution)
         logger.warning(
-            "unit %d (%s) %s a merged read of %s %d..%d; reading more cautiously (%s)",
+            "unit %d (%s) %s a merged read of %s %d..%d; reading those %d channels more cautiously (%s)",
             self.unit_id,
             self.profile.id,
             how,
             request.table,
             request.start,
             request.end - 1,
-            self.caution.name.lower(),
+            len(request.keys),
+            caution.name.lower(),
         )
-
-    def _unread(self, raw: Mapping[str, RawResult]) -> list[str]:
-        return [key for key in self._specs if key not in raw]
+        return split
 
     def _slice(self, raw: dict[str, RawResult], request: Request, words: list[int]) -> None:
         for key in request.keys:
@@ -198,11 +226,34 @@ class ModbusDevice:
             raw[key] = words[offset : offset + spec.register_count]
 
 
+@dataclass
+class _PollRun:
+    """One poll in progress: what is still to read, what was read, what failed."""
+
+    pending: list[Request]
+    late_before: int  # late replies of this unit the bus had discarded before the poll
+    raw: dict[str, RawResult] = field(default_factory=dict)
+    probed: set[Request] = field(default_factory=set)  # merged reads being tried again after a timeout
+    answered: bool = False
+    requests: int = 0
+    failed: int = 0
+
+    def fail(self, request: Request, failure: ReadFailure) -> None:
+        self.failed += 1
+        _fail(self.raw, request, failure)
+
+    def give_up(self, request: Request, failure: ReadFailure) -> None:
+        """Fail `request` and every request still pending with the same failure."""
+        self.fail(request, failure)
+        for later in self.pending:
+            _fail(self.raw, later, failure)
+        self.pending = []
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= DETAIL_MAX else text[: DETAIL_MAX - 1] + "…"
+
+
 def _fail(raw: dict[str, RawResult], request: Request, failure: ReadFailure) -> None:
     for key in request.keys:
         raw[key] = failure
-
-
-def _skip(raw: dict[str, RawResult], pending: list[Request], failure: ReadFailure) -> None:
-    for request in pending:
-        _fail(raw, request, failure)

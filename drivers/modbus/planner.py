@@ -139,6 +139,18 @@ def _plan_table(table: Table, spans: list[Span], limits: Limits, costs: CostMode
     return requests
 
 
+def one_per_register_run(spans: Iterable[Span]) -> list[Request]:
+    """The most cautious plan: nothing merged, except channels that share registers (never read twice)."""
+    by_table: dict[Table, list[Span]] = {}
+    for span in spans:
+        by_table.setdefault(span.table, []).append(span)
+    return [
+        Request(table, block.start, block.end - block.start, block.keys)
+        for table in sorted(by_table, key=lambda t: t.function_code)
+        for block in _merge_overlapping(by_table[table])
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class _Block:
     start: int

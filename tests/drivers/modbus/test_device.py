@@ -294,6 +294,7 @@ async def test_corrupted_rtu_frames_are_missing_and_the_device_recovers(rig: Rig
     device = setup.device()
     setup.sim.faults.garbage_every = 1  # every reply's CRC is broken: the master must discard them all
     broken = await device.poll()
-    assert {(r.quality, r.reason) for r in broken.readings.values()} == {(Quality.MISSING, "timeout")}
+    assert {(r.quality, r.reason) for r in broken.readings.values()} == {(Quality.MISSING, "crc")}
+    assert all("check baud rate, parity, termination" in (r.detail or "") for r in broken.readings.values())
     setup.sim.faults.garbage_every = 0
     assert (await device.poll()).readings["level"].value == 1.0

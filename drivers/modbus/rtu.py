@@ -1,0 +1,274 @@
+"""A Modbus RTU master on one byte stream: a serial port (RS-485 adapter) or a TCP serial device server.
+
+Why not pymodbus' RTU client: RTU has no transaction id, and pymodbus hands whatever frame arrives while a
+request is pending to that request. Simple device firmware still answers after the master gave up; its
+late reply then became the answer to the next request, and with two reads of the same shape (one register
+each) a wrong value was published as `good`. The line discipline here makes that impossible:
+
+* Before a request the line is ours only when nothing is owed on it: after any failed exchange (timeout,
+  CRC error, wrong reply) the master listens for `late_reply_window` (default: the request timeout, as
+  libmodbus' error recovery does) and then until the line has been quiet for `quiet` (3.5 character times,
+  at least QUIET_FLOOR_S for USB adapters and serial servers that deliver bytes in bursts), bounded by
+  SETTLE_CAP_FACTOR so a babbling line cannot hold the bus. Everything heard then is thrown away: frames
+  are counted against the unit that sent them (`late_replies`), the rest as `noise_bytes`.
+* Whatever is already buffered when a request goes out is thrown away and counted the same way.
+* A reply is taken only when its unit, function and byte count match the request and its CRC is right.
+  A CRC-valid frame that does not match is discarded and counted, and the master waits on for its reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import termios
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Final
+
+import serial_asyncio_fast
+
+from drivers.modbus.errors import CrcError, ExceptionResponse, RequestTimeout, TransportError
+from drivers.modbus.rtu_frame import (
+    EXCEPTION_BIT,
+    MAX_DATA_BYTES,
+    crc_ok,
+    data_bytes,
+    find_frames,
+    read_request,
+    unpack,
+)
+from drivers.profile_base import SerialSettings
+
+logger = logging.getLogger(__name__)
+
+#: The shortest quiet time that proves a line silent: USB adapters and serial servers deliver bytes in
+#: bursts a few milliseconds apart, so 3.5 character times at 115200 baud (0.3 ms) would end a frame early.
+QUIET_FLOOR_S: Final = 0.02
+#: A line that never goes quiet is given up on after this many late-reply windows (and logged).
+SETTLE_CAP_FACTOR: Final = 3
+_CHUNK: Final = 4096
+_CLOSE_TIMEOUT_S: Final = 2.0
+
+
+def char_time(baudrate: int, bytesize: int, parity: str, stopbits: int) -> float:
+    """Seconds one character takes on the line: start bit, data bits, parity bit, stop bits."""
+    return (1 + bytesize + (parity != "N") + stopbits) / baudrate
+
+
+def quiet_time(character_s: float) -> float:
+    """The silence that ends a frame: 3.5 characters (1.75 ms fixed above 19200 baud, as the Modbus
+    serial line guide says), never under QUIET_FLOOR_S."""
+    spec = 0.00175 if character_s < 11 / 19200 else 3.5 * character_s
+    return max(spec, QUIET_FLOOR_S)
+
+
+@dataclass
+class LineCounters:
+    """What the line threw away since it was made, for device status and metrics."""
+
+    #: CRC-valid frames nobody was waiting for (a late reply, a reply of the wrong shape), by unit.
+    late_replies: Counter[int] = field(default_factory=Counter)
+    #: Bytes that were no frame at all: noise, a baud rate or parity mismatch, A/B swapped.
+    noise_bytes: int = 0
+    #: Replies of the right shape with a wrong CRC, by unit.
+    crc_errors: Counter[int] = field(default_factory=Counter)
+
+
+class RtuLine:
+    """One open RTU byte stream. Not locked: the bus that owns it serialises every exchange."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        name: str,
+        quiet_s: float,
+        late_reply_window_s: float,
+        counters: LineCounters,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.name = name
+        self.quiet_s = quiet_s
+        self.late_reply_window_s = late_reply_window_s
+        self.counters = counters
+        self._owed = False  # an exchange failed: a reply may still be on its way
+        self._sent_at = 0.0
+        self._late_units_logged: set[int] = set()
+
+    @property
+    def open(self) -> bool:
+        return not self._writer.is_closing() and not self._reader.at_eof()
+
+    async def read(self, unit: int, function: int, address: int, count: int, timeout_s: float) -> list[int]:
+        """One request and its reply: registers or bits; raises a BusError subclass."""
+        if self._owed:
+            await self.settle()
+        await self._take_buffered()
+        self._writer.write(read_request(unit, function, address, count))
+        loop = asyncio.get_running_loop()
+        self._sent_at = loop.time()
+        self._owed = True
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._writer.drain()
+                data = await self._reply(unit, function, data_bytes(function, count))
+        except TimeoutError:
+            raise RequestTimeout(f"unit {unit}: no reply within {timeout_s:g} s") from None
+        self._owed = False
+        return unpack(function, data, count)
+
+    async def _reply(self, unit: int, function: int, byte_count: int) -> bytes:
+        """The data of the reply from `unit` to `function`; frames that do not match are discarded."""
+        while True:
+            head = await self._exactly(2)
+            if head[1] == function | EXCEPTION_BIT:
+                frame = head + await self._exactly(3)
+            elif head[1] == function:
+                size = await self._exactly(1)
+                if size[0] > MAX_DATA_BYTES:
+                    await self._discard_until_quiet(head + size)
+                    continue
+                frame = head + size + await self._exactly(size[0] + 2)
+            else:
+                await self._discard_until_quiet(head)  # no reply to a read starts like this
+                continue
+            if not crc_ok(frame):
+                self.counters.crc_errors[frame[0]] += 1
+                await self._discard_until_quiet(b"")
+                raise CrcError(f"unit {unit}: reply failed its CRC check")
+            if frame[0] != unit or (frame[1] == function and frame[2] != byte_count):
+                self._count_late(frame[0])
+                continue
+            if frame[1] & EXCEPTION_BIT:
+                self._owed = False
+                raise ExceptionResponse(frame[2], f"unit {unit}: exception {frame[2]}")
+            return frame[3:-2]
+
+    async def settle(self) -> None:
+        """Listen out a failed exchange (module docstring); throw away and count everything heard."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        listen_until = started + self.late_reply_window_s
+        give_up_at = started + SETTLE_CAP_FACTOR * max(self.late_reply_window_s, self.quiet_s)
+        heard = bytearray()
+        last_byte_at: float | None = None
+        while True:
+            quiet_until = (last_byte_at or started) + self.quiet_s
+            until = max(listen_until, quiet_until)
+            if loop.time() >= until:
+                break
+            if loop.time() >= give_up_at:
+                logger.warning("%s: the line never went quiet; sending anyway", self.name)
+                break
+            try:
+                async with asyncio.timeout_at(min(until, give_up_at)):
+                    chunk = await self._reader.read(_CHUNK)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise TransportError(f"{self.name}: connection closed by the other end")
+            heard += chunk
+            last_byte_at = loop.time()
+        self._owed = False
+        self._account(bytes(heard), late_by=None if last_byte_at is None else last_byte_at - self._sent_at)
+
+    async def _take_buffered(self) -> None:
+        """Throw away what arrived while nobody asked (a reply later than even the late-reply window)."""
+        await asyncio.sleep(0)  # let the transport hand over what the OS already holds
+        stray = bytearray()
+        while True:
+            try:
+                # A zero timeout: take what is buffered, never wait for more.
+                async with asyncio.timeout(0):
+                    chunk = await self._reader.read(_CHUNK)
+            except TimeoutError:
+                break
+            if not chunk:
+                raise TransportError(f"{self.name}: connection closed by the other end")
+            stray += chunk
+        if stray:
+            self._account(bytes(stray), late_by=None)
+
+    async def _exactly(self, size: int) -> bytes:
+        try:
+            return await self._reader.readexactly(size)
+        except asyncio.IncompleteReadError as exc:
+            raise TransportError(f"{self.name}: connection closed by the other end") from exc
+
+    async def _discard_until_quiet(self, already: bytes) -> None:
+        heard = bytearray(already)
+        while True:
+            try:
+                async with asyncio.timeout(self.quiet_s):
+                    chunk = await self._reader.read(_CHUNK)
+            except TimeoutError:
+                break
+            if not chunk:
+                raise TransportError(f"{self.name}: connection closed by the other end")
+            heard += chunk
+        self._account(bytes(heard), late_by=None)
+
+    def _account(self, heard: bytes, late_by: float | None) -> None:
+        frames, noise = find_frames(heard)
+        self.counters.noise_bytes += noise
+        for frame in frames:
+            self._count_late(frame.unit, late_by)
+        if noise:
+            logger.debug("%s: %d bytes of noise discarded", self.name, noise)
+
+    def _count_late(self, unit: int, late_by: float | None = None) -> None:
+        self.counters.late_replies[unit] += 1
+        if unit in self._late_units_logged:
+            return
+        self._late_units_logged.add(unit)
+        when = f" {late_by:.2f} s after the request" if late_by is not None else ""
+        logger.warning(
+            "%s: a reply from unit %d arrived%s when no request of its was waiting: discarded, never "
+            "decoded (a device answering later than the timeout: raise the bus timeout or late_reply_window)",
+            self.name,
+            unit,
+            when,
+        )
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError, TimeoutError):
+            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                await self._writer.wait_closed()
+
+
+async def open_serial(
+    port: str, line: SerialSettings, timeout_s: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a serial port for RTU; every way the port can refuse becomes a TransportError that says so."""
+    settings = f"{port} at {line.baudrate} {line.bytesize}{line.parity}{line.stopbits}"
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await serial_asyncio_fast.open_serial_connection(
+                url=port,
+                baudrate=line.baudrate,
+                parity=line.parity,
+                stopbits=line.stopbits,
+                bytesize=line.bytesize,
+                exclusive=True,  # a second master on one RS-485 line corrupts both
+            )
+    except termios.error as exc:
+        # Not an OSError: the driver refused a setting (a pty refuses parity, some adapters odd bauds).
+        why = exc.args[-1] if exc.args else exc
+        raise TransportError(f"cannot open {settings}: the port refused these settings ({why})") from exc
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise TransportError(f"cannot open {settings}: {exc or type(exc).__name__}") from exc
+
+
+async def open_tcp(
+    host: str, port: int, timeout_s: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to a serial device server (RTU framing over TCP)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await asyncio.open_connection(host, port)
+    except (OSError, TimeoutError) as exc:
+        raise TransportError(f"cannot connect to {host}:{port}: {exc or type(exc).__name__}") from exc
