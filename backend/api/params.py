@@ -15,9 +15,8 @@ from fastapi import Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from backend.api.problems import Problem
-from pantau.contract.fields import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, SLUG_PATTERN
+from pantau.contract.fields import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, RFC3339_PATTERN, SLUG_PATTERN
 
-RFC3339_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 #: Zones accepted for bucket boundaries: UTC and Indonesia's three (Balikpapan is WITA, Asia/Makassar).
 TimeZone = Literal["UTC", "Asia/Makassar", "Asia/Jakarta", "Asia/Jayapura"]
 Every = Literal["1m", "1h", "1d"]

@@ -7,11 +7,20 @@ and normalised to UTC, and numbers that are always finite.
 
 from __future__ import annotations
 
-import math
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Final
 
-from pydantic import AfterValidator, AwareDatetime, PlainSerializer, Strict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    AwareDatetime,
+    BeforeValidator,
+    PlainSerializer,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 #: Identifiers of sites, devices, gateways, channels and rules: lower-case so `Ampal` and `ampal` can never
 #: become two series; no `/`, `+`, `#` or `$` so an id can never change the meaning of an MQTT topic.
@@ -33,6 +42,27 @@ EARLIEST_TIMESTAMP: Final = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TIMESTAMP: Final = datetime(2100, 1, 1, tzinfo=UTC)
 
 
+#: RFC 3339 date-time as the contract spells it: seconds required, a zone required (`Z` or an offset).
+_AFTER_YEAR: Final = r"-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
+_ZONE: Final = r"([Zz]|[+-]\d{2}:\d{2})"
+RFC3339_PATTERN: Final = rf"^\d{{4}}{_AFTER_YEAR}{_ZONE}$"
+#: The same in the JSON Schema, with the years 2000..2099 (the models check the UTC instant). Spelled out
+#: because `format: date-time` differs between validators (ajv-formats takes a space for the `T`).
+SCHEMA_TIME_PATTERN: Final = rf"^20\d{{2}}{_AFTER_YEAR}{_ZONE}$"
+
+
+def _rfc3339_text(value: object) -> object:
+    # pydantic alone would also take a Unix number, a space for the `T` or a time without seconds: none of
+    # them is RFC 3339, which is what the contract (and its JSON Schema `format: date-time`) promises.
+    if isinstance(value, bool | int | float):
+        raise ValueError("a time is an RFC 3339 string like 2026-11-28T06:00:00Z, not a number")  # noqa: TRY004
+    if isinstance(value, str) and not re.fullmatch(RFC3339_PATTERN, value):
+        naive = re.fullmatch(rf"\d{{4}}{_AFTER_YEAR}", value)
+        zone = " (it has no timezone: add Z or an offset)" if naive else ""
+        raise ValueError(f"{value!r} is not an RFC 3339 datetime like 2026-11-28T06:00:00Z{zone}")
+    return value
+
+
 def _to_utc(value: datetime) -> datetime:
     utc = value.astimezone(UTC)
     if not EARLIEST_TIMESTAMP <= utc < LATEST_TIMESTAMP:
@@ -48,18 +78,19 @@ def format_utc(value: datetime) -> str:
 
 UtcDatetime = Annotated[
     AwareDatetime,
+    BeforeValidator(_rfc3339_text),
     AfterValidator(_to_utc),
     PlainSerializer(format_utc, return_type=str, when_used="json"),
+    # The year bound is what JSON Schema can say of 2000..2100; an offset across a year's edge is listed in
+    # docs/contract.md as not expressible.
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": SCHEMA_TIME_PATTERN}),
 ]
-
-
-def _require_finite(value: float) -> float:
-    if not math.isfinite(value):
-        msg = "non-finite numbers are never sent as numbers (send quality 'bad' instead)"
-        raise ValueError(msg)
-    return value
-
 
 #: Every number in the contract: never NaN/inf. Strict, because pydantic would otherwise read `true` as 1.0
 #: and "1.5" as 1.5: a boolean or a string where a measurement belongs is a producer bug to surface.
-FiniteFloat = Annotated[float, Strict(), AfterValidator(_require_finite)]
+#: A constraint (`AllowInfNan`), not a validator after the fact: bounds given with `Field(ge=...)` then stay
+#: on the number and reach the JSON Schema as `minimum`/`maximum` (after a validator, pydantic wrote them out
+#: as `ge`/`le`, which no JSON Schema validator reads).
+FiniteFloat = Annotated[float, Strict(), AllowInfNan(allow_inf_nan=False)]
+#: Integers (sequence numbers, counts, lanes) are strict for the same reason: `"5"` or `true` is refused.
+Count = Annotated[int, Strict()]

@@ -21,7 +21,17 @@ from typing import Annotated, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic.config import JsonDict
 
-from pantau.contract.fields import FiniteFloat, Label, ReasonCode, ShortText, Slug, Unit, UtcDatetime
+from pantau.contract.fields import (
+    Count,
+    FiniteFloat,
+    Label,
+    ReasonCode,
+    ShortText,
+    Slug,
+    Unit,
+    UtcDatetime,
+)
+from pantau.contract.schema_rules import ALERT_RULES, READING_RULES, VEHICLE_RULES, add_rules
 
 SCHEMA_VERSION: Final = 1
 #: Upper bound on channels in one poll: a generous device, not a denial-of-service vector.
@@ -80,6 +90,8 @@ class Reason(StrEnum):
     RATE_OF_CHANGE = "rate_of_change"
     CONNECTION_LOST = "connection_lost"
     SHUTDOWN = "shutdown"
+    #: A counter channel's first poll since start: an increment needs a previous sample.
+    NO_PREVIOUS_SAMPLE = "no_previous_sample"
 
     @staticmethod
     def modbus_exception(code: int) -> str:
@@ -93,6 +105,8 @@ class Reading(ContractModel):
     `value` is numeric for every measurement (enum codes and bits included, so a stored field keeps one type);
     `text` carries what numbers cannot (a serial number, the name of an enum code).
     """
+
+    model_config = ConfigDict(json_schema_extra=lambda schema: add_rules(schema, READING_RULES))
 
     value: FiniteFloat | None = None
     text: ShortText | None = None
@@ -146,6 +160,11 @@ def _require_on_wire(schema: JsonDict) -> None:
         required[:0] = [name for name in _REQUIRED_ON_WIRE if name not in required]
 
 
+def _message_schema(schema: JsonDict, rules: list[dict[str, object]]) -> None:
+    _require_on_wire(schema)
+    add_rules(schema, rules)
+
+
 class _Message(ContractModel):
     model_config = ConfigDict(json_schema_extra=_require_on_wire)
 
@@ -167,7 +186,7 @@ class _Message(ContractModel):
 
 class _GatewayMessage(_Message):
     gateway: Slug
-    seq: int = Field(
+    seq: Count = Field(
         ge=0,
         le=2**63 - 1,
         description="Per-gateway counter, increasing across restarts; gaps reveal lost messages",
@@ -214,16 +233,18 @@ class Vehicle(_GatewayMessage):
     with `tyres` on every axle it yields the JBI axle configuration (`axle_configuration`).
     """
 
+    model_config = ConfigDict(json_schema_extra=lambda schema: _message_schema(schema, VEHICLE_RULES))
+
     kind: Literal["vehicle"] = "vehicle"
     device: Slug
     source: Literal["wim", "weighbridge"]
     record_id: Label | None = Field(default=None, description="The controller's own id")
-    lane: int | None = Field(default=None, ge=1, le=16)
+    lane: Count | None = Field(default=None, ge=1, le=16)
     direction: Slug | None = None
     speed_kmh: FiniteFloat | None = Field(default=None, ge=0, le=250)
     gvw_kg: FiniteFloat = Field(ge=0, le=300_000, description="Gross vehicle weight")
     axles: Annotated[list[Axle], Field(max_length=MAX_AXLES)] = []
-    groups: list[Annotated[int, Field(ge=1, le=MAX_AXLES)]] | None = None
+    groups: list[Annotated[Count, Field(ge=1, le=MAX_AXLES)]] | None = None
     vehicle_class: Label | None = None
     dimensions: Dimensions | None = None
     error_code: Label | None = Field(default=None, description="Controller error, if any")
@@ -266,9 +287,9 @@ class Vehicle(_GatewayMessage):
 class OutboxStats(ContractModel):
     """The gateway's store-and-forward queue, so operators see a backlog before it overflows."""
 
-    depth: int = Field(ge=0)
+    depth: Count = Field(ge=0)
     oldest_ts: UtcDatetime | None = None
-    dropped_total: int = Field(default=0, ge=0, description="Messages dropped by quota/age since install")
+    dropped_total: Count = Field(default=0, ge=0, description="Messages dropped by quota/age since install")
 
 
 class GatewayStatus(_GatewayMessage):
@@ -291,11 +312,11 @@ class DeviceStatus(_GatewayMessage):
     state: Literal["ok", "degraded", "failing", "disabled"]
     since: UtcDatetime = Field(description="When the device entered this state")
     last_success: UtcDatetime | None = None
-    consecutive_failures: int = Field(default=0, ge=0)
+    consecutive_failures: Count = Field(default=0, ge=0)
     reason: ReasonCode | None = None
     detail: ShortText | None = None
-    requests_total: int = Field(default=0, ge=0)
-    errors_total: int = Field(default=0, ge=0)
+    requests_total: Count = Field(default=0, ge=0)
+    errors_total: Count = Field(default=0, ge=0)
     latency_ms: FiniteFloat | None = Field(default=None, ge=0)
 
 
@@ -317,9 +338,11 @@ class AlertTransition(_Message):
     transitions of this alert, so a consumer can tell a newer transition from a replayed older one.
     """
 
+    model_config = ConfigDict(json_schema_extra=lambda schema: _message_schema(schema, ALERT_RULES))
+
     kind: Literal["alert"] = "alert"
     source: Slug
-    seq: int = Field(ge=0, le=2**63 - 1)
+    seq: Count = Field(ge=0, le=2**63 - 1)
     alert_id: Label
     rule: Slug
     device: Slug | None = None
@@ -327,7 +350,7 @@ class AlertTransition(_Message):
     state: AlertState
     previous_state: AlertState | None = None
     level: Label | None = Field(default=None, description="e.g. 'Siaga II'")
-    severity: int = Field(default=0, ge=0, le=10, description="0 = normal; higher is worse")
+    severity: Count = Field(default=0, ge=0, le=10, description="0 = normal; higher is worse")
     previous_level: Label | None = None
     value: FiniteFloat | None = None
     threshold: FiniteFloat | None = None
@@ -335,6 +358,13 @@ class AlertTransition(_Message):
     message: ShortText
     started_at: UtcDatetime
     acknowledgement: Acknowledgement | None = None
+
+    @model_validator(mode="after")
+    def _channel_has_a_device(self) -> AlertTransition:
+        if self.channel is not None and self.device is None:
+            msg = "an alert on a channel names its device too (the topic is .../{rule}/{device}/{channel})"
+            raise ValueError(msg)
+        return self
 
 
 Message = Annotated[
