@@ -26,7 +26,6 @@ from pymodbus.pdu import ModbusPDU
 
 from drivers.modbus.config import SerialDefaults, Table
 from drivers.modbus.errors import (
-    SILENT_UNIT_HINT,
     BusError,
     CrcError,
     ExceptionResponse,
@@ -163,13 +162,12 @@ class ModbusBus:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _explain(self, unit_id: int, exc: BusError) -> str:
-        timeout = self.timing.timeout.total_seconds()
+        """The failure with where it happened; what to check next is the device's to say (it knows the
+        unit's history)."""
         where = f"unit {unit_id} on {self.name} ({self.describe})"
         if isinstance(exc, CrcError):
             return f"{where}: reply failed its CRC check: check baud rate, parity, termination and grounding"
-        if self.is_rtu:
-            return f"{where}: no reply within {timeout:g} s: {SILENT_UNIT_HINT}"
-        return f"{where}: no reply within {timeout:g} s: check the unit id and that the device is powered"
+        return f"{where}: no reply within {self.timing.timeout.total_seconds():g} s"
 
     async def _rtu_read(self, table: Table, address: int, count: int, unit_id: int) -> list[int]:
         line = await self._connected_line()

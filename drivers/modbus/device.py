@@ -78,6 +78,8 @@ class ModbusDevice:
         self._silent_polls = 0
         #: When the device last answered anything (None: not since the process started).
         self._last_answer: datetime | None = None
+        #: Late replies of this unit the bus had discarded when the device last answered.
+        self._late_at_last_answer = 0
         #: The plan, made once, each request with the caution it was planned at.
         self._plan: dict[Request, Caution] = dict.fromkeys(
             self._planned(list(self._specs), self.caution), self.caution
@@ -107,7 +109,7 @@ class ModbusDevice:
         """Read and decode every channel; never raises for device or bus trouble (it shows in quality)."""
         ts = self.clock()
         started = time.monotonic()
-        run = _PollRun(self.plan(), late_before=self.bus.line_counters.late_replies[self.unit_id])
+        run = _PollRun(self.plan())
         while run.pending:
             request = run.pending.pop(0)
             if all(key in run.raw for key in request.keys):
@@ -132,6 +134,7 @@ class ModbusDevice:
         self._silent_polls = 0 if run.answered else self._silent_polls + 1
         if run.answered:
             self._last_answer = ts
+            self._late_at_last_answer = self.bus.line_counters.late_replies[self.unit_id]
         readings = self._decoder.decode(run.raw)
         return PollResult(ts, readings, run.requests, run.failed, time.monotonic() - started)
 
@@ -153,7 +156,7 @@ class ModbusDevice:
         # A device that stopped answering would cost a full timeout per remaining request and hold the
         # shared bus; skip the rest of this poll instead. Every channel says why, with a hint.
         run.failed -= 1
-        run.give_up(request, ReadFailure(exc.reason, self._silence_detail(exc, run.late_before)))
+        run.give_up(request, ReadFailure(exc.reason, self._silence_detail(exc)))
 
     async def _read_with_busy_retry(self, request: Request) -> list[int]:
         for attempt in range(BUSY_RETRIES + 1):
@@ -164,9 +167,9 @@ class ModbusDevice:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _silence_detail(self, exc: RequestTimeout, late_before: int) -> str:
+    def _silence_detail(self, exc: RequestTimeout) -> str:
         """What the channels of a silent device say: the bus's words and what to check next."""
-        late = self.bus.line_counters.late_replies[self.unit_id] - late_before
+        late = self.bus.line_counters.late_replies[self.unit_id] - self._late_at_last_answer
         if late:
             hint = f"it answers, but too late ({late} late replies discarded): raise the bus timeout"
         elif self._last_answer is None:
@@ -231,7 +234,6 @@ class _PollRun:
     """One poll in progress: what is still to read, what was read, what failed."""
 
     pending: list[Request]
-    late_before: int  # late replies of this unit the bus had discarded before the poll
     raw: dict[str, RawResult] = field(default_factory=dict)
     probed: set[Request] = field(default_factory=set)  # merged reads being tried again after a timeout
     answered: bool = False

@@ -48,6 +48,8 @@ QUIET_FLOOR_S: Final = 0.02
 #: A line that never goes quiet is given up on after this many late-reply windows (and logged).
 SETTLE_CAP_FACTOR: Final = 3
 _CHUNK: Final = 4096
+#: Exceptions 5 (acknowledge) and 6 (busy): the device is working on something and may still answer.
+STILL_WORKING: Final = frozenset({5, 6})
 _CLOSE_TIMEOUT_S: Final = 2.0
 
 
@@ -96,6 +98,8 @@ class RtuLine:
         self.counters = counters
         self._owed = False  # an exchange failed: a reply may still be on its way
         self._sent_at = 0.0
+        self._failed_at = 0.0
+        self._crc_failed = False
         self._late_units_logged: set[int] = set()
 
     @property
@@ -111,47 +115,65 @@ class RtuLine:
         loop = asyncio.get_running_loop()
         self._sent_at = loop.time()
         self._owed = True
+        self._crc_failed = False  # a frame from `unit` of the right shape but a wrong CRC was heard
         try:
             async with asyncio.timeout(timeout_s):
                 await self._writer.drain()
                 data = await self._reply(unit, function, data_bytes(function, count))
         except TimeoutError:
+            self._failed_at = loop.time()
+            if self._crc_failed:
+                self.counters.crc_errors[unit] += 1
+                raise CrcError(f"unit {unit}: reply failed its CRC check") from None
             raise RequestTimeout(f"unit {unit}: no reply within {timeout_s:g} s") from None
+        except BaseException:
+            self._failed_at = loop.time()
+            raise
         self._owed = False
         return unpack(function, data, count)
 
     async def _reply(self, unit: int, function: int, byte_count: int) -> bytes:
-        """The data of the reply from `unit` to `function`; frames that do not match are discarded."""
+        """The data of the reply from `unit` to `function`.
+
+        Hunts byte by byte, as a receiver on a noisy line must: bytes that start no frame are noise, a
+        CRC-valid frame that does not match is discarded (counted), and the master waits on.
+        """
+        buffer = bytearray()
+
+        async def need(size: int) -> None:
+            if len(buffer) < size:
+                buffer.extend(await self._exactly(size - len(buffer)))
+
         while True:
-            head = await self._exactly(2)
-            if head[1] == function | EXCEPTION_BIT:
-                frame = head + await self._exactly(3)
-            elif head[1] == function:
-                size = await self._exactly(1)
-                if size[0] > MAX_DATA_BYTES:
-                    await self._discard_until_quiet(head + size)
+            await need(3)
+            length = _reply_length(buffer, function)
+            if length is not None:
+                await need(length)
+                if crc_ok(buffer[:length]):
+                    frame = bytes(buffer[:length])
+                    del buffer[:length]
+                    if frame[0] == unit and (frame[1] != function or frame[2] == byte_count):
+                        break
+                    self._count_late(frame[0])
                     continue
-                frame = head + size + await self._exactly(size[0] + 2)
-            else:
-                await self._discard_until_quiet(head)  # no reply to a read starts like this
-                continue
-            if not crc_ok(frame):
-                self.counters.crc_errors[frame[0]] += 1
-                await self._discard_until_quiet(b"")
-                raise CrcError(f"unit {unit}: reply failed its CRC check")
-            if frame[0] != unit or (frame[1] == function and frame[2] != byte_count):
-                self._count_late(frame[0])
-                continue
-            if frame[1] & EXCEPTION_BIT:
-                self._owed = False
-                raise ExceptionResponse(frame[2], f"unit {unit}: exception {frame[2]}")
-            return frame[3:-2]
+                if buffer[0] == unit:
+                    self._crc_failed = True
+            del buffer[0]  # no frame starts here: hunt on from the next byte
+            self.counters.noise_bytes += 1
+        if buffer:  # more than one reply to one request: nothing after it can be an answer
+            self._account(bytes(buffer), late_by=None)
+        if frame[1] & EXCEPTION_BIT:
+            # Acknowledge and busy mean the device is still at work on something: a reply may follow.
+            self._owed = frame[2] in STILL_WORKING
+            raise ExceptionResponse(frame[2], f"unit {unit}: exception {frame[2]}")
+        return frame[3:-2]
 
     async def settle(self) -> None:
         """Listen out a failed exchange (module docstring); throw away and count everything heard."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        listen_until = started + self.late_reply_window_s
+        # The window runs from the failure: a request long after it only needs the buffer emptied.
+        listen_until = self._failed_at + self.late_reply_window_s
         give_up_at = started + SETTLE_CAP_FACTOR * max(self.late_reply_window_s, self.quiet_s)
         heard = bytearray()
         last_byte_at: float | None = None
@@ -197,19 +219,6 @@ class RtuLine:
             return await self._reader.readexactly(size)
         except asyncio.IncompleteReadError as exc:
             raise TransportError(f"{self.name}: connection closed by the other end") from exc
-
-    async def _discard_until_quiet(self, already: bytes) -> None:
-        heard = bytearray(already)
-        while True:
-            try:
-                async with asyncio.timeout(self.quiet_s):
-                    chunk = await self._reader.read(_CHUNK)
-            except TimeoutError:
-                break
-            if not chunk:
-                raise TransportError(f"{self.name}: connection closed by the other end")
-            heard += chunk
-        self._account(bytes(heard), late_by=None)
 
     def _account(self, heard: bytes, late_by: float | None) -> None:
         frames, noise = find_frames(heard)
@@ -272,3 +281,12 @@ async def open_tcp(
             return await asyncio.open_connection(host, port)
     except (OSError, TimeoutError) as exc:
         raise TransportError(f"cannot connect to {host}:{port}: {exc or type(exc).__name__}") from exc
+
+
+def _reply_length(head: bytearray, function: int) -> int | None:
+    """The length of the reply frame starting at `head` (3 bytes at least), None when none starts there."""
+    if head[1] == function | EXCEPTION_BIT:
+        return 5
+    if head[1] == function and head[2] <= MAX_DATA_BYTES:
+        return 5 + head[2]
+    return None

@@ -31,7 +31,7 @@ def _crc_table() -> tuple[int, ...]:
 _CRC_TABLE: Final = _crc_table()
 
 
-def crc16(data: bytes) -> bytes:
+def crc16(data: bytes | bytearray) -> bytes:
     """The Modbus CRC of `data` as it goes on the wire (low byte first)."""
     crc = 0xFFFF
     for byte in data:
@@ -50,7 +50,7 @@ def data_bytes(function: int, count: int) -> int:
     return (count + 7) // 8 if function in BIT_FUNCTIONS else 2 * count
 
 
-def crc_ok(frame: bytes) -> bool:
+def crc_ok(frame: bytes | bytearray) -> bool:
     return len(frame) >= 4 and crc16(frame[:-2]) == frame[-2:]
 
 
