@@ -8,19 +8,22 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, Final
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from backend.alerts.book import AlertBook
 from backend.api import page, problems
-from backend.api.auth import KeyRing
+from backend.api.auth import SECURITY_SCHEMES, Access, KeyRing
 from backend.api.config import ApiConfig
 from backend.api.context import ApiContext, ReadinessCheck
 from backend.api.problems import COMMON_PROBLEMS, PROBLEM_JSON, ProblemBody
 from backend.api.routes import alerts, health, latest, reports, series, vehicles
 from backend.api.routes import inventory as inventory_routes
+from backend.api.strictness import strict_request
 from backend.inventory import SiteInventory
 from backend.storage.model import Storage
 
@@ -51,6 +54,7 @@ def create_app(
         instance=instance,
     )
     app = FastAPI(
+        dependencies=[Depends(strict_request)],  # unknown/repeated parameters 422, unacceptable Accept 406
         title="pantau API",
         version="1",
         summary="Flood early warning and truck overload (ODOL) data of Balikpapan",
@@ -69,11 +73,17 @@ def create_app(
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "Accept"],
             expose_headers=["Link"],
         )
-    for module in (inventory_routes, latest, series, vehicles, alerts, reports, health):
-        app.include_router(module.router(ctx), prefix=PREFIX)
-    app.include_router(health.metrics_router(ctx, metrics))
-    app.include_router(page.router(ctx))  # the live page: /, /static/..., /api/v1/page/bands
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    routers = [
+        (module.router(ctx), PREFIX) for module in (inventory_routes, latest, series, vehicles, alerts)
+    ]
+    routers += [(reports.router(ctx), PREFIX), (health.router(ctx), PREFIX)]
+    routers += [(health.metrics_router(ctx, metrics), "")]
+    routers += [(page.router(ctx), "")]  # the live page: /, /static/..., /api/v1/page/bands
+    access: dict[tuple[str, str], Access] = {}
+    for router, prefix in routers:
+        access |= _access(router, prefix, ctx.keys)
+        app.include_router(router, prefix=prefix)
+    app.openapi = lambda: _openapi(app, access)  # type: ignore[method-assign]
     return app
 
 
@@ -97,11 +107,15 @@ def _instrument(app: FastAPI, registry: CollectorRegistry) -> None:
         return response
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema with every error documented as application/problem+json."""
+def _openapi(app: FastAPI, access: dict[tuple[str, str], Access]) -> dict[str, Any]:
+    """The generated schema with every error documented as application/problem+json and each operation's
+    `security` as the key ring applies it (FastAPI states none for routes readable without a key)."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    schema["components"] = schema.get("components", {}) | {"securitySchemes": SECURITY_SCHEMES}
+    for (path, method), granted in access.items():
+        schema["paths"][path][method]["security"] = granted.security()
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     defs = ProblemBody.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(defs.pop("$defs", {}))
@@ -116,6 +130,32 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 responses[str(status)] = {"description": _phrase(status)} | problem
     app.openapi_schema = schema
     return schema
+
+
+def _access(router: APIRouter, prefix: str, keys: KeyRing) -> dict[tuple[str, str], Access]:
+    """(path, method) -> the access the key ring grants, for every documented route of `router`: found in
+    the router's `dependencies=` or among a route's own dependencies at any depth (a parameter such as
+    `caller: Annotated[Caller, Depends(...)]`)."""
+    found: dict[tuple[str, str], Access] = {}
+    on_router = [keys.access[d.dependency] for d in router.dependencies if d.dependency in keys.access]
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        granted = on_router[0] if on_router else _access_in(route.dependant, keys)
+        for method in route.methods or ():
+            if granted is not None:
+                found[(prefix + route.path_format, method.lower())] = granted
+    return found
+
+
+def _access_in(dependant: Dependant, keys: KeyRing) -> Access | None:
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        if current.call in keys.access:
+            return keys.access[current.call]
+        pending.extend(current.dependencies)
+    return None
 
 
 def _phrase(status: int) -> str:

@@ -26,6 +26,27 @@ MAX_KEY_LENGTH: Final = 256
 
 _bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+#: The OpenAPI security schemes, by the names FastAPI gives them.
+SECURITY_SCHEMES: Final = {
+    "HTTPBearer": _bearer.model.model_dump(mode="json", by_alias=True, exclude_none=True),
+    "APIKeyHeader": _header.model.model_dump(mode="json", by_alias=True, exclude_none=True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who may call an operation: its route group, the least role, and whether no key will do."""
+
+    group: RouteGroup
+    minimum: Role
+    anonymous: bool
+
+    def security(self) -> list[dict[str, list[str]]]:
+        """The OpenAPI `security` of the operation (OpenAPI 3.1 lets non-OAuth schemes list roles);
+        `{}` first when a caller without a key is admitted."""
+        role = [self.minimum.name.lower()]
+        keyed = [{scheme: role} for scheme in SECURITY_SCHEMES]
+        return [{}, *keyed] if self.anonymous else keyed
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +64,8 @@ class KeyRing:
     def __init__(self, config: ApiConfig) -> None:
         self._keys = [(key.digest(), key.name, key.level) for key in config.keys]
         self.public = frozenset(config.public)
+        #: Each dependency this ring made -> the access it grants (the OpenAPI document states it).
+        self.access: dict[Callable[..., Awaitable[Caller]], Access] = {}
 
     def identify(self, presented: str) -> Caller | None:
         digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).hexdigest()
@@ -89,7 +112,9 @@ class KeyRing:
                 raise Problem(401, "the API key is not valid", headers=_CHALLENGE)
             return found
 
-        return public if anonymous_ok else caller
+        chosen = public if anonymous_ok else caller
+        self.access[chosen] = Access(group, minimum, anonymous_ok)
+        return chosen
 
 
 def hash_key(key: str) -> str:

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from backend.api import ApiConfig, create_app
 from backend.api.auth import hash_key
 from backend.storage.model import Storage
+from backend.storage.schema import to_points
 from backend.worker import BackendWorker
 from tests.backend.api import dataset
 from tests.backend.api.alert_book import EngineAlertBook
@@ -46,7 +47,7 @@ class Served:
     app: FastAPI
     storage: Storage
     book: EngineAlertBook
-    worker: BackendWorker
+    worker: BackendWorker | None
 
     def client(self, role: str | None = "read") -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {KEYS[role]}"} if role else {}
@@ -102,3 +103,20 @@ async def served(
 
 async def _count_is(storage: Storage, measurement: str, count: int) -> bool:
     return await dataset.stored(storage, measurement) == count
+
+
+@pytest.fixture
+async def served_sqlite(sqlite_storage: Storage) -> AsyncIterator[Served]:
+    """The API over SQLite holding `dataset`, written straight into storage (no broker in the way): for
+    tests of the HTTP surface itself, where how the rows arrived does not matter. `worker` is not running."""
+    river, trucks = dataset.river_messages(), dataset.vehicle_messages()
+    await sqlite_storage.write([point for m in [*river, *trucks] for point in to_points(m)])
+    site_inventory = dataset.inventory()
+    engine, points = dataset.judge([*river, *trucks], site_inventory)
+    await sqlite_storage.write(points)
+    book = EngineAlertBook(engine, sqlite_storage, lambda: dataset.NOW)
+    app = create_app(
+        api_config(), sqlite_storage, site_inventory, book, clock=lambda: dataset.NOW, instance="api-1"
+    )
+    async with serve(app) as url:
+        yield Served(url, app, sqlite_storage, book, None)
