@@ -86,6 +86,7 @@ class BusTiming(ProfileModel):
     retries: int = Field(default=0, ge=0, le=5, description="Repeats of a request that timed out")
     late_reply_window: Duration | None = Field(
         default=None,
+        ge=timedelta(0),
         le=timedelta(seconds=10),
         description=(
             "RTU: after a failed request, how long the line is listened to (and all heard thrown away) "
@@ -229,7 +230,9 @@ class ModbusBus:
         except TransportError as exc:
             self._note_failure(str(exc))
             raise TransportError(f"{self.name}: {exc}") from exc
-        window = self.timing.late_reply_window or self.timing.timeout
+        window = self.timing.late_reply_window
+        if window is None:
+            window = self.timing.timeout
         self._line = RtuLine(
             reader,
             writer,

@@ -23,7 +23,9 @@ from drivers.modbus.bus import (
 )
 from drivers.modbus.codec import DecodeError, decode_number, decode_string
 from drivers.modbus.config import REGISTER_COUNT, ByteOrder, DataType, ModbusProfile, SerialDefaults, Table
-from drivers.modbus.device import ModbusDevice
+from drivers.modbus.device import ModbusDevice, PollResult
+from drivers.modbus.errors import SILENT_UNIT_HINT
+from drivers.modbus.rtu import LineCounters
 from drivers.profiles import find_profile, load_profile
 from pantau.config import ConfigError, parse_duration
 from pantau.contract import Reading
@@ -50,9 +52,14 @@ class Connection:
     bytesize: int | None
     timeout: timedelta
 
-    def bus(self, baudrate: int | None = None, defaults: SerialDefaults | None = None) -> ModbusBus:
+    def bus(
+        self,
+        baudrate: int | None = None,
+        defaults: SerialDefaults | None = None,
+        late_reply_window: timedelta | None = None,
+    ) -> ModbusBus:
         """A bus from the options; unset serial settings come from `defaults` (a profile's), else 9600 8N1."""
-        timing = BusTiming(timeout=self.timeout, retries=0)
+        timing = BusTiming(timeout=self.timeout, retries=0, late_reply_window=late_reply_window)
         if self.host:
             framing = "rtu" if self.rtu_over_tcp else "socket"
             return ModbusBus(
@@ -146,8 +153,11 @@ def read(**params: Any) -> None:
     if params["profile_name"]:
         profile = _load_modbus_profile(params["profile_name"], params["address_base"])
         unit = params["unit"] if params["unit"] is not None else profile.default_unit_id
-        readings = asyncio.run(_read_profile(connection, profile, unit, _parse_params(params["params"])))
-        print_readings(readings, as_json=params["as_json"])
+        result = asyncio.run(_read_profile(connection, profile, unit, _parse_params(params["params"])))
+        print_readings(result.readings, as_json=params["as_json"])
+        if result.failed_requests >= result.requests:
+            first = next(iter(result.readings.values()))
+            raise click.ClickException(f"nothing answered: {first.detail or first.reason}")
         return
     if params["address"] is None:
         raise click.UsageError("give --address (raw read) or --profile (decode a device)")
@@ -186,10 +196,10 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, float]:
 
 async def _read_profile(
     connection: Connection, profile: ModbusProfile, unit: int, params: dict[str, float]
-) -> dict[str, Reading]:
+) -> PollResult:
     bus = connection.bus(defaults=profile.serial)
     try:
-        return (await ModbusDevice(profile, bus, unit_id=unit, params=params).poll()).readings
+        return await ModbusDevice(profile, bus, unit_id=unit, params=params).poll()
     finally:
         await bus.close()
 
@@ -198,6 +208,12 @@ async def _read_raw(connection: Connection, table: Table, address: int, count: i
     bus = connection.bus()
     try:
         return await bus.read(table, address, count, unit)
+    except RequestTimeout as exc:
+        hint = SILENT_UNIT_HINT if bus.is_rtu else "check the unit id and that the device is powered"
+        late = bus.line_counters.late_replies[unit]
+        if late:
+            hint = "it answered, but later than --timeout: try a longer one"
+        raise click.ClickException(f"{exc.reason}: {exc}; {hint}") from exc
     except BusError as exc:
         raise click.ClickException(f"{exc.reason}: {exc}") from exc
     finally:
@@ -278,21 +294,30 @@ def scan(**params: Any) -> None:
         ) from exc
     if connection.host and params["baudrates"]:
         raise click.UsageError("--baudrates applies to serial ports only")
-    found = asyncio.run(_scan(connection, units, bauds, FUNCTIONS[params["function"]], params["address"]))
+    found, heard = asyncio.run(
+        _scan(connection, units, bauds, FUNCTIONS[params["function"]], params["address"])
+    )
+    for baud, unit, answer in found:
+        click.echo(f"unit {unit:>3}" + (f" at {baud} baud" if connection.port else "") + f": {answer}")
+    for baud, counters in heard.items():
+        for note in _line_notes(counters, {u for b, u, _ in found if b == baud}):
+            click.echo(f"at {baud} baud: {note}" if connection.port else note)
     if not found:
         click.echo("no device answered")
         raise SystemExit(1)
-    for baud, unit, answer in found:
-        click.echo(f"unit {unit:>3}" + (f" at {baud} baud" if connection.port else "") + f": {answer}")
 
 
 async def _scan(
     connection: Connection, units: list[int], bauds: list[int], table: Table, address: int
-) -> list[tuple[int, int, str]]:
+) -> tuple[list[tuple[int, int, str]], dict[int, LineCounters]]:
     found: list[tuple[int, int, str]] = []
+    heard: dict[int, LineCounters] = {}
     with click.progressbar(length=len(units) * len(bauds), label="scanning", show_eta=True, file=None) as bar:
         for baud in bauds:
-            bus = connection.bus(baud)
+            # Each probe asks another unit, so a late reply cannot pass for the next answer (its unit
+            # differs): no need to listen out a silent unit, which would double the time a scan takes.
+            bus = connection.bus(baud, late_reply_window=timedelta(0))
+            heard[baud] = bus.line_counters
             try:
                 for unit in units:
                     answer = await _probe(bus, table, address, unit)
@@ -301,7 +326,22 @@ async def _scan(
                     bar.update(1)
             finally:
                 await bus.close()
-    return found
+    return found, heard
+
+
+def _line_notes(counters: LineCounters, found: set[int]) -> list[str]:
+    """What the line carried besides answers: the clues to a wrong baud rate, parity or wiring."""
+    notes = [
+        f"unit {unit} answered later than --timeout ({count} late replies): try a longer --timeout"
+        for unit, count in sorted(counters.late_replies.items())
+        if unit not in found
+    ]
+    if counters.noise_bytes:
+        notes.append(
+            f"{counters.noise_bytes} bytes heard that were no Modbus frame: another device talks at another "
+            "baud rate or parity (try --baudrates, --parity), A and B may be swapped, or the line is noisy"
+        )
+    return notes
 
 
 async def _probe(bus: ModbusBus, table: Table, address: int, unit: int) -> str | None:

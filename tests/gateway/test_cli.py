@@ -83,6 +83,21 @@ def test_probe_fails_when_a_device_does_not_answer(field_site: FieldSite, mosqui
     assert "timeout" in result.stdout
 
 
+def test_probe_of_a_bus_whose_port_refuses_its_settings_names_them(
+    field_site: FieldSite, mosquitto: Mosquitto
+) -> None:
+    # On main: a raw termios.error traceback per device, and `internal_error` on every channel.
+    site_file = field_site.site_file(mosquitto)
+    document = yaml.safe_load(site_file.read_text())
+    document["buses"][0]["connection"]["parity"] = "E"  # a pty refuses parity, as some adapters do
+    site_file.write_text(yaml.safe_dump(document, allow_unicode=True))
+    result = pantau("gateway", "check", "--config", str(site_file), "--probe")
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and "internal_error" not in output
+    assert f"cannot open {field_site.port} at 19200 8E1: the port refused these settings" in result.stdout
+
+
 async def test_status_reads_the_running_gateways_metrics(field_site: FieldSite, mosquitto: Mosquitto) -> None:
     site_file = field_site.site_file(mosquitto)
     port = free_port()

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import yaml
 from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -137,3 +138,10 @@ def shipped_modbus_profile(profile_id: str) -> ModbusProfile:
     profile = load_profile(PROFILE_DIR / f"{profile_id}.yaml")
     assert isinstance(profile, ModbusProfile), f"{profile_id} is not a Modbus profile"
     return profile
+
+
+def vegapuls_values() -> dict[str, float | str]:
+    """The VEGAPULS C 21 device values of the first poll of its decoding case."""
+    case = yaml.safe_load((Path(__file__).parents[1] / "drivers/modbus/cases/vegapuls-c21.yaml").read_text())
+    values: dict[str, float | str] = case["polls"][0]["device"]
+    return values

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.harness.process import free_port, port_open, wait_until
+from tests.harness.rtu_slave import ReadRequest, Script, ScriptedRtuSlave, register_reply
+from tests.harness.serial_pty import SocatPtyPair
 
 PANTAU = [sys.executable, "-m", "pantau"]
 
@@ -169,3 +171,79 @@ def test_profile_check_reports_each_bad_file(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "qdy30a.yaml: ok" in result.stdout
     assert f"{bad}: channels: List should have at least 1 item" in result.stderr
+
+
+def test_read_of_a_silent_unit_fails_and_says_what_to_check(simulated_pty: Path) -> None:
+    # On main: exit 0, and every visible channel said only "skipped: the device stopped answering".
+    result = pantau(
+        "modbus",
+        "read",
+        "--port",
+        str(simulated_pty),
+        "--profile",
+        "qdy30a",
+        "--unit",
+        "9",
+        "--timeout",
+        "300ms",
+    )
+    assert result.returncode == 1
+    expected = f"unit 9 on bus ({simulated_pty} 9600 8N1): no reply within 0.3 s"
+    assert expected in result.stderr
+    assert "check the unit id, baud rate and parity, A/B wiring (swap them) and termination" in result.stderr
+    assert "skipped" not in result.stdout
+    timed_out = [line for line in result.stdout.splitlines() if "missing  timeout" in line]
+    assert len(timed_out) == 2  # pressure_unit and water_column (level is derived from water_column)
+    assert all("no reply within 0.3 s" in line for line in timed_out)  # every visible channel says why
+
+
+def test_raw_read_of_a_silent_unit_fails_with_what_to_check(simulated_pty: Path) -> None:
+    result = pantau(
+        "modbus", "read", "--port", str(simulated_pty), "--unit", "9", "--address", "0", "--timeout", "300ms"
+    )
+    assert result.returncode == 1
+    assert "unit 9 on bus" in result.stderr and "check the unit id" in result.stderr
+
+
+def test_a_parity_the_port_refuses_is_a_clear_error_not_a_traceback(simulated_pty: Path) -> None:
+    # On main: termios.error escaped as a traceback (exit 1 by accident of the crash).
+    result = pantau(
+        "modbus",
+        "read",
+        "--port",
+        str(simulated_pty),
+        "--parity",
+        "E",
+        "--address",
+        "0",
+        "--timeout",
+        "300ms",
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"cannot open {simulated_pty} at 9600 8E1: the port refused these settings" in result.stderr
+
+
+def test_exceptions_are_named_not_just_numbered(simulated_tcp: int) -> None:
+    result = read_over_tcp(simulated_tcp, "--address", "900")
+    assert "exception 2 (illegal data address: the device does not map these registers)" in result.stderr
+
+
+def test_scan_says_what_it_heard_when_nothing_answered_right(pty_pair: SocatPtyPair) -> None:
+    """A wrong baud rate or parity shows as bytes that make no frame; a slow device as late replies."""
+
+    def firmware(r: ReadRequest) -> Script:
+        if r.unit == 5:  # answers, but later than the scan's timeout
+            return [(0.4, register_reply(r.unit, r.function, [1] * r.count))]
+        if r.unit == 6:  # what a reply at another parity looks like to the master: no frame at all
+            return [(0.0, bytes([0x8F, 0x00, 0xF3, 0x3C, 0x99, 0x01, 0xFE]))]
+        return []
+
+    with ScriptedRtuSlave(pty_pair.device_end, firmware, baudrate=9600):
+        result = pantau(
+            "modbus", "scan", "--port", str(pty_pair.host_end), "--units", "5-7", "--timeout", "250ms"
+        )
+    assert result.returncode == 1, result.stdout
+    assert "unit 5 answered later than --timeout (1 late replies): try a longer --timeout" in result.stdout
+    assert "bytes heard that were no Modbus frame" in result.stdout
+    assert "no device answered" in result.stdout

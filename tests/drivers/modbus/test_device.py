@@ -23,7 +23,12 @@ from drivers.modbus.device import Caution, ModbusDevice
 from drivers.profiles import PROFILE_DIR, load_profile
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from pantau.contract import Quality, Reading
-from tests.harness.modbus import ModbusServerFactory, ModbusServerThread, shipped_modbus_profile
+from tests.harness.modbus import (
+    ModbusServerFactory,
+    ModbusServerThread,
+    shipped_modbus_profile,
+    vegapuls_values,
+)
 from tests.harness.serial_pty import SocatPtyPair
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
@@ -106,12 +111,6 @@ def load_case(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def vegapuls_values() -> dict[str, float | str]:
-    case = load_case(PROFILE_DIR.parents[1] / "tests/drivers/modbus/cases/vegapuls-c21.yaml")
-    values: dict[str, float | str] = case["polls"][0]["device"]
-    return values
-
-
 def as_expected(reading: Reading, expected: dict[str, Any]) -> dict[str, Any]:
     shown = reading.model_dump(
         mode="json", exclude_none=True, include={"value", "text", "unit", "quality", "reason"}
@@ -168,6 +167,19 @@ async def test_exception_response_marks_channels_missing_with_its_code(rig: RigF
     }
     setup.sim.faults.exception_code = None
     assert (await setup.device().poll()).readings["level"].value == 1.0
+
+
+async def test_exception_codes_are_named_in_each_channels_detail(rig: RigFactory) -> None:
+    # On main: "exception code 11", which sends nobody to the serial server behind the TCP gateway.
+    profile = shipped_modbus_profile("dfrobot-sen0676")
+    setup = rig(profile, {"level": 1.0, "installation_height": 4.0})
+    setup.sim.faults.exception_code = 11
+    result = await setup.device().poll()
+    for reading in result.readings.values():
+        assert reading.reason == "modbus_exception_11"
+        assert f"unit 1 on {setup.bus.name}: exception 11 (gateway target device failed to respond" in (
+            reading.detail or ""
+        )
 
 
 async def test_busy_device_is_retried_without_losing_the_poll(rig: RigFactory) -> None:

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig
-from drivers.modbus.config import ModbusProfile
+from drivers.modbus.config import ModbusProfile, Table
 from drivers.modbus.device import Caution, ModbusDevice
+from drivers.modbus.encoder import register_image
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from pantau.contract import Quality
-from tests.harness.modbus import ModbusServerThread, shipped_modbus_profile
+from tests.harness.modbus import ModbusServerThread, shipped_modbus_profile, vegapuls_values
 from tests.harness.rtu_slave import (
     ReadRequest,
     Script,
@@ -185,3 +186,32 @@ async def test_a_port_that_refuses_its_settings_is_a_connection_failure_that_nam
         assert (reading.quality, reading.reason) == (Quality.MISSING, "connection")
         assert f"{pty_pair.host_end} at 9600 8E1" in (reading.detail or "")
         assert "refused these settings" in (reading.detail or "")
+
+
+async def test_a_rejected_merged_read_is_replanned_alone_and_no_register_is_read_twice(
+    pty_pair: SocatPtyPair, rtu_bus: Callable[..., ModbusBus]
+) -> None:
+    # On main: one rejection made the whole device read one request per channel, the status register
+    # twice (for the status word and for its pv_invalid bit): 10 requests a poll.
+    profile = shipped_modbus_profile("vegapuls-c21")
+    image = register_image(profile, vegapuls_values())[Table.HOLDING]
+
+    def firmware(r: ReadRequest) -> Script:
+        span = range(r.address, r.address + r.count)
+        if r.count > 6 or any(a not in image for a in span):  # strict about holes and long reads
+            return [(0.0, exception_reply(r.unit, r.function, 2))]
+        return [(0.0, register_reply(r.unit, r.function, registers(image, r)))]
+
+    device = ModbusDevice(profile, rtu_bus(), unit_id=246, params={"mounting_height_m": 6.0})
+    with ScriptedRtuSlave(pty_pair.device_end, firmware) as slave:
+        for _ in range(2):
+            await device.poll()
+        asked_before = len(slave.requests)
+        steady = await device.poll()
+        last_poll = slave.requests[asked_before:]
+    assert steady.failed_requests == 0
+    assert all(r.quality is Quality.GOOD for k, r in steady.readings.items() if k != "echo_amplitude")
+    addresses = [a for r in last_poll for a in range(r.address, r.address + r.count)]
+    assert len(addresses) == len(set(addresses)), "a register was read twice in one poll"
+    assert (2002, 2) in {(r.address, r.count) for r in last_poll}  # the read nobody rejected kept its plan
+    assert steady.requests == len(last_poll) == len(device.plan()) == 9
