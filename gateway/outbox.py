@@ -37,7 +37,13 @@ CREATE TABLE IF NOT EXISTS counters (
     value INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO counters VALUES ('next_seq', 0), ('dropped_total', 0), ('bytes', 0);
+CREATE TABLE IF NOT EXISTS retained (
+    topic TEXT PRIMARY KEY,
+    seq   INTEGER NOT NULL
+);
 """
+# retained: per topic, the newest message the broker acknowledged as retained. Kept across restarts because
+# a backlog can hold an older retained message (a device status) than one a previous run already sent live.
 # messages.will: 0 an ordinary message; _WILL a Last Will prepared for a connection attempt; _ARMED a Last
 # Will whose connection succeeded, so the broker (not we) delivers it if that connection dies.
 _ORDINARY: Final = 0
@@ -165,12 +171,18 @@ class Outbox:
         with self._lock, self._transaction():
             self._db.executemany("UPDATE messages SET will = ?, retain = 0 WHERE seq = ?", keys)
 
-    def ack(self, seqs: Iterable[int]) -> None:
-        """The broker has these messages (PUBACK, or a will it published): forget them."""
+    def ack(self, seqs: Iterable[int], retained: Iterable[tuple[str, int]] = ()) -> None:
+        """The broker has these messages (PUBACK, or a will it published): forget them. `retained`: the
+        (topic, seq) among them that went out retained, so the broker now holds them."""
         keys = list(seqs)
         if not keys:
             return
         with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT INTO retained (topic, seq) VALUES (?, ?)"
+                " ON CONFLICT (topic) DO UPDATE SET seq = max(seq, excluded.seq)",
+                list(retained),
+            )
             # In chunks below SQLite's bound-parameter limit: one size query and one delete per chunk.
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
@@ -180,6 +192,11 @@ class Outbox:
                 freed = self._db.execute(size, chunk).fetchone()[0]
                 self._db.execute("DELETE FROM messages " + where, chunk)  # noqa: S608
                 self._add("bytes", -int(freed))
+
+    def retained_seqs(self) -> dict[str, int]:
+        """Topic -> the newest sequence number the broker acknowledged as retained on it."""
+        with self._lock:
+            return dict(self._db.execute("SELECT topic, seq FROM retained").fetchall())
 
     def state(self) -> OutboxState:
         with self._lock:

@@ -4,6 +4,12 @@ A message leaves the outbox only after its PUBACK. After an outage two streams r
 (messages queued before this connection) replays oldest-first at `replay_rate`, while live messages go out
 at once, so an operator sees the river now, not the river of an hour ago, while the gap fills in behind.
 
+Retained topics (device and gateway status) must end up holding the newest message, whichever stream carries
+it: a message goes out retained exactly when it is newer than any sent retained on its topic so far (by this
+connection, or acknowledged before: the outbox remembers), so a replayed old status never overwrites a newer
+live one, and a status that only the backlog carries (a device's first, queued before the broker was
+reached) is still retained.
+
 The gateway status Last Will carries a sequence number of its own (see the contract). It is stored in the
 outbox like any message and delivered at least once: by the broker when the connection dies (and again by
 us, not retained, after reconnecting, since a broker that itself went down never sends it), or by us as
@@ -17,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,6 +90,8 @@ class Publisher:
         self._client: aiomqtt.Client | None = None
         self._will: OutboxMessage | None = None
         self._refused: list[str] = []
+        #: Per retained topic, the newest seq sent retained (claimed when it is handed to the client).
+        self._retained: dict[str, int] = {}
 
     def notify(self) -> None:
         """New messages are in the outbox (called by the poller after each batch)."""
@@ -118,12 +127,14 @@ class Publisher:
             async with asyncio.timeout(timeout_s):
                 # `offline` first: a large backlog must not leave the retained status `online` after we left.
                 offline = self._status(will.seq, "offline", "shutdown")
+                # The will's number is older than this run's `online`: nothing after it may be retained there.
+                self._retained[will.topic] = sys.maxsize
                 await client.publish(
                     will.topic, encode(offline), qos=1, retain=True, timeout=PUBACK_TIMEOUT_S
                 )
                 await asyncio.to_thread(self.outbox.ack, [will.seq])
                 while batch := await asyncio.to_thread(self.outbox.pending, BATCH):
-                    await self._publish_batch(client, batch, retain=False)
+                    await self._publish_batch(client, batch)
         logger.info("stopped; %d message(s) left in the outbox for the next start", self.outbox.state().depth)
 
     # Connection -------------------------------------------------------------------------------------------
@@ -185,6 +196,7 @@ class Publisher:
     async def _on_connected(self, client: aiomqtt.Client, will: OutboxMessage) -> None:
         self._client, self._will = client, will
         await asyncio.to_thread(self.outbox.arm, will.seq)
+        self._retained = await asyncio.to_thread(self.outbox.retained_seqs)
         self.stats.connected = True
         self.stats.connects_total += 1
         if self.stats.down_since is not None:
@@ -225,7 +237,7 @@ class Publisher:
             if not batch:
                 return
             started = time.monotonic()
-            await self._publish_batch(client, batch, retain=False)
+            await self._publish_batch(client, batch)
             raise_swallowed_cancellation()  # aiomqtt's wait_for on PUBACKs (see pantau.aio)
             after = batch[-1].seq
             # Rate limit: the 4G uplink is shared with live data; a week of backlog must not crowd it out.
@@ -245,21 +257,17 @@ class Publisher:
                 async with asyncio.timeout(1.0):  # also picks up anything a missed wake-up left behind
                     await self._wake.wait()
 
-    async def _publish_batch(
-        self, client: aiomqtt.Client, batch: list[OutboxMessage], *, retain: bool = True
-    ) -> None:
-        """Publish a batch with up to IN_FLIGHT unacknowledged at once; ack all of them in one transaction.
-
-        `retain=False` for replayed backlog: a stale retained status must not overwrite a newer live one.
-        """
+    async def _publish_batch(self, client: aiomqtt.Client, batch: list[OutboxMessage]) -> None:
+        """Publish a batch with up to IN_FLIGHT unacknowledged at once; ack all of them in one transaction."""
         if not batch:
             return
+        # Claimed and handed to the client with no await in between: the two streams interleave only at
+        # awaits, so the broker receives retained messages of a topic in the order they were claimed.
+        retain = [self._claim_retain(m) for m in batch]
         await asyncio.gather(
             *(
-                client.publish(
-                    m.topic, m.payload, qos=1, retain=m.retain and retain, timeout=PUBACK_TIMEOUT_S
-                )
-                for m in batch
+                client.publish(m.topic, m.payload, qos=1, retain=r, timeout=PUBACK_TIMEOUT_S)
+                for m, r in zip(batch, retain, strict=True)
             )
         )
         if self._refused:
@@ -267,8 +275,16 @@ class Publisher:
             raise aiomqtt.MqttError(
                 f"broker refused messages ({', '.join(reasons)}); they stay in the outbox"
             )
-        await asyncio.to_thread(self.outbox.ack, [m.seq for m in batch])
+        retained = [(m.topic, m.seq) for m, r in zip(batch, retain, strict=True) if r]
+        await asyncio.to_thread(self.outbox.ack, [m.seq for m in batch], retained)
         self.stats.published_total += len(batch)
+
+    def _claim_retain(self, message: OutboxMessage) -> bool:
+        """Retain `message` if it is the newest sent on its topic so far (and remember that it is)."""
+        if not message.retain or message.seq <= self._retained.get(message.topic, -1):
+            return False
+        self._retained[message.topic] = message.seq
+        return True
 
     def online_status(self) -> Builder:
         """A retained `online` gateway status carrying the outbox's current depth, age and drops."""
