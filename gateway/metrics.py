@@ -67,6 +67,11 @@ class GatewayCollector(Collector):
         errors = CounterMetricFamily(
             "pantau_device_request_errors", "Failed requests per device", labels=["bus", "device", "reason"]
         )
+        discarded = CounterMetricFamily(
+            "pantau_device_discarded_replies",
+            "RTU replies that came when no request of the device was waiting (too late), thrown away",
+            labels=["bus", "device"],
+        )
         latency = GaugeMetricFamily(
             "pantau_device_latency_ms", "Mean request latency of the last poll", labels=["bus", "device"]
         )
@@ -76,10 +81,11 @@ class GatewayCollector(Collector):
                 h, labels = device.health, [poller.name, device.config.id]
                 polls.add_metric(labels, h.requests_total)
                 errors.add_metric([*labels, h.reason or "none"], h.errors_total)
+                discarded.add_metric(labels, h.discarded_replies_total)
                 if h.latency_ms is not None:
                     latency.add_metric(labels, h.latency_ms)
                 up.add_metric(labels, {"ok": 1.0, "degraded": 0.5}.get(h.state, 0.0))
-        yield from (polls, errors, latency, up)
+        yield from (polls, errors, discarded, latency, up)
         yield from self._streams()
 
     def _streams(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:

@@ -20,6 +20,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 
+from drivers.modbus.bus import ModbusBus
 from drivers.serial_records.config import RecordProfile
 from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.stream import RecordStream, StreamCounters
@@ -54,12 +55,14 @@ class Gateway:
         )
         self.identity = Identity(site=site.site, gateway=site.gateway)
         self.publisher = Publisher(site.mqtt, self.outbox, self.identity)
+        self._buses: list[ModbusBus] = []
         self.pollers = [self._poller(bus) for bus in self.resolved if isinstance(bus, ResolvedModbusBus)]
         self.streams = [self._stream(bus) for bus in self.resolved if isinstance(bus, ResolvedRecordStream)]
         self._metrics_server: WSGIServer | None = None
 
     def _poller(self, resolved: ResolvedModbusBus) -> BusPoller:
-        _bus, devices = resolved.build()
+        bus, devices = resolved.build()
+        self._buses.append(bus)
         scheduled = [
             ScheduledDevice(r.config, device) for r, device in zip(resolved.devices, devices, strict=True)
         ]
@@ -150,6 +153,8 @@ class Gateway:
             if self._metrics_server is not None:
                 self._metrics_server.shutdown()
                 self._metrics_server.server_close()
+            for bus in self._buses:
+                await bus.close()  # serial ports and device-server connections, released for the next run
             self.outbox.close()
 
     async def _report_status(self) -> None:

@@ -54,6 +54,8 @@ class DeviceHealth:
     consecutive_failures: int = 0
     requests_total: int = 0
     errors_total: int = 0
+    #: RTU replies from this device that came too late and were thrown away undecoded (the bus counts them).
+    discarded_replies_total: int = 0
     latency_ms: float | None = None
     reason: str | None = None
     detail: str | None = None
@@ -89,6 +91,7 @@ class ScheduledDevice:
         h = self.health
         h.requests_total += result.requests
         h.errors_total += result.failed_requests
+        h.discarded_replies_total = self.device.bus.line_counters.late_replies[self.device.unit_id]
         h.latency_ms = round(result.duration_s * 1000 / max(result.requests, 1), 2)
         failures = [r for r in result.readings.values() if r.quality is Quality.MISSING]
         if result.failed_requests == 0:
@@ -272,6 +275,7 @@ class BusPoller:
                 detail=h.detail,
                 requests_total=h.requests_total,
                 errors_total=h.errors_total,
+                discarded_replies_total=h.discarded_replies_total,
                 latency_ms=h.latency_ms,
             )
             return topic, encode(message), True

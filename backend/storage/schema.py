@@ -222,6 +222,7 @@ def device_status_point(message: DeviceStatus) -> Point:
         "consecutive_failures": message.consecutive_failures,
         "requests_total": message.requests_total,
         "errors_total": message.errors_total,
+        "discarded_replies_total": message.discarded_replies_total,
         "seq": message.seq,
         "gateway": message.gateway,
     }

@@ -87,6 +87,7 @@ def example_messages() -> dict[str, Message]:
             detail="no reply from unit 3 on bus rs485-1",
             requests_total=10412,
             errors_total=31,
+            discarded_replies_total=2,
         ),
         "alert": AlertTransition(
             site="ampal-mufakat",

@@ -317,6 +317,14 @@ class DeviceStatus(_GatewayMessage):
     detail: ShortText | None = None
     requests_total: Count = Field(default=0, ge=0)
     errors_total: Count = Field(default=0, ge=0)
+    discarded_replies_total: Count = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Modbus RTU: replies from this device that arrived when none of its requests was waiting "
+            "(later than the timeout), thrown away undecoded"
+        ),
+    )
     latency_ms: FiniteFloat | None = Field(default=None, ge=0)
 
 
