@@ -31,7 +31,10 @@ BACKOFF_CAP_S: Final = 30.0
 
 
 class AlertPublisher:
-    """Publishes transitions retained on `{prefix}/alerts/{site}/{rule}`, QoS 1.
+    """Publishes transitions, QoS 1, on each alert's own topic
+    (`{prefix}/alerts/{site}/{rule}[/{device}[/{channel}]]`): retained while the alert is active; a
+    resolution goes out unretained and the retained message is then cleared (an empty retained publish),
+    so a late subscriber is handed exactly the active alerts.
 
     Alerts are rare (a storm raises a few a minute), so each batch uses a short connection of its own:
     no session to keep alive, nothing to reconnect, and a broker outage is just a failed batch to retry."""
@@ -56,8 +59,13 @@ class AlertPublisher:
             tls_context=self.mqtt.tls_context(),
         ) as client:
             for transition in transitions:
-                topic = self.topics.alert(transition.site, transition.rule)
-                await client.publish(topic, encode(transition), qos=1, retain=True)
+                topic = self.topics.alert(
+                    transition.site, transition.rule, transition.device, transition.channel
+                )
+                resolved = transition.state == "resolved"
+                await client.publish(topic, encode(transition), qos=1, retain=not resolved)
+                if resolved:
+                    await client.publish(topic, b"", qos=1, retain=True)
 
 
 class AlertDispatcher:

@@ -98,6 +98,7 @@ class AlertBook:
         """Record `status`; the transition to publish when it changes the alert's state or level."""
         aid = alert_id(rule_id, status.series)
         current = self.alerts.get(aid)
+        first = current is None
         if current is None:
             if status.state == "resolved":
                 return None
@@ -116,7 +117,8 @@ class AlertBook:
         current.changed_at = status.at
         current.message = self._render(rule_id, status)
         self.alerts[aid] = current
-        return self._transition(current, status.at, previous_state, previous_level)
+        # An alert's first transition has no previous state (the contract omits it, not says `resolved`).
+        return self._transition(current, status.at, None if first else previous_state, previous_level)
 
     def acknowledge(self, aid: str, by: str, at: datetime, note: str | None) -> AlertTransition | None:
         """Record who took ownership of an active alert; the re-published transition, None if not active."""

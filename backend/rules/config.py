@@ -1,6 +1,6 @@
 """The rules file: one list of rules, the single source of truth for the engine and for Grafana.
 
-Each rule has a slug `id` (the `{rule}` level of `{prefix}/alerts/{site}/{rule}`), a `kind`, a `select`
+Each rule has a slug `id` (the `{rule}` level of `{prefix}/alerts/{site}/{rule}/...`), a `kind`, a `select`
 (which series), an optional `severity` and `message` templates in Indonesian and English. Cross-field
 problems (levels out of order, a clear threshold on the wrong side...) fail at load with the rule named:
 `rules.yaml: rules[1] 'muka-air': levels[2] 'Siaga I': trigger 1.9 must be above 'Siaga II' (2.1)`.

@@ -20,7 +20,7 @@ from pantau.contract.errors import (
     UnsupportedSchema,
 )
 from pantau.contract.messages import SCHEMA_VERSION, WIRE_CONTEXT, AlertTransition, Message
-from pantau.contract.topics import MESSAGE_KIND_FOR_TOPIC, TopicKind, TopicRef, Topics
+from pantau.contract.topics import MESSAGE_KIND_FOR_TOPIC, TopicRef, Topics
 
 #: A readings message with 256 channels is ~40 KiB; anything near this limit is a bug or an attack.
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
@@ -65,11 +65,17 @@ def check_topic(message: Message, topic: str, topics: Topics) -> None:
         raise TopicMismatch(f"{topic} carries '{expected_kind}' messages, got '{message.kind}'")
     if message.site != ref.site:
         raise TopicMismatch(f"{topic} is for site '{ref.site}' but the message says site '{message.site}'")
+    if isinstance(message, AlertTransition):  # one topic per alert: rule, device and channel all match
+        named = (message.rule, message.device, message.channel)
+        if named != (ref.rule, ref.device, ref.channel):
+            raise TopicMismatch(
+                f"{topic} is for alert (rule, device, channel) {(ref.rule, ref.device, ref.channel)} "
+                f"but the message says {named}"
+            )
+        return
     device = getattr(message, "device", None)
     if ref.device is not None and device != ref.device:
         raise TopicMismatch(f"{topic} is for device '{ref.device}' but the message says device '{device}'")
-    if ref.kind is TopicKind.ALERT and isinstance(message, AlertTransition) and message.rule != ref.rule:
-        raise TopicMismatch(f"{topic} is for rule '{ref.rule}' but the message says rule '{message.rule}'")
 
 
 # A worker sees the same few thousand topics over and over (bounded by the inventory): parse each once.

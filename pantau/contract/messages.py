@@ -9,7 +9,7 @@ Message kinds and who sends them::
     Vehicle         gateway -> {prefix}/{site}/{device}/vehicles   one WIM record or weighbridge weighing
     GatewayStatus   gateway -> {prefix}/{site}/status              retained; also the MQTT Last Will
     DeviceStatus    gateway -> {prefix}/{site}/{device}/status     retained
-    AlertTransition backend -> {prefix}/alerts/{site}/{rule}       retained
+    AlertTransition backend -> {prefix}/alerts/{site}/{rule}[/{device}[/{channel}]]   retained, one per alert
 """
 
 from __future__ import annotations

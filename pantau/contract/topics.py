@@ -4,10 +4,12 @@
     {prefix}/{site}/{device}/vehicles
     {prefix}/{site}/{device}/status
     {prefix}/{site}/status
-    {prefix}/alerts/{site}/{rule}
+    {prefix}/alerts/{site}/{rule}[/{device}[/{channel}]]
 
-`alerts` is therefore reserved and can never be a site id: `{prefix}/alerts/x/status` would otherwise
-mean both "device x at site alerts" and "rule status at site x".
+One alert topic per alert (a rule raises one alert per series it watches: a site, a device or a channel),
+so each alert's latest transition can be retained on its own. `alerts` is therefore reserved and can never
+be a site id: `{prefix}/alerts/x/status` would otherwise mean both "device x at site alerts" and "rule
+status at site x".
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class TopicRef:
     site: str
     device: str | None = None
     rule: str | None = None
+    channel: str | None = None
 
 
 def check_id(value: str, what: str) -> str:
@@ -97,11 +100,22 @@ class Topics:
     def gateway_status(self, site: str) -> str:
         return f"{self.prefix}/{check_id(site, 'site')}/status"
 
-    def alert(self, site: str, rule: str) -> str:
-        return f"{self.prefix}/{_ALERTS}/{check_id(site, 'site')}/{check_id(rule, 'rule')}"
+    def alert(self, site: str, rule: str, device: str | None = None, channel: str | None = None) -> str:
+        """The topic of one alert: the rule's, below it the device's and the channel's it watches."""
+        if channel is not None and device is None:
+            raise TopicError("an alert topic names the device before the channel")
+        levels = [check_id(site, "site"), check_id(rule, "rule")]
+        levels += [check_id(device, "device")] if device is not None else []
+        levels += [check_id(channel, "channel")] if channel is not None else []
+        return "/".join([self.prefix, _ALERTS, *levels])
 
     def for_message(
-        self, kind: TopicKind, site: str, device: str | None = None, rule: str | None = None
+        self,
+        kind: TopicKind,
+        site: str,
+        device: str | None = None,
+        rule: str | None = None,
+        channel: str | None = None,
     ) -> str:
         """The topic for a TopicRef's fields; raises TopicError when a needed id is absent."""
         if kind is TopicKind.GATEWAY_STATUS:
@@ -109,7 +123,7 @@ class Topics:
         if kind is TopicKind.ALERT:
             if rule is None:
                 raise TopicError("an alert topic needs a rule id")
-            return self.alert(site, rule)
+            return self.alert(site, rule, device, channel)
         if device is None:
             raise TopicError(f"a {kind} topic needs a device id")
         builders = {
@@ -134,9 +148,14 @@ class Topics:
     def _parse_levels(levels: list[str]) -> TopicRef:
         if len(levels) == 2 and levels[1] == "status":
             return TopicRef(TopicKind.GATEWAY_STATUS, site=check_id(levels[0], "site"))
-        if len(levels) == 3 and levels[0] == _ALERTS:
+        if 3 <= len(levels) <= 5 and levels[0] == _ALERTS:
+            device, channel = [*levels[3:], None, None][:2]
             return TopicRef(
-                TopicKind.ALERT, site=check_id(levels[1], "site"), rule=check_id(levels[2], "rule")
+                TopicKind.ALERT,
+                site=check_id(levels[1], "site"),
+                rule=check_id(levels[2], "rule"),
+                device=check_id(device, "device") if device is not None else None,
+                channel=check_id(channel, "channel") if channel is not None else None,
             )
         if len(levels) == 3 and levels[2] in _DEVICE_LEAVES:
             return TopicRef(
@@ -145,7 +164,8 @@ class Topics:
                 device=check_id(levels[1], "device"),
             )
         raise TopicError(
-            "not one of {site}/status, {site}/{device}/readings|vehicles|status, alerts/{site}/{rule}"
+            "not one of {site}/status, {site}/{device}/readings|vehicles|status, "
+            "alerts/{site}/{rule}[/{device}[/{channel}]]"
         )
 
     # Subscription filters for the backend.

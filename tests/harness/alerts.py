@@ -55,6 +55,8 @@ class AlertListener:
         self.broker, self.prefix = broker, prefix
         self.topics = Topics(prefix)
         self.transitions: list[AlertTransition] = []
+        #: Topics whose retained alert was cleared (an empty payload), in arrival order.
+        self.cleared: list[str] = []
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
@@ -64,6 +66,9 @@ class AlertListener:
             async for message in client.messages:
                 payload = message.payload
                 assert isinstance(payload, bytes)
+                if not payload:
+                    self.cleared.append(str(message.topic))
+                    continue
                 decoded = decode(payload, topic=str(message.topic), topics=self.topics)
                 assert isinstance(decoded, AlertTransition)
                 self.transitions.append(decoded)

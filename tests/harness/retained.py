@@ -12,13 +12,14 @@ import aiomqtt
 
 async def retained_under(host: str, port: int, prefix: str, *, timeout: float = 10.0) -> dict[str, bytes]:
     """Topic -> payload of every message the broker retains under `prefix` (v5 client, clean start)."""
-    # Deeper than any pantau topic, so no pantau subscriber's filter matches it.
-    sentinel = f"{prefix}/sentinel/{uuid.uuid4().hex}/end/of/retained"
+    # Outside the prefix, so no pantau subscriber (or test listener) ever sees it.
+    sentinel = f"retained-sentinel/{uuid.uuid4().hex}"
     found: dict[str, bytes] = {}
     async with aiomqtt.Client(
         host, port, identifier=f"retained-{uuid.uuid4().hex[:8]}", protocol=aiomqtt.ProtocolVersion.V5
     ) as client:
         await client.subscribe(f"{prefix}/#", qos=1)
+        await client.subscribe(sentinel, qos=1)
         await client.publish(sentinel, b"", qos=1)
         async with asyncio.timeout(timeout):
             async for message in client.messages:

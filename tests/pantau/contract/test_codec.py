@@ -77,11 +77,17 @@ def test_a_message_on_the_wrong_kind_of_topic_is_rejected() -> None:
         decode(encode(READINGS), topic="pantau/v1/ampal-mufakat/wl-radar-1/vehicles")
 
 
-def test_alert_rule_must_match_its_topic() -> None:
-    alert = example_messages()["alert"]
-    decode(encode(alert), topic="pantau/v1/alerts/ampal-mufakat/flood-level")
-    with pytest.raises(TopicMismatch, match="rule"):
-        decode(encode(alert), topic="pantau/v1/alerts/ampal-mufakat/rate-of-rise")
+def test_an_alert_must_be_on_its_own_topic() -> None:
+    alert = example_messages()["alert"]  # flood-level on wl-radar-1/level
+    decode(encode(alert), topic="pantau/v1/alerts/ampal-mufakat/flood-level/wl-radar-1/level")
+    for other in (
+        "pantau/v1/alerts/ampal-mufakat/rate-of-rise/wl-radar-1/level",
+        "pantau/v1/alerts/ampal-mufakat/flood-level/wl-radar-2/level",
+        "pantau/v1/alerts/ampal-mufakat/flood-level/wl-radar-1/distance",
+        "pantau/v1/alerts/ampal-mufakat/flood-level",  # the rule's topic: another alert's (one per series)
+    ):
+        with pytest.raises(TopicMismatch, match="alert"):
+            decode(encode(alert), topic=other)
 
 
 def test_a_foreign_topic_is_a_topic_error() -> None:

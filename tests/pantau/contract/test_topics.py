@@ -46,7 +46,7 @@ def test_parse_tells_what_a_topic_addresses(topic: str, ref: TopicRef) -> None:
         "pantau/v1//d/readings",
         "pantau/v1/a/+/readings",
         "pantau/v1/alerts/status",
-        "pantau/v1/alerts/d/readings/x",
+        "pantau/v1/alerts/d/r/x/y/z",
     ],
 )
 def test_parse_rejects_foreign_topics_naming_them(topic: str) -> None:
@@ -101,3 +101,28 @@ def test_build_then_parse_is_identity(site: str, device: str, kind: TopicKind) -
     dev = None if kind in (TopicKind.ALERT, TopicKind.GATEWAY_STATUS) else device
     topic = topics.for_message(kind, site, device=dev, rule=rule)
     assert topics.parse(topic) == TopicRef(kind, site, device=dev, rule=rule)
+
+
+def test_one_topic_per_alert_below_its_rule() -> None:
+    # A rule watching three channels raises three alerts: three topics, so each can be retained.
+    channels = [topics.alert("ampal-mufakat", "ampal-muka-air", "wl-radar", c) for c in ("level", "a", "b")]
+    assert channels[0] == "pantau/v1/alerts/ampal-mufakat/ampal-muka-air/wl-radar/level"
+    assert len(set(channels)) == 3
+    assert topics.parse(channels[0]) == TopicRef(
+        TopicKind.ALERT, "ampal-mufakat", device="wl-radar", rule="ampal-muka-air", channel="level"
+    )
+    assert topics.parse("pantau/v1/alerts/s/stale/wim-1") == TopicRef(
+        TopicKind.ALERT, "s", device="wim-1", rule="stale"
+    )
+    with pytest.raises(TopicError, match="device before the channel"):
+        topics.alert("s", "r", channel="level")
+    with pytest.raises(TopicError):
+        topics.parse("pantau/v1/alerts/s/r/d/c/extra")
+
+
+@given(site=ids.filter(lambda s: s != "alerts"), rule=ids, device=ids, channel=ids, depth=st.integers(0, 2))
+def test_alert_topics_round_trip(site: str, rule: str, device: str, channel: str, depth: int) -> None:
+    dev = device if depth >= 1 else None
+    chan = channel if depth == 2 else None
+    topic = topics.for_message(TopicKind.ALERT, site, device=dev, rule=rule, channel=chan)
+    assert topics.parse(topic) == TopicRef(TopicKind.ALERT, site, device=dev, rule=rule, channel=chan)
