@@ -168,3 +168,13 @@ def test_a_backlog_replayed_hours_late_is_judged_on_its_own_timeline() -> None:
         ("resolved", "Normal"),
     ]
     assert story(timedelta(hours=5), ticks=True) == live
+
+
+def test_an_alerts_first_transition_has_no_previous_state_and_a_refire_says_resolved() -> None:
+    eng = engine({**LEVELS, "pending": "0s"})
+    (first,) = eng.on_readings(readings(T0, level=2.5), T0).transitions
+    assert (first.state, first.previous_state, first.previous_level) == ("firing", None, None)
+    assert "previous_state" not in json.loads(first.model_dump_json(exclude_none=True))
+    (resolved,) = eng.on_readings(readings(T0 + 60 * SEC, level=1.0), T0 + 60 * SEC).transitions
+    (again,) = eng.on_readings(readings(T0 + 120 * SEC, level=2.5), T0 + 120 * SEC).transitions
+    assert (resolved.previous_state, again.previous_state) == ("firing", "resolved")
