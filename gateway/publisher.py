@@ -130,7 +130,12 @@ class Publisher:
                 # The will's number is older than this run's `online`: nothing after it may be retained there.
                 self._retained[will.topic] = sys.maxsize
                 await client.publish(
-                    will.topic, encode(offline), qos=1, retain=True, timeout=PUBACK_TIMEOUT_S
+                    will.topic,
+                    encode(offline),
+                    qos=1,
+                    retain=True,
+                    properties=self.config.message_properties(),
+                    timeout=PUBACK_TIMEOUT_S,
                 )
                 await asyncio.to_thread(self.outbox.ack, [will.seq])
                 while batch := await asyncio.to_thread(self.outbox.pending, BATCH):
@@ -166,7 +171,9 @@ class Publisher:
             username=c.username,
             password=password.get_secret_value() if password else None,
             protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
-            will=aiomqtt.Will(will.topic, will.payload, qos=1, retain=True),
+            will=aiomqtt.Will(
+                will.topic, will.payload, qos=1, retain=True, properties=c.message_properties(will=True)
+            ),
             clean_session=None if v5 else False,
             clean_start=False if v5 else 3,  # paho's MQTT_CLEAN_START_FIRST_ONLY; ignored for 3.1.1
             keepalive=int(c.keepalive.total_seconds()),
@@ -264,9 +271,12 @@ class Publisher:
         # Claimed and handed to the client with no await in between: the two streams interleave only at
         # awaits, so the broker receives retained messages of a topic in the order they were claimed.
         retain = [self._claim_retain(m) for m in batch]
+        properties = self.config.message_properties()
         await asyncio.gather(
             *(
-                client.publish(m.topic, m.payload, qos=1, retain=r, timeout=PUBACK_TIMEOUT_S)
+                client.publish(
+                    m.topic, m.payload, qos=1, retain=r, properties=properties, timeout=PUBACK_TIMEOUT_S
+                )
                 for m, r in zip(batch, retain, strict=True)
             )
         )

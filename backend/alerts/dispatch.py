@@ -63,7 +63,10 @@ class AlertPublisher:
                     transition.site, transition.rule, transition.device, transition.channel
                 )
                 resolved = transition.state == "resolved"
-                await client.publish(topic, encode(transition), qos=1, retain=not resolved)
+                properties = self.mqtt.message_properties()
+                await client.publish(
+                    topic, encode(transition), qos=1, retain=not resolved, properties=properties
+                )
                 if resolved:
                     await client.publish(topic, b"", qos=1, retain=True)
 

@@ -10,13 +10,21 @@ import os
 import ssl
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from pantau.config.durations import Duration
 from pantau.config.files import ConfigError
+from pantau.contract.messages import SCHEMA_VERSION
 from pantau.contract.topics import DEFAULT_PREFIX
+
+#: MQTT v5 user property naming the contract version of a message, so a consumer can route or refuse it
+#: before parsing the payload.
+SCHEMA_VERSION_PROPERTY: Final = "pantau-schema-version"
+CONTENT_TYPE: Final = "application/json"
 
 
 class MqttConnection(BaseModel):
@@ -60,6 +68,16 @@ class MqttConnection(BaseModel):
             except OSError as exc:
                 raise ConfigError(str(self.password_file), [f"cannot read the MQTT password: {exc}"]) from exc
         return None
+
+    def message_properties(self, *, will: bool = False) -> Properties | None:
+        """What every pantau message carries on an MQTT v5 connection: content type `application/json` and
+        the contract version as a user property. None on 3.1.1, which has no properties."""
+        if self.protocol != 5:
+            return None
+        properties = Properties(PacketTypes.WILLMESSAGE if will else PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties.ContentType = CONTENT_TYPE
+        properties.UserProperty = [(SCHEMA_VERSION_PROPERTY, str(SCHEMA_VERSION))]
+        return properties
 
     def tls_context(self) -> ssl.SSLContext | None:
         """TLS 1.2+ with the system CAs or `ca_file`; None without TLS."""

@@ -1,7 +1,8 @@
 """What other services see of a running demo, checked as they would check it: the demo's real processes
 (simulators, gateways, backend with rules) publish to a real Mosquitto; every message captured until each
 kind has been seen is validated against docs/schema by Python `jsonschema` (formats on) and by ajv (strict),
-by the schema its topic names, not by pantau's decoder. Then a subscriber that connects late is handed a
+by the schema its topic names, not by pantau's decoder, and carries its content type and contract version
+as MQTT v5 properties. Then a subscriber that connects late is handed a
 retained status for every device and one retained message per active alert."""
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ MIN_MESSAGES: Final = 150
 class Capture:
     messages: list[tuple[str, bytes]] = field(default_factory=list)
     kinds: set[str] = field(default_factory=set)
+    #: (content type, user properties) of each message, as MQTT v5 delivered them.
+    properties: list[tuple[str | None, list[tuple[str, str]]]] = field(default_factory=list)
 
 
 async def _capture(broker: Mosquitto, demo: DemoProcess, capture: Capture, deadline: float) -> None:
@@ -49,6 +52,10 @@ async def _capture(broker: Mosquitto, demo: DemoProcess, capture: Capture, deadl
             async for message in client.messages:
                 payload = bytes(message.payload)  # type: ignore[arg-type]
                 capture.messages.append((message.topic.value, payload))
+                props = message.properties
+                capture.properties.append(
+                    (getattr(props, "ContentType", None), list(getattr(props, "UserProperty", [])))
+                )
                 if payload:
                     capture.kinds.add(MESSAGE_KIND_FOR_TOPIC[topics.parse(message.topic.value).kind])
                 if capture.kinds == KINDS and len(capture.messages) >= MIN_MESSAGES:
@@ -81,6 +88,12 @@ async def test_every_demo_message_validates_against_the_published_schemas(
     with contextlib.suppress(TimeoutError):
         await _capture(mosquitto, demo, capture, deadline)
     assert capture.kinds == KINDS, f"kinds seen in {WITHIN_S:.0f} s: {sorted(capture.kinds)}"
+
+    # Every message says what it is before it is parsed (MQTT v5): JSON, of contract version 1.
+    described = [p for (_t, payload), p in zip(capture.messages, capture.properties, strict=True) if payload]
+    assert {(ct, tuple(up)) for ct, up in described} == {
+        ("application/json", (("pantau-schema-version", "1"),))
+    }
 
     # Every message against the schema of its topic's kind and against message.schema.json.
     topics = Topics(PREFIX)
