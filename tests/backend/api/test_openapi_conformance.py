@@ -9,12 +9,15 @@ import re
 from typing import Any, Final
 
 import httpx
+import pytest
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_spec_validator import validate
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from tests.backend.api.conftest import KEYS, Served
+
+pytestmark = pytest.mark.services  # the API served by uvicorn on loopback
 
 PATH_VALUES: Final = {"site": "ampal-mufakat", "alert_id": "ampal-muka-air:ampal-mufakat:wl-radar:level"}
 #: Calls every GET route answers with a problem, whatever its parameters: (what, query, headers).

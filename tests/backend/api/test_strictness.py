@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import httpx
+import pytest
 
 from tests.backend.api.conftest import Served
+
+pytestmark = pytest.mark.services  # the API served by uvicorn on loopback
 
 PROBLEM: Final = "application/problem+json"
 API_DOC: Final = Path(__file__).resolve().parents[3] / "docs" / "api.md"

@@ -119,6 +119,7 @@ def test_every_listed_limit_has_a_case() -> None:
     assert {item for item in listed if item not in covered} == set()
 
 
+@pytest.mark.services  # node runs ajv
 def test_ajv_strict_compiles_every_schema_and_agrees(pytestconfig: pytest.Config) -> None:
     folder = install_ajv(pytestconfig.cache)  # type: ignore[arg-type]
     files = sorted(SCHEMA_DIR.glob("*.schema.json"))
