@@ -90,15 +90,8 @@ async def served(
             lambda: _count_is(storage, "reading", expected.readings), timeout=60, what="readings stored"
         )
         await eventually(lambda: _count_is(storage, "vehicle", expected.vehicles), what="vehicles stored")
-        site_inventory = dataset.inventory()
-        engine, points = dataset.judge([*river, *trucks], site_inventory)
-        await storage.write(points)
-        book = EngineAlertBook(engine, storage, lambda: dataset.NOW)
-        app = create_app(
-            api_config(), storage, site_inventory, book, clock=lambda: dataset.NOW, instance="api-1"
-        )
-        async with serve(app) as url:
-            yield Served(url, app, storage, book, worker)
+        async with _judged_and_served(storage, worker) as served_api:
+            yield served_api
 
 
 async def _count_is(storage: Storage, measurement: str, count: int) -> bool:
@@ -111,12 +104,17 @@ async def served_sqlite(sqlite_storage: Storage) -> AsyncIterator[Served]:
     tests of the HTTP surface itself, where how the rows arrived does not matter. `worker` is not running."""
     river, trucks = dataset.river_messages(), dataset.vehicle_messages()
     await sqlite_storage.write([point for m in [*river, *trucks] for point in to_points(m)])
+    async with _judged_and_served(sqlite_storage, None) as served_api:
+        yield served_api
+
+
+@contextlib.asynccontextmanager
+async def _judged_and_served(storage: Storage, worker: BackendWorker | None) -> AsyncIterator[Served]:
+    """The rules worker's points for `dataset` stored, and the API over `storage` served by uvicorn."""
     site_inventory = dataset.inventory()
-    engine, points = dataset.judge([*river, *trucks], site_inventory)
-    await sqlite_storage.write(points)
-    book = EngineAlertBook(engine, sqlite_storage, lambda: dataset.NOW)
-    app = create_app(
-        api_config(), sqlite_storage, site_inventory, book, clock=lambda: dataset.NOW, instance="api-1"
-    )
+    engine, points = dataset.judge([*dataset.river_messages(), *dataset.vehicle_messages()], site_inventory)
+    await storage.write(points)
+    book = EngineAlertBook(engine, storage, lambda: dataset.NOW)
+    app = create_app(api_config(), storage, site_inventory, book, clock=lambda: dataset.NOW, instance="api-1")
     async with serve(app) as url:
-        yield Served(url, app, sqlite_storage, book, None)
+        yield Served(url, app, storage, book, worker)
