@@ -19,6 +19,7 @@ from drivers.profile_base import ProfileHeader
 from drivers.profiles import PROFILE_DIR, load_profile
 from gateway.config import DeviceConfig, ModbusBusSpec, RecordStreamSpec, SiteConfig
 from pantau.config import ConfigError
+from pantau.resilience import SYSTEM_CLOCK, Clock
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,10 @@ class ResolvedModbusBus:
     spec: ModbusBusSpec
     devices: list[ResolvedDevice]
 
-    def build(self) -> tuple[ModbusBus, list[ModbusDevice]]:
+    def build(self, clock: Clock = SYSTEM_CLOCK) -> tuple[ModbusBus, list[ModbusDevice]]:
         """The bus and its devices, ready to poll."""
-        bus = ModbusBus(self.spec.connection, self.spec.timing or BusTiming(), name=self.spec.id)
+        timing = self.spec.timing or BusTiming()
+        bus = ModbusBus(self.spec.connection, timing, name=self.spec.id, clock=clock)
         devices = []
         for resolved in self.devices:
             profile = resolved.profile
@@ -43,7 +45,9 @@ class ResolvedModbusBus:
             if resolved.config.address_base is not None:
                 profile = with_address_base(profile, resolved.config.address_base)
             unit = resolved.config.unit if resolved.config.unit is not None else profile.default_unit_id
-            devices.append(ModbusDevice(profile, bus, unit_id=unit, params=resolved.config.params))
+            devices.append(
+                ModbusDevice(profile, bus, unit_id=unit, params=resolved.config.params, clock=clock)
+            )
         return bus, devices
 
 

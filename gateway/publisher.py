@@ -22,10 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -39,6 +36,7 @@ from gateway.outbox import Builder, Outbox, OutboxMessage
 from pantau import __version__
 from pantau.aio import raise_swallowed_cancellation
 from pantau.contract import GatewayStatus, OutboxStats, Topics, encode
+from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +76,7 @@ class Publisher:
         outbox: Outbox,
         identity: Identity,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
         self.outbox = outbox
@@ -86,6 +84,8 @@ class Publisher:
         self.topics = Topics(config.topic_prefix)
         self.stats = PublisherStats()
         self._clock = clock
+        self._backoff = Backoff(base=BACKOFF_BASE_S, cap=config.reconnect_cap.total_seconds())
+        self._outage = Outage(f"broker {config.host}:{config.port}", logger, clock)
         self._wake = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._will: OutboxMessage | None = None
@@ -99,12 +99,11 @@ class Publisher:
 
     async def run(self) -> None:
         """Connect, publish, reconnect with back-off; returns only when cancelled."""
-        failures = 0
         while True:
             will = await asyncio.to_thread(self._prepare_will)
             try:
                 async with self._connect(will) as client:
-                    failures = 0
+                    self._backoff.reset()
                     await self._on_connected(client, will)
                     try:
                         await self._drain(client)
@@ -112,13 +111,11 @@ class Publisher:
                         await self._shutdown(client, will)  # still connected: say goodbye properly
                         raise
             except* aiomqtt.MqttError as errors:  # from connect, or from the publishing task group
-                failures += 1
                 self._on_failure(errors.exceptions[0])
             finally:
                 self._client = None
                 self.stats.connected = False
-            cap = self.config.reconnect_cap.total_seconds()
-            await asyncio.sleep(random.uniform(0, min(cap, BACKOFF_BASE_S * 2**failures)))  # noqa: S311 - jitter
+            await self._clock.sleep(self._backoff.next_delay())
 
     async def _shutdown(self, client: aiomqtt.Client, will: OutboxMessage, timeout_s: float = 3.0) -> None:
         """Clean stop: `offline` in place of the will (with the will's own sequence number, so that number
@@ -206,26 +203,16 @@ class Publisher:
         self._retained = await asyncio.to_thread(self.outbox.retained_seqs)
         self.stats.connected = True
         self.stats.connects_total += 1
-        if self.stats.down_since is not None:
-            logger.info(
-                "broker %s back after %.0f s", self.config.host, time.monotonic() - self.stats.down_since
-            )
-            self.stats.down_since = None
-        else:
+        if self._outage.recovered() is None:
             logger.info("connected to broker %s:%d", self.config.host, self.config.port)
+        self.stats.down_since = None
         await asyncio.to_thread(self.outbox.append, [self.online_status()])
 
     def _on_failure(self, exc: Exception) -> None:
         self.stats.connect_failures_total += 1
         self.stats.last_error = str(exc)
-        if self.stats.down_since is None:
-            self.stats.down_since = time.monotonic()
-            logger.warning(
-                "broker %s:%d unreachable: %s (outbox keeps everything)",
-                self.config.host,
-                self.config.port,
-                exc,
-            )
+        self._outage.failed(f"{exc} (the outbox keeps everything)")
+        self.stats.down_since = self._outage.since
 
     # Publishing -------------------------------------------------------------------------------------------
 
@@ -243,12 +230,13 @@ class Publisher:
             ]
             if not batch:
                 return
-            started = time.monotonic()
+            started = self._clock.monotonic()
             await self._publish_batch(client, batch)
             raise_swallowed_cancellation()  # aiomqtt's wait_for on PUBACKs (see pantau.aio)
             after = batch[-1].seq
             # Rate limit: the 4G uplink is shared with live data; a week of backlog must not crowd it out.
-            await asyncio.sleep(max(0.0, len(batch) / self.config.replay_rate - (time.monotonic() - started)))
+            elapsed = self._clock.monotonic() - started
+            await self._clock.sleep(len(batch) / self.config.replay_rate - elapsed)
 
     async def _publish_live(self, client: aiomqtt.Client, boundary: int) -> None:
         after = boundary - 1
@@ -316,7 +304,7 @@ class Publisher:
             site=self.identity.site,
             gateway=self.identity.gateway,
             seq=seq,
-            ts=self._clock(),
+            ts=self._clock.now(),
             state=state,
             reason=reason,
             software_version=__version__,

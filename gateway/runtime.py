@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
@@ -29,8 +29,9 @@ from gateway.inventory import ResolvedModbusBus, ResolvedRecordStream, resolve
 from gateway.metrics import registry_for
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity, Publisher
-from gateway.scheduler import BusPoller, Clock, ScheduledDevice
+from gateway.scheduler import BusPoller, ScheduledDevice
 from pantau.contract import DeviceStatus, Topics, encode
+from pantau.resilience import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 class RuntimeOptions:
     outbox_path: Path | None = None  # override the site file's (tests, a technician's laptop)
     metrics_address: tuple[str, int] | None = ("127.0.0.1", 9108)
-    clock: Clock | None = None
+    clock: Clock = SYSTEM_CLOCK
 
 
 class Gateway:
@@ -48,20 +49,22 @@ class Gateway:
         self.options = options or RuntimeOptions()
         self.topics = Topics(site.mqtt.topic_prefix)
         self.resolved = resolve(site, source)
+        self.clock = self.options.clock
         self.outbox = Outbox(
             self.options.outbox_path or site.outbox.path,
             max_bytes=site.outbox.max_size,
             max_age=site.outbox.max_age,
+            clock=self.clock.time,
         )
-        self.identity = Identity(site=site.site, gateway=site.gateway)
-        self.publisher = Publisher(site.mqtt, self.outbox, self.identity)
+        self.identity = Identity(site=site.site, gateway=site.gateway, started_at=self.clock.now())
+        self.publisher = Publisher(site.mqtt, self.outbox, self.identity, clock=self.clock)
         self._buses: list[ModbusBus] = []
         self.pollers = [self._poller(bus) for bus in self.resolved if isinstance(bus, ResolvedModbusBus)]
         self.streams = [self._stream(bus) for bus in self.resolved if isinstance(bus, ResolvedRecordStream)]
         self._metrics_server: WSGIServer | None = None
 
     def _poller(self, resolved: ResolvedModbusBus) -> BusPoller:
-        bus, devices = resolved.build()
+        bus, devices = resolved.build(self.clock)
         self._buses.append(bus)
         scheduled = [
             ScheduledDevice(r.config, device) for r, device in zip(resolved.devices, devices, strict=True)
@@ -107,7 +110,7 @@ class Gateway:
             was = connected  # first report: once the link came up, or failed to
             await stream.wait_until(lambda c: c.connected != was and (c.connected or c.link_failures > 0))  # noqa: B023
             c = stream.counters
-            connected, since = c.connected, datetime.now(UTC)
+            connected, since = c.connected, self.clock.now()
 
             def build(seq: int, c: StreamCounters = c, since: datetime = since) -> tuple[str, bytes, bool]:
                 status = DeviceStatus(
@@ -159,7 +162,7 @@ class Gateway:
 
     async def _report_status(self) -> None:
         while True:
-            await asyncio.sleep(self.site.status_interval.total_seconds())
+            await self.clock.sleep(self.site.status_interval.total_seconds())
             await self.store([self.publisher.online_status()])
 
     def _start_metrics(self) -> None:

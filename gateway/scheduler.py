@@ -11,32 +11,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from drivers.modbus.device import ModbusDevice, PollResult
 from gateway.config import DeviceConfig, ReportOnChange
 from gateway.outbox import Builder
 from pantau.contract import DeviceStatus, Quality, Reading, Readings, Topics, encode
+from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock
 
 logger = logging.getLogger(__name__)
 
 #: Longest a dead device waits between attempts, whatever its interval.
 DEAD_DEVICE_RETRY_CAP: Final = timedelta(minutes=5)
 DeviceState = Literal["ok", "degraded", "failing", "disabled"]
-
-
-class Clock:
-    """Wall time for the grid and timestamps, and a sleep: the seam tests replace to control time."""
-
-    def now(self) -> float:
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
 
 
 def next_slot(now: float, interval: float, skip: int = 0) -> float:
@@ -49,7 +39,7 @@ class DeviceHealth:
     """What the device status message reports, kept up to date by every poll."""
 
     state: DeviceState = "ok"
-    since: datetime = field(default_factory=lambda: datetime.now(UTC))
+    since: datetime = field(default_factory=SYSTEM_CLOCK.now)  # the poller sets it from its clock
     last_success: datetime | None = None
     consecutive_failures: int = 0
     requests_total: int = 0
@@ -81,10 +71,10 @@ class ScheduledDevice:
         if self.health.state != "failing":
             self.next_due = next_slot(now, self.interval)
             return
-        stretch = min(
-            2 ** (self.health.consecutive_failures - 1), DEAD_DEVICE_RETRY_CAP / self.config.poll_interval
-        )
-        self.next_due = next_slot(now, self.interval, skip=max(0, math.ceil(stretch) - 1))
+        # Intervals to wait: 1, 2, 4 ... up to the cap (the kit's ceiling: no jitter, the grid is the point).
+        stretch = Backoff(base=1.0, cap=DEAD_DEVICE_RETRY_CAP / self.config.poll_interval)
+        intervals = stretch.ceiling(self.health.consecutive_failures - 1)
+        self.next_due = next_slot(now, self.interval, skip=max(0, math.ceil(intervals) - 1))
 
     def record(self, result: PollResult) -> bool:
         """Update health from a poll; True when the state changed (worth a status message)."""
@@ -159,7 +149,7 @@ class BusPoller:
         gateway: str,
         topics: Topics,
         status_interval: timedelta = timedelta(seconds=60),
-        clock: Clock | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.name = name
         self.devices = [d for d in devices if d.config.enabled]
@@ -167,21 +157,22 @@ class BusPoller:
         self.sink = sink
         self.site, self.gateway, self.topics = site, gateway, topics
         self.status_interval = status_interval.total_seconds()
-        self.clock = clock or Clock()
+        self.clock = clock
         self.polls_total = 0
 
     async def run(self) -> None:
         """Poll forever (until cancelled)."""
-        now = self.clock.now()
+        now = self.clock.time()
         for device in self.devices:
             device.next_due = next_slot(now, device.interval)
+            device.health.since = self.clock.now()
         await self.sink([self._status_builder(d, "disabled") for d in self.disabled])
         if not self.devices:
             return
         longest = max(d.interval for d in self.devices)
-        previous = self.clock.now()
+        previous = self.clock.time()
         while True:
-            now = self.clock.now()
+            now = self.clock.time()
             if now < previous - 1.0:
                 # The wall clock stepped back (NTP correcting a box that booted without an RTC): the grid
                 # slots now lie far ahead, so re-grid rather than stall for as long as the step.
@@ -194,12 +185,12 @@ class BusPoller:
             due = min(d.next_due for d in self.devices)
             # Sleep at most one interval at a time, so a clock step is noticed within one interval.
             await self.clock.sleep(min(due - now, longest))
-            if self.clock.now() >= min(d.next_due for d in self.devices):
+            if self.clock.time() >= min(d.next_due for d in self.devices):
                 await self.cycle()
 
     async def cycle(self) -> None:
         """Poll every device that is due now; hand their messages over in one batch."""
-        now = self.clock.now()
+        now = self.clock.time()
         batch: list[Builder] = []
         for device in sorted(self.devices, key=lambda d: d.next_due):
             if device.next_due > now:
@@ -207,7 +198,7 @@ class BusPoller:
             result = await self._poll(device)
             self.polls_total += 1
             changed = device.record(result)
-            device.reschedule(self.clock.now())
+            device.reschedule(self.clock.time())
             channels = device.to_publish(result.readings)
             if channels:
                 batch.append(self._readings_builder(device, result, channels))
@@ -227,7 +218,7 @@ class BusPoller:
             logger.exception(
                 "device %s: poll failed unexpectedly; its channels are reported missing", device.config.id
             )
-            ts = datetime.now(UTC)
+            ts = self.clock.now()
             missing = {
                 spec.id: Reading.missing(
                     "internal_error", "the gateway failed to decode this poll; see its log"
@@ -258,7 +249,7 @@ class BusPoller:
     def _status_builder(self, device: ScheduledDevice, state: DeviceState) -> Builder:
         topic = self.topics.device_status(self.site, device.config.id)
         h = device.health
-        ts = datetime.now(UTC)
+        ts = self.clock.now()
 
         def build(seq: int) -> tuple[str, bytes, bool]:
             message = DeviceStatus(

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Final, Literal
 
@@ -38,6 +35,7 @@ from drivers.modbus.rtu import LineCounters, RtuLine, char_time, open_serial, op
 from drivers.profile_base import ProfileModel
 from pantau.aio import raise_swallowed_cancellation
 from pantau.config import Duration
+from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 __all__ = [
     "BusError",
@@ -110,21 +108,21 @@ class ModbusBus:
         timing: BusTiming | None = None,
         *,
         name: str = "bus",
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
         self.timing = timing or BusTiming()
         self.name = name
-        self._monotonic = monotonic
+        self._clock = clock
         self._lock = asyncio.Lock()
         self._client: AsyncModbusTcpClient | None = None
         self._line: RtuLine | None = None
         #: What the RTU line discipline threw away (stays zero on Modbus TCP, where ids match replies).
         self.line_counters = LineCounters()
         self._last_frame_end = 0.0
-        self._failures = 0
+        self._backoff = Backoff(base=BACKOFF_BASE_S, cap=self.timing.backoff_cap.total_seconds())
+        self._outage = Outage(f"bus {name} ({self.describe})", logger, clock)
         self._retry_at = 0.0
-        self._down_since: float | None = None
 
     @property
     def describe(self) -> str:
@@ -145,7 +143,7 @@ class ModbusBus:
             try:
                 return await self._read(table, address, count, unit_id)
             finally:
-                self._last_frame_end = self._monotonic()
+                self._last_frame_end = self._clock.monotonic()
 
     async def _read(self, table: Table, address: int, count: int, unit_id: int) -> list[int]:
         attempts = self.timing.retries + 1
@@ -201,12 +199,12 @@ class ModbusBus:
         return _registers(response, table, count, unit_id)
 
     async def _respect_inter_frame_delay(self) -> None:
-        wait = self._last_frame_end + self.timing.inter_frame_delay.total_seconds() - self._monotonic()
+        wait = self._last_frame_end + self.timing.inter_frame_delay.total_seconds() - self._clock.monotonic()
         if wait > 0:
-            await asyncio.sleep(wait)
+            await self._clock.sleep(wait)
 
     def _check_backoff(self) -> None:
-        now = self._monotonic()
+        now = self._clock.monotonic()
         if now < self._retry_at:
             raise TransportError(
                 f"{self.name}: {self.describe} unavailable, next attempt in {self._retry_at - now:.1f} s"
@@ -280,24 +278,13 @@ class ModbusBus:
         return client
 
     def _note_failure(self, detail: str) -> None:
-        self._failures += 1
-        cap = self.timing.backoff_cap.total_seconds()
-        self._retry_at = self._monotonic() + random.uniform(0, min(cap, BACKOFF_BASE_S * 2**self._failures))  # noqa: S311 - jitter, not crypto
-        if self._down_since is None:
-            self._down_since = self._monotonic()
-            logger.warning("bus %s (%s) down: %s", self.name, self.describe, detail)
+        self._retry_at = self._clock.monotonic() + self._backoff.next_delay()
+        self._outage.failed(detail)
 
     def _note_recovery(self) -> None:
-        if self._down_since is not None:
-            logger.info(
-                "bus %s (%s) back after %.1f s",
-                self.name,
-                self.describe,
-                self._monotonic() - self._down_since,
-            )
-        self._failures = 0
+        self._outage.recovered()
+        self._backoff.reset()
         self._retry_at = 0.0
-        self._down_since = None
 
     async def _drop_connection(self, detail: str) -> None:
         await self._close_transport()

@@ -16,10 +16,9 @@ polls, so a dead one costs one timeout per poll, not two. Every timeout counts a
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import IntEnum
 
 from drivers.modbus.bus import BusError, ExceptionResponse, ModbusBus, RequestTimeout, TransportError
@@ -28,6 +27,7 @@ from drivers.modbus.decoder import DeviceDecoder, RawResult, ReadFailure
 from drivers.modbus.errors import SILENT_UNIT_HINT
 from drivers.modbus.planner import CostModel, Limits, Request, Span, one_per_register_run, plan_reads
 from pantau.contract import Reading
+from pantau.resilience import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class ModbusDevice:
     unit_id: int
     params: Mapping[str, float] = field(default_factory=dict)
     costs: CostModel = field(default_factory=CostModel.fewest_requests)
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Clock = SYSTEM_CLOCK
     #: How cautiously the plan starts; afterwards, the most cautious level any of its reads was raised to.
     caution: Caution = Caution.AS_CONFIGURED
 
@@ -107,8 +107,8 @@ class ModbusDevice:
 
     async def poll(self) -> PollResult:
         """Read and decode every channel; never raises for device or bus trouble (it shows in quality)."""
-        ts = self.clock()
-        started = time.monotonic()
+        ts = self.clock.now()
+        started = self.clock.monotonic()
         run = _PollRun(self.plan())
         while run.pending:
             request = run.pending.pop(0)
@@ -136,7 +136,7 @@ class ModbusDevice:
             self._last_answer = ts
             self._late_at_last_answer = self.bus.line_counters.late_replies[self.unit_id]
         readings = self._decoder.decode(run.raw)
-        return PollResult(ts, readings, run.requests, run.failed, time.monotonic() - started)
+        return PollResult(ts, readings, run.requests, run.failed, self.clock.monotonic() - started)
 
     def _on_timeout(self, run: _PollRun, request: Request, exc: RequestTimeout) -> None:
         run.failed += 1  # every timeout counts, including those a probe explains

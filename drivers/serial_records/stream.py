@@ -2,7 +2,7 @@
 
 `RecordStream.run(on_record)` reads until cancelled. Every read and open is under `asyncio.timeout`. A
 transport error (OSError, EOF, timeout, silence beyond the profile's `silence_timeout`) closes the link and
-reopens it after a capped, jittered back-off, `random.uniform(0, min(cap, base * 2**n))`, where n counts
+reopens it after the kit's capped, jittered back-off (`pantau.resilience.Backoff`), where the attempt counts
 attempts since the link last delivered data. A failure is logged once when it starts and once when data
 flows again, with how long it lasted. Malformed frames are counted, kept (`counters.last_malformed`) and
 logged at most once a minute; they never stop the stream.
@@ -15,10 +15,9 @@ import contextlib
 import logging
 import random
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final, NoReturn
 
 import serial_asyncio_fast
@@ -31,6 +30,7 @@ from drivers.serial_records.layouts_config import WeightStreamLayout
 from drivers.serial_records.parser import RecordParser
 from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.weighbridge import SampleParser, Weighbridge
+from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock
 
 logger = logging.getLogger(__name__)
 
@@ -42,16 +42,6 @@ CLOSE_TIMEOUT: Final = 2.0
 MALFORMED_LOG_INTERVAL: Final = 60.0
 
 RecordSink = Callable[[VehicleRecord], Awaitable[None]]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
-    """Seconds to wait before reconnect attempt `attempt` (0-based): full jitter up to a capped exponential,
-    so gateways that lost the same serial server do not all come back in step."""
-    return rng.uniform(0, min(cap, base * 2 ** min(attempt, 32)))  # min(): 2**n stays a small float
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +89,7 @@ class RecordStream:
         endpoint: SerialEndpoint | TcpEndpoint,
         *,
         name: str | None = None,
-        clock: Callable[[], datetime] = _utc_now,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
     ) -> None:
         self.profile = profile
@@ -108,8 +97,11 @@ class RecordStream:
         self.name = name or endpoint.describe()
         self.counters = StreamCounters()
         self._clock = clock
-        self._monotonic = monotonic
-        self._rng = rng or random.Random()  # noqa: S311 (jitter, not cryptography)
+        self._backoff = Backoff(
+            base=endpoint.backoff_base.total_seconds(),
+            cap=endpoint.backoff_cap.total_seconds(),
+            rng=rng or random.Random(),  # noqa: S311 (jitter, not cryptography)
+        )
         self._framer = make_framer(profile.framing)
         self._weighbridge: Weighbridge | None = None
         self._decode = self._decoder(profile)
@@ -166,7 +158,7 @@ class RecordStream:
     def _malformed(self, problem: str, raw: bytes, at: datetime) -> None:
         self.counters.malformed += 1
         self.counters.last_malformed = MalformedReport(at=at, problem=problem, raw=raw)
-        now = self._monotonic()
+        now = self._clock.monotonic()
         if self._malformed_logged_at is not None and now - self._malformed_logged_at < MALFORMED_LOG_INTERVAL:
             self._malformed_unlogged += 1
             return
@@ -201,7 +193,6 @@ class RecordStream:
 
     async def run(self, on_record: RecordSink) -> NoReturn:
         """Read records forever, handing each to `on_record`; reconnects on transport errors."""
-        attempt = 0
         while True:
             try:
                 reader, writer = await self._open()
@@ -216,10 +207,9 @@ class RecordStream:
                 finally:
                     await self._close(writer)
                 if delivered:
-                    attempt = 0  # the link worked: the next failure starts the back-off afresh
+                    self._backoff.reset()  # the link worked: the next failure starts the back-off afresh
                 self._link_failed(reason)
-            await asyncio.sleep(self._backoff(attempt))
-            attempt += 1
+            await self._clock.sleep(self._backoff.next_delay())
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         endpoint = self.endpoint
@@ -261,7 +251,7 @@ class RecordStream:
             if not delivered:
                 delivered = True
                 self._link_recovered()
-            for record in self.feed(chunk, self._clock()):
+            for record in self.feed(chunk, self._clock.now()):
                 await on_record(record)
 
     async def _close(self, writer: asyncio.StreamWriter) -> None:
@@ -278,16 +268,12 @@ class RecordStream:
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await writer.wait_closed()
 
-    def _backoff(self, attempt: int) -> float:
-        base, cap = self.endpoint.backoff_base.total_seconds(), self.endpoint.backoff_cap.total_seconds()
-        return backoff_delay(attempt, base=base, cap=cap, rng=self._rng)
-
     def _link_failed(self, reason: str) -> None:
         self.counters.link_failures += 1
         self.counters.last_error = reason
         if self._failing_since_mono is None:
-            self._failing_since_mono = self._monotonic()
-            self.counters.failing_since = self._clock()
+            self._failing_since_mono = self._clock.monotonic()
+            self.counters.failing_since = self._clock.now()
             logger.warning("%s: %s; reconnecting with back-off", self.name, reason)
         else:
             logger.debug("%s: still failing: %s", self.name, reason)
@@ -296,7 +282,7 @@ class RecordStream:
     def _link_recovered(self) -> None:
         if self._failing_since_mono is None:
             return
-        lasted = timedelta(seconds=self._monotonic() - self._failing_since_mono)
+        lasted = timedelta(seconds=self._clock.monotonic() - self._failing_since_mono)
         logger.info(
             "%s: receiving again after %.1f s (%s)",
             self.name,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,7 @@ from drivers.serial_records import (
     encode_record,
     encode_weight_frame,
 )
-from drivers.serial_records.stream import backoff_delay
+from pantau.resilience import VirtualClock
 from tests.drivers.serial_records.test_cases import CASES, expected_records
 from tests.harness.serial_pty import SocatPtyPair
 
@@ -287,26 +286,16 @@ async def test_a_failing_consumer_stops_the_driver_loudly(wim_profile: RecordPro
 # Pure parts of the driver -------------------------------------------------------------------------------
 
 
-def test_backoff_is_jittered_and_capped() -> None:
-    rng = random.Random(7)  # noqa: S311 (the driver's jitter source; seeded for a repeatable test)
-    for attempt in range(40):
-        bound = min(60.0, 1.0 * 2**attempt)
-        delays = [backoff_delay(attempt, base=1.0, cap=60.0, rng=rng) for _ in range(50)]
-        assert all(0 <= delay <= bound for delay in delays)
-        assert len(set(delays)) > 1  # jitter: gateways do not reconnect in step
-    assert backoff_delay(10**6, base=1.0, cap=60.0, rng=rng) <= 60.0
-
-
-def test_malformed_frames_are_logged_at_most_once_a_minute(
+async def test_malformed_frames_are_logged_at_most_once_a_minute(
     wim_profile: RecordProfile, caplog: pytest.LogCaptureFixture
 ) -> None:
-    now = [1000.0]
+    clock = VirtualClock(T0, quiet_s=0)
     endpoint = TcpEndpoint(kind="tcp", host="127.0.0.1", port=9)
-    stream = RecordStream(wim_profile, endpoint, name="wim-1", monotonic=lambda: now[0])
+    stream = RecordStream(wim_profile, endpoint, name="wim-1", clock=clock)
     with caplog.at_level(logging.WARNING, logger="drivers.serial_records.stream"):
         for _ in range(3):
             stream.feed(b"junk\r\n", T0)
-        now[0] += 61
+        await clock.advance(61)
         stream.feed(b"more junk\r\n", T0)
     messages = [record.message for record in caplog.records]
     assert len(messages) == 2
