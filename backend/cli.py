@@ -9,11 +9,13 @@ from pathlib import Path
 
 import click
 
+from backend.api.vehicle_stats import rebuild_vehicle_rollup
 from backend.config import BackendConfig, load_backend_config
 from backend.ingest.spool import DeadLetter, Spool
 from backend.storage.factory import open_storage
 from backend.storage.model import StorageError
 from backend.storage.rollup import ROLLUPS, roll_up
+from backend.storage.schema import VEHICLE_1H
 from backend.worker import BackendWorker
 from pantau.config import ConfigError
 from pantau.process import run_until_signalled
@@ -61,7 +63,7 @@ def run(config_path: Path) -> None:
 @click.option("--start", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), required=True, help="UTC.")
 @click.option("--end", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), required=True, help="UTC.")
 def rollup(config_path: Path, start: datetime, end: datetime) -> None:
-    """Recompute the 1-minute and 1-hour rollups over a past range (after a long gateway backlog)."""
+    """Recompute the reading and vehicle rollups over a past range (after a long gateway backlog)."""
     config = _load(config_path)
     start, end = start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
     if start >= end:
@@ -74,6 +76,8 @@ def rollup(config_path: Path, start: datetime, end: datetime) -> None:
             for measurement in ROLLUPS:
                 written = await roll_up(storage, measurement, start, end)
                 click.echo(f"{measurement}: {written} points")
+            written = await rebuild_vehicle_rollup(storage, start, end)
+            click.echo(f"{VEHICLE_1H}: {written} points")
         finally:
             await storage.close()
 

@@ -80,6 +80,10 @@ class RollupConfig(BackendModel):
         default=timedelta(minutes=30), description="Late data window, 1-minute rollup"
     )
     lookback_1h: Duration = Field(default=timedelta(hours=3), description="Late data window, 1-hour rollup")
+    lookback_vehicles: Duration = Field(
+        default=timedelta(days=1),
+        description="Late vehicle window of the hourly vehicle rollup (backend/api/vehicle_stats.py)",
+    )
 
 
 class RulesServiceConfig(BackendModel):

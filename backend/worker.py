@@ -22,6 +22,7 @@ from prometheus_client import start_http_server
 from backend.alerts.service import RulesService
 from backend.api.app import create_app
 from backend.api.server import ApiServer
+from backend.api.vehicle_stats import roll_up_vehicles
 from backend.config import BackendConfig
 from backend.ingest.pipeline import IngestPipeline
 from backend.ingest.spool import Spool
@@ -175,6 +176,10 @@ class BackendWorker:
                     await roll_up(self.storage, measurement, now - window, now)
                 except StorageError as exc:
                     logger.warning("%s rollup failed, retrying next pass: %s", measurement, exc)
+            try:
+                await roll_up_vehicles(self.storage, now, rollups.lookback_vehicles)
+            except StorageError as exc:
+                logger.warning("vehicle rollup failed, retrying next pass: %s", exc)
 
     def _start_metrics(self) -> None:
         if self.config.metrics_port is None:

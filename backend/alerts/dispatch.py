@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Sequence
 from typing import Final
 
@@ -23,6 +22,7 @@ from backend.storage.model import Storage, StorageRejected, StorageUnavailable
 from backend.storage.schema import alert_point
 from pantau.aio import raise_swallowed_cancellation
 from pantau.contract import AlertTransition, Topics, encode
+from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +78,13 @@ class AlertDispatcher:
         storage: Storage,
         publisher: AlertPublisher,
         notifiers: Sequence[Notifier] = (),
+        *,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.state = state
+        self.clock = clock
+        self._backoff = Backoff(base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S)
+        self._outage = Outage("alert delivery", logger, clock)
         self.storage = storage
         self.publisher = publisher
         self.notifiers = list(notifiers)
@@ -90,7 +95,6 @@ class AlertDispatcher:
         self._wake.set()
 
     async def run(self) -> None:
-        failures = 0
         while True:
             pending = await asyncio.to_thread(self.state.pending)
             if not pending:
@@ -102,14 +106,11 @@ class AlertDispatcher:
                     await self._deliver(effects)
                     raise_swallowed_cancellation()  # aiomqtt's wait_for on a PUBACK (see pantau.aio)
                 except (StorageUnavailable, aiomqtt.MqttError, OSError) as exc:
-                    failures += 1
-                    if failures == 1:
-                        logger.warning("alert delivery failing, will retry: %s", exc)
-                    await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**failures)))  # noqa: S311
+                    self._outage.failed(f"{exc} (will retry)")
+                    await self.clock.sleep(self._backoff.next_delay())
                     break
-                if failures:
-                    logger.info("alert delivery recovered after %d failed attempts", failures)
-                failures = 0
+                self._outage.recovered()
+                self._backoff.reset()
                 await asyncio.to_thread(self.state.delivered, effects.id)
                 self.delivered_total += len(effects.transitions)
 

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import logging
 import os
-import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pantau.config import ConfigError, Duration
 from pantau.contract import AlertTransition, encode
+from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +165,7 @@ class Notifier:
     name: str
     config: NotifierConfig
     delivery: Delivery
+    clock: Clock = SYSTEM_CLOCK
     stats: NotifierStats = field(default_factory=NotifierStats)
     _queue: deque[AlertTransition] = field(default_factory=deque)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -198,31 +199,34 @@ class Notifier:
                     self._queue.popleft()
 
     async def _send(self, client: httpx.AsyncClient, transition: AlertTransition) -> None:
-        deadline = time.monotonic() + self.config.give_up_after.total_seconds()
-        failures = 0
+        deadline = self.clock.monotonic() + self.config.give_up_after.total_seconds()
+        backoff = Backoff(base=BACKOFF_BASE_S, cap=self.config.retry_cap.total_seconds())
         while True:
             problem = await self._attempt(client, transition)
             if problem is None:
-                if failures:
-                    logger.info("notifier %s: delivering again after %d failed attempts", self.name, failures)
+                if backoff.attempts:
+                    logger.info(
+                        "notifier %s: delivering again after %d failed attempts", self.name, backoff.attempts
+                    )
                 self.stats.sent_total += 1
                 return
             if isinstance(problem, RejectedStatus | ConfigError):
                 logger.error("notifier %s refused %s: %s", self.name, transition.alert_id, problem)
                 self.stats.failed_total += 1
                 return
-            failures += 1
-            if failures == 1:
+            pause = backoff.next_delay()
+            if backoff.attempts == 1:
                 logger.warning("notifier %s: delivery failing, retrying: %s", self.name, problem)
-            cap = self.config.retry_cap.total_seconds()
-            pause = random.uniform(0, min(cap, BACKOFF_BASE_S * 2**failures))  # noqa: S311 - jitter
-            if time.monotonic() + pause > deadline:
+            if self.clock.monotonic() + pause > deadline:
                 logger.error(
-                    "notifier %s: gave up on %s after %d attempts", self.name, transition.alert_id, failures
+                    "notifier %s: gave up on %s after %d attempts",
+                    self.name,
+                    transition.alert_id,
+                    backoff.attempts,
                 )
                 self.stats.failed_total += 1
                 return
-            await asyncio.sleep(pause)
+            await self.clock.sleep(pause)
 
     async def _attempt(self, client: httpx.AsyncClient, transition: AlertTransition) -> Exception | None:
         self.stats.attempts_total += 1
@@ -233,7 +237,7 @@ class Notifier:
         return None
 
 
-def build_notifier(name: str, config: NotifierConfig) -> Notifier:
+def build_notifier(name: str, config: NotifierConfig, clock: Clock = SYSTEM_CLOCK) -> Notifier:
     """A notifier; ConfigError now (at start) when the secret it needs is not in the environment."""
     secret_env = config.secret_env if isinstance(config, WebhookConfig) else config.token_env
     if secret_env is not None:
@@ -241,4 +245,4 @@ def build_notifier(name: str, config: NotifierConfig) -> Notifier:
     delivery: Delivery = (
         WebhookDelivery(config) if isinstance(config, WebhookConfig) else TelegramDelivery(config)
     )
-    return Notifier(name, config, delivery)
+    return Notifier(name, config, delivery, clock)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import struct
 import time
 from collections.abc import Awaitable, Callable
@@ -29,6 +28,7 @@ from paho.mqtt.properties import Properties
 from backend.config import BackendConfig, BackendMqtt
 from pantau.aio import raise_swallowed_cancellation
 from pantau.contract import Topics
+from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 logger = logging.getLogger(__name__)
 
@@ -168,8 +168,13 @@ class Subscription:
 class Subscriber:
     """Keeps one subscription alive and feeds `handle` with batches, acknowledging each after it."""
 
-    def __init__(self, subscription: Subscription, handle: BatchHandler) -> None:
+    def __init__(
+        self, subscription: Subscription, handle: BatchHandler, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.subscription = subscription
+        self.clock = clock
+        self._backoff = Backoff(base=BACKOFF_BASE_S, cap=subscription.mqtt.reconnect_cap.total_seconds())
+        self._outage = Outage(f"broker {subscription.mqtt.host}:{subscription.mqtt.port}", logger, clock)
         self.mqtt = subscription.mqtt
         self.topics = Topics(self.mqtt.topic_prefix)
         self.handle = handle
@@ -182,7 +187,6 @@ class Subscriber:
         return [Topics.shared(group, f) for f in wanted] if group else wanted
 
     async def run(self) -> None:
-        failures = 0
         while True:
             try:
                 # Hook paho before connecting: a persistent session delivers queued messages right after
@@ -191,13 +195,11 @@ class Subscriber:
                 connection = _Connection(client)
                 async with client:
                     await self._on_connected(client)
-                    failures = 0
+                    self._backoff.reset()
                     await self._consume(connection)
             except aiomqtt.MqttError as exc:
                 self._on_failure(exc)
-                failures += 1
-                cap = self.mqtt.reconnect_cap.total_seconds()
-                await asyncio.sleep(random.uniform(0, min(cap, BACKOFF_BASE_S * 2**failures)))  # noqa: S311
+                await self.clock.sleep(self._backoff.next_delay())
 
     async def _on_connected(self, client: aiomqtt.Client) -> None:
         for topic_filter in self.filters():
@@ -205,9 +207,7 @@ class Subscriber:
             raise_swallowed_cancellation()  # aiomqtt's wait_for (see pantau.aio)
         self.stats.connected = True
         self.stats.connects_total += 1
-        if self.stats.down_since is not None and self.stats.connects_total > 1:
-            logger.info("broker back after %.0f s", time.monotonic() - self.stats.down_since)
-        else:
+        if self._outage.recovered() is None:
             logger.info("subscribed at %s:%d: %s", self.mqtt.host, self.mqtt.port, self.filters())
         self.stats.down_since = None
         self.subscribed.set()
@@ -215,9 +215,8 @@ class Subscriber:
     def _on_failure(self, exc: Exception) -> None:
         self.subscribed.clear()
         self.stats.connect_failures_total += 1
-        if self.stats.connected or self.stats.down_since is None:
-            logger.warning("broker connection lost: %s", exc)
-            self.stats.down_since = time.monotonic()
+        self._outage.failed(f"connection lost: {exc}")
+        self.stats.down_since = self._outage.since
         self.stats.connected = False
 
     async def _consume(self, connection: _Connection) -> None:

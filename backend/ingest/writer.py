@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import time
 from dataclasses import dataclass, field
 from typing import Final
 
 from backend.config import WriterConfig
 from backend.ingest.spool import DeadLetter, Spool, SpoolBatch, encode_points
 from backend.storage.model import Point, Storage, StorageRejected, StorageUnavailable
+from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +36,13 @@ class WriterStats:
 
 
 class SpoolWriter:
-    def __init__(self, spool: Spool, storage: Storage, config: WriterConfig) -> None:
+    def __init__(
+        self, spool: Spool, storage: Storage, config: WriterConfig, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.spool = spool
+        self.clock = clock
+        self._backoff = Backoff(base=BACKOFF_BASE_S, cap=config.retry_cap.total_seconds())
+        self._outage = Outage("storage", logger, clock)
         self.storage = storage
         self.config = config
         self.stats = WriterStats()
@@ -70,8 +74,8 @@ class SpoolWriter:
 
     async def _linger(self) -> None:
         """Give a small batch `flush_interval` to grow, unless enough arrives sooner."""
-        deadline = time.monotonic() + self.config.flush_interval.total_seconds()
-        while (remaining := deadline - time.monotonic()) > 0:
+        deadline = self.clock.monotonic() + self.config.flush_interval.total_seconds()
+        while (remaining := deadline - self.clock.monotonic()) > 0:
             state = await asyncio.to_thread(self.spool.state)
             if state.points >= self.config.batch_points:
                 return
@@ -84,19 +88,16 @@ class SpoolWriter:
                 return
 
     async def _store(self, batch: SpoolBatch) -> None:
-        failures = 0
         while True:
-            started = time.monotonic()
+            started = self.clock.monotonic()
             try:
                 if not self._set_up:  # storage may be down at start: set it up on the first write
                     await self.storage.setup()
                     self._set_up = True
                 await self.storage.write(batch.points)
             except StorageUnavailable as exc:
-                failures += 1
                 self._down(exc)
-                cap = self.config.retry_cap.total_seconds()
-                await asyncio.sleep(random.uniform(0, min(cap, BACKOFF_BASE_S * 2**failures)))  # noqa: S311
+                await self.clock.sleep(self._backoff.next_delay())
                 continue
             except StorageRejected as exc:
                 # Without a list of refused points the whole batch was refused: keep all of it, with why.
@@ -104,13 +105,13 @@ class SpoolWriter:
             self._up()
             self.stats.writes_total += 1
             self.stats.points_written_total += len(batch.points)
-            self.stats.last_write_seconds = time.monotonic() - started
+            self.stats.last_write_seconds = self.clock.monotonic() - started
             return
 
     async def _reject(self, points: list[Point], why: str) -> None:
         self.stats.points_rejected_total += len(points)
         logger.error("storage refused %d point(s): %s", len(points), why)
-        now = time.time()
+        now = self.clock.time()
         dead = []
         for point in points:
             payload = encode_points([point]).encode()
@@ -123,13 +124,12 @@ class SpoolWriter:
 
     def _down(self, exc: Exception) -> None:
         self.stats.write_failures_total += 1
-        if self.stats.storage_up:
-            logger.warning("storage unavailable, keeping points in the spool: %s", exc)
-            self.stats.storage_up = False
-            self.stats.down_since = time.monotonic()
+        self._outage.failed(f"{exc} (points stay in the spool)")
+        self.stats.storage_up = False
+        self.stats.down_since = self._outage.since
 
     def _up(self) -> None:
-        if not self.stats.storage_up and self.stats.down_since is not None:
-            logger.info("storage back after %.0f s", time.monotonic() - self.stats.down_since)
+        self._outage.recovered()
+        self._backoff.reset()
         self.stats.storage_up = True
         self.stats.down_since = None

@@ -36,6 +36,10 @@ VEHICLE_VERDICT: Final = "vehicle_verdict"
 SCALE_DRIFT: Final = "scale_drift"
 #: Residents' flood reports, posted through the API (docs/storage.md "Citizen reports").
 CITIZEN_REPORT: Final = "citizen_report"
+#: Vehicles summed per UTC hour and vehicle series, so statistics over months read hours, not vehicles
+#: (backend/api/vehicle_stats.py), and how far that rollup has got (`through_ns`, one point a day).
+VEHICLE_1H: Final = "vehicle_1h"
+VEHICLE_ROLLUP_STATE: Final = "vehicle_rollup_state"
 
 RETENTION: Final = {
     READING: RetentionClass.RAW,
@@ -48,6 +52,8 @@ RETENTION: Final = {
     READING_1H: RetentionClass.LONG,
     CITIZEN_REPORT: RetentionClass.LONG,
     SCALE_DRIFT: RetentionClass.LONG,
+    VEHICLE_1H: RetentionClass.LONG,
+    VEHICLE_ROLLUP_STATE: RetentionClass.LONG,
     BACKEND_STATUS: RetentionClass.RAW,
 }
 

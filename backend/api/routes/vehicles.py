@@ -9,7 +9,7 @@ axle loads.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Final, Literal
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,14 @@ from backend.api.problems import Problem
 from backend.api.road_wear import axle_loads, esal_of
 from backend.api.routes.responses import CSV_OK
 from backend.api.rows import as_bool, as_float, as_int, as_str, cut_merged
+from backend.api.vehicle_stats import (
+    VEHICLE_FIELDS,
+    Tally,
+    bucket_start,
+    plan,
+    rollup_watermark,
+    tally_buckets,
+)
 from backend.storage.model import ALL_TAGS, FieldValue, Row, SeriesQuery, TagMatch
 from backend.storage.schema import VEHICLE
 
@@ -46,7 +54,6 @@ _FIELDS: Final = ("gvw_kg", "speed_kmh", "axle_count", "axles", "length_m", "wid
                   "record_id", "quality", "verdict", "overloaded", "over_dimension", "jbi_kg", "excess_kg",
                   "excess_pct", "band", "esal", "jbi_configuration", "configuration_inferred",
                   "verdict_reason")  # fmt: skip
-_STATS_FIELDS: Final = ("gvw_kg", "axles", "overloaded", "over_dimension", "excess_kg", "esal")
 _CSV_COLUMNS: Final = ("time", "site", "device", "source", "lane", "direction", "vehicle_class",
                        "axle_configuration", "configuration_inferred", "record_id", "gvw_kg", "speed_kmh",
                        "axle_count", "axle_loads_kg", "length_m", "width_m", "height_m", "quality", "verdict",
@@ -127,19 +134,35 @@ def router(ctx: ApiContext) -> APIRouter:
         start, end = time_range(
             params.start, params.end, default=DEFAULT_SPAN, longest=caps.max_span, now=ctx.clock()
         )
-        query = SeriesQuery(
-            VEHICLE,
-            _STATS_FIELDS + (("excess_pct",) if params.min_excess_pct is not None else ()),
-            start,
-            end,
-            tags=_tags(params),
-            field_filters=_field_filters(params),
-            limit=caps.max_vehicles_scanned + 1,
+        zone = ZoneInfo(params.tz)
+        tags = _tags(params)
+        # Field filters and thresholds are not in the rollup's tags: those statistics tally vehicles.
+        tag_only = (
+            not _field_filters(params) and params.min_excess_kg is None and params.min_excess_pct is None
         )
-        rows = [row for s in await ctx.storage.query(query) for row in s.rows]
-        if len(rows) > caps.max_vehicles_scanned:
-            raise Problem(400, f"more than {caps.max_vehicles_scanned} vehicles: narrow the range or filters")
-        buckets = bucketize([r for r in rows if _passes(r.values, params)], params.every, ZoneInfo(params.tz))
+        watermark = await rollup_watermark(ctx.storage, end) if tag_only else None
+        split = plan(start, end, watermark)
+        rows: list[Row] = []
+        for raw_start, raw_end in split.raw:
+            query = SeriesQuery(
+                VEHICLE,
+                VEHICLE_FIELDS + (("excess_pct",) if params.min_excess_pct is not None else ()),
+                raw_start,
+                raw_end,
+                tags=tags,
+                field_filters=_field_filters(params),
+                limit=caps.max_vehicles_scanned + 1 - len(rows),
+            )
+            rows.extend(row for s in await ctx.storage.query(query) for row in s.rows)
+            if len(rows) > caps.max_vehicles_scanned:
+                raise Problem(
+                    400, f"more than {caps.max_vehicles_scanned} vehicles: narrow the range or filters"
+                )
+        passed = (row for row in rows if _passes(row.values, params))
+        tallies = await tally_buckets(
+            ctx.storage, split.rolled, passed, tags=tags, every=params.every, zone=zone
+        )
+        buckets = [_bucket(at, tally) for at, tally in sorted(tallies.items())]
         if wants_csv(request, params.format):
             return csv_response(_STATS_CSV, (b.model_dump() for b in buckets))
         return VehicleStats(
@@ -150,41 +173,25 @@ def router(ctx: ApiContext) -> APIRouter:
 
 
 def bucketize(rows: list[Row], every: Literal["1h", "1d"], zone: ZoneInfo) -> list[VehicleBucket]:
-    """Counts, overload share, excess tonnage and ESAL per local hour or day (pure)."""
-    sums: dict[datetime, dict[str, float]] = {}
+    """Counts, overload share, excess tonnage and ESAL per local hour or day, vehicle by vehicle (pure)."""
+    tallies: dict[datetime, Tally] = {}
     for row in rows:
-        local = row.time.astimezone(zone)
-        floor = local.replace(minute=0, second=0, microsecond=0)
-        if every == "1d":
-            floor = floor.replace(hour=0)
-        acc = sums.setdefault(floor.astimezone(UTC), dict.fromkeys(
-            ("vehicles", "judged", "overloaded", "over_dimension", "excess_kg", "gvw_kg", "esal"), 0.0
-        ))  # fmt: skip
-        values = row.values
-        acc["vehicles"] += 1
-        overloaded = as_bool(values.get("overloaded"))
-        if overloaded is not None:
-            acc["judged"] += 1
-            if overloaded:
-                acc["overloaded"] += 1
-                acc["excess_kg"] += max(0.0, as_float(values.get("excess_kg")) or 0.0)
-        acc["over_dimension"] += 1 if as_bool(values.get("over_dimension")) else 0
-        acc["gvw_kg"] += as_float(values.get("gvw_kg")) or 0.0
-        acc["esal"] += esal_of(values) or 0.0
-    return [
-        VehicleBucket(
-            time=rfc3339(at),
-            vehicles=int(acc["vehicles"]),
-            judged=int(acc["judged"]),
-            overloaded=int(acc["overloaded"]),
-            overload_share=round(acc["overloaded"] / acc["judged"], 6) if acc["judged"] else None,
-            over_dimension=int(acc["over_dimension"]),
-            excess_t=round(acc["excess_kg"] / 1000, 3),
-            gvw_t=round(acc["gvw_kg"] / 1000, 3),
-            esal=round(acc["esal"], 6),
-        )
-        for at, acc in sorted(sums.items())
-    ]
+        tallies.setdefault(bucket_start(row.time, every, zone), Tally()).add_vehicle(row.values)
+    return [_bucket(at, tally) for at, tally in sorted(tallies.items())]
+
+
+def _bucket(at: datetime, t: Tally) -> VehicleBucket:
+    return VehicleBucket(
+        time=rfc3339(at),
+        vehicles=t.vehicles,
+        judged=t.judged,
+        overloaded=t.overloaded,
+        overload_share=round(t.overloaded / t.judged, 6) if t.judged else None,
+        over_dimension=t.over_dimension,
+        excess_t=round(t.excess_kg / 1000, 3),
+        gvw_t=round(t.gvw_kg / 1000, 3),
+        esal=round(t.esal, 6),
+    )
 
 
 def _tags(params: VehicleFilters) -> dict[str, TagMatch]:

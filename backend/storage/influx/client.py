@@ -1,9 +1,9 @@
 """HTTP to InfluxDB's v1 API (`/write`, `/query`, `/ping`), served by 1.x, 2.x (compatibility API) and 3.x.
 
-Writes retry what is transient (connection errors, timeouts, 5xx, 429) with a capped, jittered back-off,
-`random.uniform(0, min(cap, base * 2**n))`, or after the server's `Retry-After`, until the caller's
-deadline; then StorageUnavailable. Any other answer is returned for the writer to judge (400/413 are about
-the points, see writer.py). Queries are tried once: a reader (an API request, a rule) has its own deadline.
+Writes retry what is transient (connection errors, timeouts, 5xx, 429) with the kit's capped, jittered
+back-off (`pantau.resilience.Backoff`), or after the server's `Retry-After`, until the caller's deadline;
+then StorageUnavailable. Any other answer is returned for the writer to judge (400/413 are about the
+points, see writer.py). Queries are tried once: a reader (an API request, a rule) has its own deadline.
 
 Failures raise the storage errors of backend.storage.model: StorageUnavailable (transport, 5xx, 429,
 refused credentials) and StorageRejected (InfluxQL errors, refused statements).
@@ -15,7 +15,6 @@ import asyncio
 import gzip
 import logging
 import random
-import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
@@ -24,6 +23,7 @@ import httpx
 
 from backend.storage.config import InfluxConfig
 from backend.storage.model import StorageRejected, StorageUnavailable
+from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +35,6 @@ GZIP_IN_THREAD_BYTES: Final = 256 * 1024
 #: of the CPU (bench/ingest_throughput.py), and CPU, not bytes, is what a busy worker runs out of.
 GZIP_LEVEL: Final = 1
 _ERROR_TEXT_CHARS: Final = 300
-
-
-def backoff_delay(attempt: int, rng: random.Random) -> float:
-    """Seconds before retry `attempt` (0-based): capped exponential, fully jittered."""
-    return rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** min(attempt, 32)))
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:
@@ -78,9 +73,13 @@ def error_text(response: httpx.Response) -> str:
 class InfluxHttp:
     """One connection pool to one InfluxDB; safe to share between tasks of one event loop."""
 
-    def __init__(self, config: InfluxConfig, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, config: InfluxConfig, *, rng: random.Random | None = None, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.config = config
+        self.clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._outage = Outage(f"InfluxDB writes to {config.url}", logger, clock)
         headers = {}
         auth: httpx.BasicAuth | None = None
         token = config.secret(config.token_env)
@@ -97,10 +96,9 @@ class InfluxHttp:
             auth=auth,
             headers=headers,
         )
-        self._down_since: float | None = None
 
     async def post_write(self, body: bytes, retention_policy: str, deadline: float) -> httpx.Response:
-        """POST /write, retrying transient failures until `deadline` (time.monotonic()); returns the first
+        """POST /write, retrying transient failures until `deadline` (clock.monotonic()); returns the first
         answer that is not transient. Raises StorageUnavailable when the deadline passes."""
         params = {"db": self.config.database, "rp": retention_policy, "precision": "ns"}
         headers = {"Content-Type": "text/plain; charset=utf-8"}
@@ -110,7 +108,7 @@ class InfluxHttp:
                 body = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
             else:
                 body = gzip.compress(body, GZIP_LEVEL)
-        attempt = 0
+        backoff = Backoff(base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S, rng=self._rng)
         while True:
             wait: float | None = None
             try:
@@ -122,17 +120,16 @@ class InfluxHttp:
                     self._recovered()
                     return response
                 problem = f"HTTP {response.status_code}: {error_text(response)}"
-                wait = retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+                wait = retry_after(response.headers.get("Retry-After"), self.clock.now())
             self._failing(problem)
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
                 raise StorageUnavailable(
                     f"InfluxDB write to {self.config.url} still failing after "
                     f"{self.config.retry_for.total_seconds():g} s of retries: {problem}"
                 )
-            delay = wait if wait is not None else backoff_delay(attempt, self._rng)
-            await asyncio.sleep(min(delay, remaining))
-            attempt += 1
+            delay = backoff.next_delay()
+            await self.clock.sleep(min(wait if wait is not None else delay, remaining))
 
     async def query(self, statement: str) -> list[dict[str, Any]]:
         """Run InfluxQL (one or more statements separated by `;`) and return its `results`, times in ns."""
@@ -168,11 +165,7 @@ class InfluxHttp:
         await self._http.aclose()
 
     def _failing(self, problem: str) -> None:
-        if self._down_since is None:
-            self._down_since = time.monotonic()
-            logger.warning("InfluxDB writes failing, retrying with back-off: %s", problem)
+        self._outage.failed(f"{problem} (retrying with back-off)")
 
     def _recovered(self) -> None:
-        if self._down_since is not None:
-            logger.info("InfluxDB writes recovered after %.1f s", time.monotonic() - self._down_since)
-            self._down_since = None
+        self._outage.recovered()

@@ -7,7 +7,6 @@ so `expire` has nothing to do.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -71,7 +70,7 @@ class InfluxStorage:
 
     async def write(self, points: Sequence[Point]) -> None:
         """Write all points that can be stored; then raise StorageRejected listing exactly the others."""
-        deadline = time.monotonic() + self.config.retry_for.total_seconds()
+        deadline = self._http.clock.monotonic() + self.config.retry_for.total_seconds()
         by_policy: dict[str, list[Line]] = {}
         lines_of: dict[str, list[Line]] = {}  # measurement -> its policy's lines (one lookup per measurement)
         rejected: list[Rejection] = []
