@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint fmt schema grafana demo bench clean
+.PHONY: test test-fast lint fmt schema grafana demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml
 ## test: the whole suite against real services (mosquitto, influxd, pymodbus over TCP and a socat pty)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-fast: the edit-test loop, well under 2 minutes: every test that starts no child process and opens no
+## listening socket (`-m "not services"`; the rule and its guard: tests/harness/lanes.py)
+test-fast: $(STAMP)
+	PANTAU_FAST_LANE=1 $(BIN)/python -m pytest -m "not services" $(PYTEST_ARGS)
 
 ## lint: ruff (broad rule set) and mypy --strict on the packages
 lint: $(STAMP)

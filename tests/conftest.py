@@ -1,10 +1,13 @@
 """Fixtures with real services: see tests/harness. Session-scoped where starting is slow; tests stay
-isolated by using their own topics (`mqtt_topic_root`) and databases (`influx_db`)."""
+isolated by using their own topics (`mqtt_topic_root`) and databases (`influx_db`).
+
+Every test using one of them is marked `services` and runs only in `make test`; the rest is the fast lane
+(`make test-fast`). The rule and the guard that enforces it: tests/harness/lanes.py."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +15,39 @@ from pymodbus.simulator import SimDevice
 
 from tests.harness.binaries import require_binary
 from tests.harness.influxd import Influxd
+from tests.harness.lanes import guard, uses_service_fixture
 from tests.harness.modbus import ModbusServerFactory, ModbusServerThread
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.process import start_with_port_retries
 from tests.harness.serial_pty import SocatPtyPair
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `services` every test that needs a service fixture, directly or through other fixtures."""
+    for item in items:
+        if uses_service_fixture(item):
+            item.add_marker(pytest.mark.services)
+
+
+def _guarded(item: pytest.Item) -> Generator[None, object, object]:
+    """Run a test phase; without the `services` marker, under the guard of tests/harness/lanes.py."""
+    if item.get_closest_marker("services") is not None:
+        return (yield)
+    with guard(item.nodeid) as tried:
+        result = yield
+    if tried:  # the code under test caught the guard's exception: fail the test anyway
+        pytest.fail(f"{item.nodeid} has no `services` marker but it {tried[0]}", pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _guarded(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _guarded(item))
 
 
 @pytest.fixture(scope="session")

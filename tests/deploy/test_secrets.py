@@ -19,6 +19,8 @@ from tests.deploy.compose import DEPLOY, REPO, services
 from tests.harness.binaries import require_binary
 from tests.harness.process import ServiceProcess, free_port, port_open, start_with_port_retries
 
+pytestmark = pytest.mark.services  # make-secrets.sh and mosquitto in child processes
+
 SCRIPT = DEPLOY / "make-secrets.sh"
 USERS = {
     "backend": "PANTAU_MQTT_BACKEND_PASSWORD",

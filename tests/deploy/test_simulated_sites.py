@@ -15,6 +15,8 @@ import yaml
 from tests.deploy.compose import DEPLOY, services
 from tests.harness.process import free_port, port_open, wait_until
 
+pytestmark = pytest.mark.services  # `pantau simulate` and `pantau gateway` in child processes
+
 
 @pytest.fixture
 def simulators(tmp_path: Path) -> Iterator[dict[str, int]]:

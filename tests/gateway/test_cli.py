@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from gateway.config import load_site
@@ -15,6 +16,8 @@ from gateway.runtime import Gateway, RuntimeOptions
 from tests.gateway.conftest import FieldSite
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.process import free_port
+
+pytestmark = pytest.mark.services  # `python -m pantau gateway` in a child process
 
 REPO = Path(__file__).resolve().parents[2]
 SITES = REPO / "firmware_configs" / "sites"

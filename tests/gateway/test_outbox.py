@@ -13,6 +13,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from gateway.outbox import Outbox
 from tests.harness.process import wait_until
 
@@ -103,6 +105,7 @@ def stored(db: Path) -> int:
         return int(reader.execute("SELECT count(*) FROM messages").fetchone()[0])
 
 
+@pytest.mark.services  # a writer in a child process
 def test_sigkill_mid_write_loses_nothing_committed_and_leaves_no_gap(tmp_path: Path) -> None:
     db = tmp_path / "outbox.db"
     for _round in range(3):

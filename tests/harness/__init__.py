@@ -6,4 +6,6 @@ and over a socat pty pair. Later issues reuse these; nothing here is a fake.
      └── Influxd            influxd -config <tmp>/influxdb.conf
     SocatPtyPair            two linked pseudo-terminals (a virtual RS-485/RS-232 cable)
     ModbusServerThread      a pymodbus server (TCP or serial) on its own event loop in a thread
+
+A test using any of them is a `services` test, left out of `make test-fast`: see lanes.py.
 """

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.services  # `python -m pantau` in a child process
+
 PANTAU = [sys.executable, "-m", "pantau"]
 
 

@@ -45,6 +45,7 @@ async def until(condition: object, timeout: float = 10) -> None:
             await asyncio.sleep(0.01)
 
 
+@pytest.mark.services  # a receiver (RecordingServer) on loopback
 async def test_webhook_posts_the_transition_signed_with_hmac(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOOK_SECRET", "s3cret")
     async with RecordingServer(lambda _r: Reply(200)) as receiver:
@@ -59,6 +60,7 @@ async def test_webhook_posts_the_transition_signed_with_hmac(monkeypatch: pytest
     assert request.headers["x-pantau-signature"] == f"sha256={expected}"
 
 
+@pytest.mark.services  # a receiver (RecordingServer) on loopback
 async def test_webhook_retries_server_errors_and_keeps_order() -> None:
     answers = iter([503, 429, 200, 200])
 
@@ -75,6 +77,7 @@ async def test_webhook_retries_server_errors_and_keeps_order() -> None:
     assert notifier.stats.attempts_total == 4
 
 
+@pytest.mark.services  # a receiver (RecordingServer) on loopback
 async def test_a_refusing_receiver_is_not_retried_and_does_not_block_the_next() -> None:
     answers = iter([400, 200])
     async with (
@@ -88,6 +91,7 @@ async def test_a_refusing_receiver_is_not_retried_and_does_not_block_the_next() 
     assert len(receiver.requests) == 2
 
 
+@pytest.mark.services  # a receiver (RecordingServer) on loopback
 async def test_an_unreachable_receiver_is_given_up_after_the_configured_time() -> None:
     async with RecordingServer(lambda _r: Reply(200)) as receiver:
         url = receiver.url  # closed when the block ends: nothing listens there any more
@@ -114,6 +118,7 @@ def test_transitions_below_the_minimum_severity_are_skipped_but_their_resolution
     assert notifier.waiting == 1
 
 
+@pytest.mark.services  # a fake Telegram API (RecordingServer) on loopback
 async def test_telegram_sends_a_bilingual_message_to_the_chat(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOT_TOKEN", "123:abc")
     async with RecordingServer(lambda _r: Reply(200, body=b'{"ok":true}')) as api:

@@ -20,6 +20,8 @@ from pantau.cli import cli
 from tests.backend.grafana.conftest import RULES, SITES, committed_build
 from tests.harness.recording_http import RecordingServer, Reply, Request
 
+pytestmark = pytest.mark.services  # a fake Grafana (RecordingServer) on loopback
+
 BUILD = committed_build()
 SETTINGS = BUILD.scope.settings
 

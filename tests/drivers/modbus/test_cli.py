@@ -16,6 +16,8 @@ from tests.harness.process import free_port, port_open, wait_until
 from tests.harness.rtu_slave import ReadRequest, Script, ScriptedRtuSlave, register_reply
 from tests.harness.serial_pty import SocatPtyPair
 
+pytestmark = pytest.mark.services  # `python -m pantau modbus` in a child process
+
 PANTAU = [sys.executable, "-m", "pantau"]
 
 

@@ -20,6 +20,8 @@ from pantau.contract import GatewayStatus, Topics, decode
 from pantau.demo.broker import EmbeddedBroker
 from tests.harness.process import free_port
 
+pytestmark = pytest.mark.services  # the embedded broker listens on loopback
+
 DEADLINE_S = 10.0
 
 

@@ -22,6 +22,8 @@ from tests.backend.api.page.conftest import ARTIFACTS, RIVER, ROAD
 from tests.backend.api.page.facts import SHOWING_DATA, load, png_size
 from tests.harness.process import free_port
 
+pytestmark = pytest.mark.services  # `pantau demo` and Chromium in child processes
+
 #: The demo promises readings, vehicles and an alert within two minutes; a loaded CI machine gets margin.
 DATA_WITHIN_S: Final = 150.0
 STOP_WITHIN_S: Final = 30.0

@@ -37,6 +37,7 @@ async def url(sqlite_storage: SqliteStorage, inventory: SiteInventory) -> AsyncI
         yield base
 
 
+@pytest.mark.services  # uvicorn on loopback
 async def test_the_page_and_its_files_are_served_with_a_same_origin_policy(url: str) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         page = await client.get("/")
@@ -59,6 +60,7 @@ async def test_the_page_and_its_files_are_served_with_a_same_origin_policy(url: 
         assert (await client.get("/api/v1/latest")).status_code == 401
 
 
+@pytest.mark.services  # uvicorn on loopback
 @pytest.mark.parametrize("name", ["index.html", "..%2F__init__.py", "bands.py", "app.js.map", "%2e%2e"])
 async def test_only_listed_files_are_served(url: str, name: str) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
@@ -76,6 +78,7 @@ def test_static_files_fetch_nothing_from_elsewhere() -> None:
     assert {p.name for p in STATIC.iterdir()} == {*FILES, "index.html"}
 
 
+@pytest.mark.services  # uvicorn on loopback
 async def test_bands_come_from_the_levels_rules_and_need_a_key(url: str) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         assert (await client.get("/api/v1/page/bands")).status_code == 401
@@ -103,6 +106,7 @@ async def test_bands_come_from_the_levels_rules_and_need_a_key(url: str) -> None
     assert "/api/v1/page/bands" in schema["paths"] and "/" not in schema["paths"]
 
 
+@pytest.mark.services  # uvicorn on loopback
 async def test_without_a_rules_engine_there_are_no_bands(
     sqlite_storage: SqliteStorage, inventory: SiteInventory
 ) -> None:

@@ -20,6 +20,8 @@ from backend.storage.schema import time_ns
 from tests.harness.influxd import Influxd
 from tests.harness.recording_http import RecordingServer, Reply, Request
 
+pytestmark = pytest.mark.services  # RecordingServer or influxd
+
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
