@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from backend.storage.model import LONG_RETENTION
 from pantau.config import ConfigError, Duration
 
 
@@ -63,8 +64,18 @@ class SqliteConfig(StorageModel):
 
 
 class RetentionConfig(StorageModel):
-    raw: Duration = Field(default=timedelta(days=90), description="Readings and status, at full resolution")
-    long: Duration | None = Field(default=None, description="Rollups, vehicles, alerts; empty = forever")
+    """How long each class of measurement is kept (docs/storage.md "Retention and rollups" has the disk
+    budget). Both are bounded by default, so an unattended site never fills its disk; `long: null` keeps
+    vehicles, alerts and rollups for ever where an operator must, and then owns the disk that takes."""
+
+    raw: Duration = Field(
+        default=timedelta(days=90),
+        description="Readings and status (gateway, device, backend) at full resolution",
+    )
+    long: Duration | None = Field(
+        default=LONG_RETENTION,
+        description="Rollups, vehicles and verdicts, alerts, scale drift, citizen reports; null = forever",
+    )
 
 
 class StorageConfig(StorageModel):

@@ -151,6 +151,11 @@ class Storage(Protocol):
         """Flush and release connections."""
 
 
+#: Five years: enforcement records (vehicles, verdicts) and alert history outlast an appeal or audit
+#: cycle, and five flood seasons of rollups compare years (disk budget per site: docs/storage.md).
+LONG_RETENTION: Final = timedelta(days=5 * 365)
+
+
 class RetentionClass(StrEnum):
     """How long a measurement is kept: raw data N days, derived and enforcement data long-term."""
 
@@ -161,7 +166,8 @@ class RetentionClass(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Retention:
     """Retention settings: `raw` for readings and status, `long` (None = forever) for rollups,
-    vehicles and alerts. InfluxDB 1.x enforces them with retention policies; SQLite with `expire`."""
+    vehicles and alerts. InfluxDB 1.x enforces them with retention policies; SQLite with `expire`.
+    Both bounded by default (`RetentionConfig` in backend/storage/config.py)."""
 
     raw: timedelta = timedelta(days=90)
-    long: timedelta | None = None
+    long: timedelta | None = LONG_RETENTION

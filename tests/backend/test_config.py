@@ -9,6 +9,9 @@ import pytest
 from backend.config import load_backend_config
 from backend.inventory import SiteInventory
 from backend.rules import load_rules
+from backend.storage import schema
+from backend.storage.config import StorageConfig
+from backend.storage.model import RetentionClass
 from pantau.config import ConfigError
 
 EXAMPLE = Path(__file__).parents[2] / "firmware_configs" / "backend.example.yaml"
@@ -31,3 +34,15 @@ def test_a_typo_names_the_file_and_the_field(tmp_path: Path) -> None:
         load_backend_config(bad)
     assert "backend.yaml" in str(caught.value)
     assert "tik" in str(caught.value)
+
+
+def test_every_measurement_has_a_bounded_retention_by_default() -> None:
+    """An unattended site must not fill its disk: nothing is kept for ever unless an operator says so."""
+    retention = StorageConfig().retention
+    kept = {RetentionClass.RAW: retention.raw, RetentionClass.LONG: retention.long}
+    measurements = {
+        value for name, value in vars(schema).items() if name.isupper() and isinstance(value, str)
+    } - {""}
+    assert measurements <= set(schema.RETENTION), "a measurement without a retention class"
+    assert all(kept[schema.RETENTION[m]] is not None for m in measurements)
+    assert load_backend_config(EXAMPLE).storage.retention.long is not None

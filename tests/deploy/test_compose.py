@@ -17,6 +17,8 @@ import yaml
 from backend.config import load_backend_config
 from backend.inventory import SiteInventory
 from backend.rules import load_rules
+from backend.storage.config import RetentionConfig
+from backend.storage.influx import influxql
 from gateway.config import DeviceConfig, ModbusBusSpec, RecordStreamSpec, load_site
 from gateway.inventory import resolve
 from tests.deploy.compose import (
@@ -177,9 +179,12 @@ def test_influxdb_is_initialised_for_a_backend_that_is_no_admin() -> None:
     assert config["manage_database"] is False
     assert (env["INFLUXDB_DB"], env["INFLUXDB_USER"]) == (config["database"], config["username"])
     statements = (DEPLOY / "influxdb" / "init.iql").read_text()
-    # The default names of InfluxConfig, raw the default policy (what the backend writes readings to).
-    assert f'"pantau_raw" ON "{config["database"]}" DURATION 90d REPLICATION 1 DEFAULT' in statements
-    assert f'"pantau_long" ON "{config["database"]}" DURATION INF REPLICATION 1' in statements
+    # The default names and durations of InfluxConfig and RetentionConfig, raw the default policy (what
+    # the backend writes readings to): the worker does not manage them here, so they must agree.
+    retention = RetentionConfig()
+    raw, long = (influxql.duration_literal(keep) for keep in (retention.raw, retention.long) if keep)
+    assert f'"pantau_raw" ON "{config["database"]}" DURATION {raw} REPLICATION 1 DEFAULT' in statements
+    assert f'"pantau_long" ON "{config["database"]}" DURATION {long} REPLICATION 1' in statements
     grafana = services()["grafana"]["environment"]
     assert grafana["PANTAU_INFLUX_USER"] == env["INFLUXDB_READ_USER"]
     assert grafana["PANTAU_INFLUX_PASSWORD"] == env["INFLUXDB_READ_USER_PASSWORD"]

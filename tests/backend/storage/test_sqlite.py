@@ -73,18 +73,31 @@ async def test_expire_deletes_what_retention_no_longer_keeps(tmp_path: Path) -> 
     await storage.close()
 
 
-async def test_expire_keeps_long_term_data_forever_by_default(tmp_path: Path) -> None:
+async def test_expire_keeps_long_term_data_for_its_own_bounded_retention(tmp_path: Path) -> None:
+    """Vehicles, alerts and rollups outlive raw data, five years by default, and for ever only when asked."""
     storage = SqliteStorage(tmp_path / "db.sqlite3", Retention(raw=timedelta(days=1)))
     await storage.setup()
-    old = time_ns(NOW - timedelta(days=3650))
-    await storage.write([Point(VEHICLE, {"site": "km13"}, {"value": 1.0}, old), reading(NOW, 2.0)])
+    years = [time_ns(NOW - timedelta(days=365 * n)) for n in (4, 6)]
+    await storage.write(
+        [Point(VEHICLE, {"site": "km13"}, {"value": float(i)}, t) for i, t in enumerate(years)]
+    )
+    await storage.write([reading(NOW, 2.0)])
     await storage.expire(NOW + timedelta(days=2))
-    assert await stored_values(storage, VEHICLE) == [1.0]
+    assert await stored_values(storage, VEHICLE) == [0.0]
     assert await stored_values(storage) == []
     # Writing to a series whose id was deleted works: caches do not outlive the rows.
     await storage.write([reading(NOW, 3.0)])
     assert await stored_values(storage) == [3.0]
     await storage.close()
+
+    forever = SqliteStorage(tmp_path / "forever.sqlite3", Retention(raw=timedelta(days=1), long=None))
+    await forever.setup()
+    await forever.write(
+        [Point(VEHICLE, {"site": "km13"}, {"value": 1.0}, time_ns(NOW - timedelta(days=3650)))]
+    )
+    await forever.expire(NOW + timedelta(days=2))
+    assert await stored_values(forever, VEHICLE) == [1.0]
+    await forever.close()
 
 
 # Durability and threads -----------------------------------------------------------------------------
