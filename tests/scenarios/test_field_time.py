@@ -8,6 +8,7 @@ say what each proves.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from gateway.publisher import Identity, Publisher
 from gateway.scheduler import DEAD_DEVICE_RETRY_CAP, BusPoller, ScheduledDevice
 from pantau.contract import Readings, Topics
 from pantau.resilience import VirtualClock
-from tests.harness.modbus import ModbusServerThread, shipped_modbus_profile
+from tests.harness.modbus import ModbusServerFactory, ModbusServerThread, shipped_modbus_profile
 from tests.harness.process import free_port
 
 pytestmark = pytest.mark.services
@@ -207,3 +208,75 @@ async def test_thousands_of_failed_connects_never_let_an_exception_escape(
         if client.close is not None:
             await client.close()
         await clock.aclose()
+
+
+@pytest.mark.parametrize(
+    ("step_s", "slew"),
+    [(3600.0, 1.0), (-3600.0, 1.0), (0.0, 1.0005), (0.0, 0.9995)],
+    ids=["stepped-forward-an-hour", "stepped-back-an-hour", "ntp-slews-fast", "ntp-slews-slow"],
+)
+async def test_a_clock_stepped_mid_poll_or_slewed_keeps_the_grid_and_the_sequence(
+    modbus_tcp_server: ModbusServerFactory, tmp_path: Path, step_s: float, slew: float
+) -> None:
+    """NTP corrects a gateway whose RTC was an hour off while a poll is on the wire, or slews it: readings
+    stay on the wall-clock grid, no slot is polled twice or burst through, sequence numbers stay gapless."""
+    profile = shipped_modbus_profile("dfrobot-sen0676")
+    clock = VirtualClock(START, quiet_s=0.0005)
+    loop = asyncio.get_running_loop()
+    asked = 0
+
+    def correct_the_clock() -> None:
+        clock.step_wall(step_s)
+        if slew != 1.0:
+            clock.slew(slew)
+
+    def signal(_now: datetime) -> dict[str, float | str]:
+        nonlocal asked
+        asked += 1
+        if asked == 20:  # the server's thread, answering: the gateway is waiting for this very reply
+            loop.call_soon_threadsafe(correct_the_clock)
+        return VALUES  # type: ignore[return-value]
+
+    sim = SimulatedModbusDevice(profile, signal)
+    server = modbus_tcp_server([sim.sim_device()])
+    bus = ModbusBus(TcpBusConfig(transport="tcp", host=server.host, port=server.port), clock=clock)
+    interval = 10.0
+    config = DeviceConfig(id="radar", profile="dfrobot-sen0676", poll_interval=timedelta(seconds=interval))
+    outbox = Outbox(tmp_path / "outbox.db", clock=clock.time)
+
+    async def sink(batch: list[Builder]) -> None:
+        outbox.append(batch)
+
+    device = ScheduledDevice(config, ModbusDevice(profile, bus, unit_id=1, clock=clock))
+    poller = BusPoller("tcp", [device], sink, site="s", gateway="g", topics=Topics(), clock=clock)
+    task = asyncio.create_task(poller.run())
+    try:
+        async with asyncio.timeout(60):
+            while clock.monotonic() < 6 * 3600:  # six hours on the grid
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await bus.close()
+        await clock.aclose()
+    messages = outbox.pending(limit=100_000)
+    outbox.close()
+    seqs = [m.seq for m in messages]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # gapless, in order
+    stamps = [
+        Readings.model_validate_json(m.payload).ts.timestamp()
+        for m in messages
+        if m.topic.endswith("/readings")
+    ]
+    # On the wall-clock grid before and after the correction. Sleeps run on monotonic time, so a slewed
+    # wall clock lands each poll up to |rate - 1| x interval (5 ms at NTP's 500 ppm) off its slot, and that
+    # never adds up: six hours later a poll is no further off than the first one after the slew.
+    tolerance = abs(slew - 1.0) * interval + 1e-3
+    off = [t - START.timestamp() for t in stamps if min(t % interval, interval - t % interval) > tolerance]
+    assert not off, off[:5]
+    assert len(stamps) == len(set(stamps)) or step_s < 0  # a step back may revisit wall times, never burst
+    polls_per_interval = len(stamps) / (clock.monotonic() / interval)
+    assert 0.9 < polls_per_interval <= 1.01, polls_per_interval  # no burst of missed slots, no stall
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    jumps = [g for g in gaps if abs(g - interval) > 2 * tolerance]
+    assert len(jumps) <= 1 if step_s else not jumps, jumps  # the step shows once, as it happened
