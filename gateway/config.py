@@ -46,9 +46,17 @@ class Location(SiteModel):
 
 
 class MqttConfig(MqttConnection):
-    """The broker connection (client id defaults to the gateway id) and the backlog replay rate."""
+    """The broker connection (client id defaults to the gateway id), the backlog replay rate, and how often
+    a message the broker refuses is tried before it is set aside as a dead letter."""
 
     replay_rate: float = Field(default=200.0, gt=0, description="Backlog messages per second after an outage")
+    dead_letter_after: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Refusals (MQTT v5 PUBACK reason code >= 0x80, e.g. 0x87 not authorized) after which a "
+        "message moves to the outbox's dead letters; retried with back-off until then",
+    )
 
 
 class OutboxConfig(SiteModel):

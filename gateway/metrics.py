@@ -49,7 +49,19 @@ class GatewayCollector(Collector):
             "pantau_outbox_oldest_age_seconds", "Age of the oldest queued message", value=age
         )
         yield CounterMetricFamily(
-            "pantau_outbox_dropped", "Messages dropped by quota or age", value=state.dropped_total
+            "pantau_outbox_dropped",
+            "Messages dropped by quota or age, or dead letters dropped by hand",
+            value=state.dropped_total,
+        )
+        yield GaugeMetricFamily(
+            "pantau_outbox_dead_letters",
+            "Messages the broker refused too often, held apart (pantau gateway dead-letters)",
+            value=state.dead_letters,
+        )
+        yield CounterMetricFamily(
+            "pantau_outbox_dead_lettered",
+            "Messages moved to the dead letters",
+            value=state.dead_lettered_total,
         )
         stats = self.publisher.stats
         yield GaugeMetricFamily(
@@ -60,6 +72,11 @@ class GatewayCollector(Collector):
         )
         yield CounterMetricFamily(
             "pantau_mqtt_connect_failures", "Failed broker connections", value=stats.connect_failures_total
+        )
+        yield CounterMetricFamily(
+            "pantau_mqtt_refused",
+            "PUBACKs refusing a message (MQTT v5 reason code >= 0x80)",
+            value=stats.refused_total,
         )
         polls = CounterMetricFamily(
             "pantau_device_requests", "Modbus requests per device", labels=["bus", "device"]

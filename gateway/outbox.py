@@ -7,6 +7,13 @@ the message, so they survive restarts and never repeat.
 
 The queue is bounded by a byte quota and a maximum age; when either is exceeded the oldest messages go first,
 and every drop is counted (persisted, reported in gateway status) — never silent.
+
+A message the broker refuses (MQTT v5 PUBACK reason code >= 0x80) is parked: it stays in the queue, counted
+in `refusals`, but only the publisher's retry path sends it again, so it never holds back the messages behind
+it. After `limit` refusals it moves, with its sequence number, to `dead_letters` in one transaction, where it
+waits for a technician (`pantau gateway dead-letters`) to re-queue or drop it. Dead letters count against the
+same quota and age (they go first), so a topic refused for months cannot fill the disk. Every sequence
+number is therefore always in exactly one place: delivered, queued, dead-lettered, or counted as dropped.
 """
 
 from __future__ import annotations
@@ -36,16 +43,40 @@ CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO counters VALUES ('next_seq', 0), ('dropped_total', 0), ('bytes', 0);
+INSERT OR IGNORE INTO counters VALUES
+    ('next_seq', 0), ('dropped_total', 0), ('bytes', 0), ('dead_lettered_total', 0);
 CREATE TABLE IF NOT EXISTS retained (
     topic TEXT PRIMARY KEY,
     seq   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refusals (
+    seq         INTEGER PRIMARY KEY,
+    attempts    INTEGER NOT NULL,
+    reason_code INTEGER,
+    reason      TEXT,
+    first_at    REAL,
+    last_at     REAL
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq         INTEGER PRIMARY KEY,
+    topic       TEXT    NOT NULL,
+    payload     BLOB    NOT NULL,
+    retain      INTEGER NOT NULL,
+    created     REAL    NOT NULL,
+    reason_code INTEGER NOT NULL,
+    reason      TEXT    NOT NULL,
+    attempts    INTEGER NOT NULL,
+    first_at    REAL    NOT NULL,
+    last_at     REAL    NOT NULL
 );
 """
 # retained: per topic, the newest message the broker acknowledged as retained. Kept across restarts because
 # a backlog can hold an older retained message (a device status) than one a previous run already sent live.
 # messages.will: 0 an ordinary message; _WILL a Last Will prepared for a connection attempt; _ARMED a Last
 # Will whose connection succeeded, so the broker (not we) delivers it if that connection dies.
+# refusals: parked messages (still in `messages`): refusals so far, the last reason, first and last time.
+# A technician's re-queue parks a dead letter again with 0 attempts, so the retry path (not the queue's
+# cursors, which are past it) sends it. IF NOT EXISTS: outbox files of earlier versions gain the tables.
 _ORDINARY: Final = 0
 _CHUNK: Final = 500
 _WILL: Final = 1
@@ -72,6 +103,27 @@ class OutboxState:
     oldest_created: float | None
     dropped_total: int
     next_seq: int
+    dead_letters: int = 0
+    dead_lettered_total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The broker refused message `seq` with `reason_code` (>= 0x80), named `reason`."""
+
+    seq: int
+    reason_code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    message: OutboxMessage
+    reason_code: int
+    reason: str
+    attempts: int
+    first_at: float
+    last_at: float
 
 
 class Outbox:
@@ -129,11 +181,12 @@ class Outbox:
         return messages
 
     def pending(self, limit: int = 500, after_seq: int = -1) -> list[OutboxMessage]:
-        """Unacknowledged messages, oldest first (the will of the current connection excluded)."""
+        """Unacknowledged messages, oldest first (the will of the current connection and parked messages
+        excluded)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, topic, payload, retain, created FROM messages WHERE seq > ? AND will = 0"
-                " ORDER BY seq LIMIT ?",
+                " AND seq NOT IN (SELECT seq FROM refusals) ORDER BY seq LIMIT ?",
                 (after_seq, limit),
             ).fetchall()
         return [
@@ -191,6 +244,7 @@ class Outbox:
                 size = "SELECT coalesce(sum(length(payload) + length(topic)), 0) FROM messages " + where  # noqa: S608
                 freed = self._db.execute(size, chunk).fetchone()[0]
                 self._db.execute("DELETE FROM messages " + where, chunk)  # noqa: S608
+                self._db.execute("DELETE FROM refusals " + where, chunk)  # noqa: S608
                 self._add("bytes", -int(freed))
 
     def retained_seqs(self) -> dict[str, int]:
@@ -209,40 +263,141 @@ class Outbox:
                 oldest,
                 self._counter("dropped_total"),
                 self._counter("next_seq"),
+                self._db.execute("SELECT count(*) FROM dead_letters").fetchone()[0],
+                self._counter("dead_lettered_total"),
             )
+
+    # Refused messages ------------------------------------------------------------------------------------
+
+    def refuse(self, refusals: Sequence[Refusal], *, limit: int) -> list[int]:
+        """Count one refusal of each message (parking it); those refused `limit` times move to the dead
+        letters with their sequence numbers, in this same transaction. Returns the seqs moved."""
+        now = self._clock()
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT INTO refusals (seq, attempts, reason_code, reason, first_at, last_at)"
+                " SELECT ?, 1, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE seq = ?)"
+                " ON CONFLICT (seq) DO UPDATE SET attempts = attempts + 1,"
+                " reason_code = excluded.reason_code, reason = excluded.reason,"
+                " first_at = coalesce(first_at, excluded.first_at), last_at = excluded.last_at",
+                [(r.seq, r.reason_code, r.reason, now, now, r.seq) for r in refusals],
+            )
+            moved = [
+                seq
+                for (seq,) in self._db.execute(
+                    "SELECT seq FROM refusals WHERE attempts >= ? ORDER BY seq", (limit,)
+                ).fetchall()
+            ]
+            if moved:
+                self._db.execute(
+                    "INSERT INTO dead_letters SELECT m.seq, m.topic, m.payload, m.retain, m.created,"
+                    " r.reason_code, r.reason, r.attempts, r.first_at, r.last_at"
+                    " FROM messages m JOIN refusals r USING (seq) WHERE r.attempts >= ?",
+                    (limit,),
+                )
+                self._db.execute(
+                    "DELETE FROM messages WHERE seq IN (SELECT seq FROM refusals WHERE attempts >= ?)",
+                    (limit,),
+                )
+                self._db.execute("DELETE FROM refusals WHERE attempts >= ?", (limit,))
+                self._add("dead_lettered_total", len(moved))
+        return moved
+
+    def parked(self, limit: int = 500) -> list[tuple[OutboxMessage, int]]:
+        """Parked messages (refused, or re-queued dead letters) with their refusals so far, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT m.seq, m.topic, m.payload, m.retain, m.created, r.attempts"
+                " FROM messages m JOIN refusals r USING (seq) ORDER BY m.seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            (OutboxMessage(seq, topic, bytes(payload), bool(retain), created), attempts)
+            for seq, topic, payload, retain, created, attempts in rows
+        ]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, topic, payload, retain, created,"
+                " reason_code, reason, attempts, first_at, last_at FROM dead_letters ORDER BY seq"
+            ).fetchall()
+        return [
+            DeadLetter(OutboxMessage(seq, topic, bytes(payload), bool(retain), created), *rest)
+            for seq, topic, payload, retain, created, *rest in rows
+        ]
+
+    def requeue(self, seqs: Iterable[int] | None = None) -> list[int]:
+        """Put dead letters (all when `seqs` is None) back in the queue with their sequence numbers, parked
+        with no refusals so the running publisher's retry path sends them first. Returns the seqs moved."""
+        with self._lock, self._transaction():
+            moved = self._chosen_dead_letters(seqs)
+            self._db.executemany(
+                "INSERT INTO messages (seq, topic, payload, retain, created, will)"
+                " SELECT seq, topic, payload, retain, created, 0 FROM dead_letters WHERE seq = ?",
+                [(seq,) for seq in moved],
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO refusals (seq, attempts) VALUES (?, 0)", [(seq,) for seq in moved]
+            )
+            self._db.executemany("DELETE FROM dead_letters WHERE seq = ?", [(seq,) for seq in moved])
+        return moved
+
+    def drop(self, seqs: Iterable[int] | None = None) -> list[int]:
+        """Delete dead letters (all when `seqs` is None), counted in `dropped_total`. Returns the seqs."""
+        with self._lock, self._transaction():
+            dropped = self._chosen_dead_letters(seqs)
+            for seq in dropped:
+                (size,) = self._db.execute(
+                    "DELETE FROM dead_letters WHERE seq = ? RETURNING length(payload) + length(topic)", (seq,)
+                ).fetchone()
+                self._add("bytes", -int(size))
+            self._add("dropped_total", len(dropped))
+        return dropped
+
+    def _chosen_dead_letters(self, seqs: Iterable[int] | None) -> list[int]:
+        held = [seq for (seq,) in self._db.execute("SELECT seq FROM dead_letters ORDER BY seq").fetchall()]
+        if seqs is None:
+            return held
+        wanted = set(seqs)
+        return [seq for seq in held if seq in wanted]
 
     # Internals (called with the lock held) --------------------------------------------------------------
 
     def _enforce_limits(self, now: float) -> None:
         cutoff = now - self.max_age.total_seconds()
-        dropped = self._db.execute("DELETE FROM messages WHERE will = 0 AND created < ?", (cutoff,)).rowcount
+        dropped = self._db.execute("DELETE FROM dead_letters WHERE created < ?", (cutoff,)).rowcount
+        dropped += self._db.execute("DELETE FROM messages WHERE will = 0 AND created < ?", (cutoff,)).rowcount
         if dropped:
             self._recount_bytes()  # before the quota check, or it would drop messages that now fit
-        while self._counter("bytes") > self.max_bytes:
-            # Oldest first, in chunks: the quota is a ceiling, not a target to hover at.
-            rows = self._db.execute(
-                "SELECT seq, length(payload) + length(topic) FROM messages WHERE will = 0"
-                " ORDER BY seq LIMIT 256"
-            ).fetchall()
-            if not rows:
-                break
-            excess = self._counter("bytes") - self.max_bytes
-            chosen, freed = [], 0
-            for seq, size in rows:
-                chosen.append((seq,))
-                freed += size
-                if freed >= excess:
+        # Dead letters go first: the broker refused them already; the queue still holds deliverable data.
+        for table, where in (("dead_letters", ""), ("messages", "WHERE will = 0")):
+            while self._counter("bytes") > self.max_bytes:
+                # Oldest first, in chunks: the quota is a ceiling, not a target to hover at.
+                rows = self._db.execute(
+                    f"SELECT seq, length(payload) + length(topic) FROM {table} {where} ORDER BY seq LIMIT 256"  # noqa: S608 - constants
+                ).fetchall()
+                if not rows:
                     break
-            self._db.executemany("DELETE FROM messages WHERE seq = ?", chosen)
-            self._add("bytes", -freed)
-            dropped += len(chosen)
+                excess = self._counter("bytes") - self.max_bytes
+                chosen, freed = [], 0
+                for seq, size in rows:
+                    chosen.append((seq,))
+                    freed += size
+                    if freed >= excess:
+                        break
+                self._db.executemany(f"DELETE FROM {table} WHERE seq = ?", chosen)  # noqa: S608 - constants
+                self._add("bytes", -freed)
+                dropped += len(chosen)
         if dropped:
             self._add("dropped_total", dropped)
             self._recount_bytes()
+            self._db.execute("DELETE FROM refusals WHERE seq NOT IN (SELECT seq FROM messages)")
 
     def _recount_bytes(self) -> None:
         total = self._db.execute(
-            "SELECT coalesce(sum(length(payload) + length(topic)), 0) FROM messages"
+            "SELECT (SELECT coalesce(sum(length(payload) + length(topic)), 0) FROM messages)"
+            " + (SELECT coalesce(sum(length(payload) + length(topic)), 0) FROM dead_letters)"
         ).fetchone()[0]
         self._db.execute("UPDATE counters SET value = ? WHERE name = 'bytes'", (total,))
 

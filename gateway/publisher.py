@@ -15,6 +15,11 @@ outbox like any message and delivered at least once: by the broker when the conn
 us, not retained, after reconnecting, since a broker that itself went down never sends it), or by us as
 `offline`/`shutdown` with that same number on a clean stop. A will whose connection never came up is reused
 for the next attempt, so no number is ever skipped.
+
+A message the broker refuses (MQTT v5 PUBACK reason code >= 0x80: an ACL denial, a quota) is parked in the
+outbox, and a third task, the only one that sends parked messages, retries it with back-off; after
+`dead_letter_after` refusals the outbox moves it to its dead letters. The connection stays up and the
+backlog and live streams go on past it, so a refused message never holds back the ones behind it.
 """
 
 from __future__ import annotations
@@ -22,17 +27,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import MqttConfig
-from gateway.outbox import Builder, Outbox, OutboxMessage
+from gateway.outbox import Builder, Outbox, OutboxMessage, Refusal
+from gateway.puback import PubackWaiter
 from pantau import __version__
 from pantau.aio import raise_swallowed_cancellation
 from pantau.contract import GatewayStatus, OutboxStats, Topics, encode
@@ -48,6 +56,9 @@ BACKOFF_BASE_S: Final = 1.0
 PUBACK_TIMEOUT_S: Final = 10.0
 #: Broker keeps our session (and queued QoS 1 messages to us, if any) this long after a disconnect.
 SESSION_EXPIRY_S: Final = 7 * 24 * 3600
+#: How often the retry path looks for parked messages it has not seen: those a technician re-queued from
+#: another process (`pantau gateway dead-letters --requeue`), which cannot wake this one.
+PARKED_POLL_S: Final = 5.0
 
 
 @dataclass
@@ -56,6 +67,8 @@ class PublisherStats:
     published_total: int = 0
     connects_total: int = 0
     connect_failures_total: int = 0
+    #: PUBACKs that refused a message (each retry counts).
+    refused_total: int = 0
     last_error: str | None = None
     down_since: float | None = None
 
@@ -85,11 +98,14 @@ class Publisher:
         self.stats = PublisherStats()
         self._clock = clock
         self._backoff = Backoff(base=BACKOFF_BASE_S, cap=config.reconnect_cap.total_seconds())
+        #: Spacing of a refused message's retries (only its `delay(attempt)` is used: no shared state).
+        self._retry_backoff = Backoff(base=BACKOFF_BASE_S, cap=config.reconnect_cap.total_seconds())
         self._outage = Outage(f"broker {config.host}:{config.port}", logger, clock)
+        #: Per topic being refused, its outage: logged when refusals start and when one is accepted again.
+        self._refusing: dict[str, Outage] = {}
         self._wake = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._will: OutboxMessage | None = None
-        self._refused: list[str] = []
         #: Per retained topic, the newest seq sent retained (claimed when it is handed to the client).
         self._retained: dict[str, int] = {}
 
@@ -105,10 +121,11 @@ class Publisher:
                 async with self._connect(will) as client:
                     self._backoff.reset()
                     await self._on_connected(client, will)
+                    acks = PubackWaiter(client)
                     try:
-                        await self._drain(client)
+                        await self._drain(acks)
                     except asyncio.CancelledError:
-                        await self._shutdown(client, will)  # still connected: say goodbye properly
+                        await self._shutdown(client, acks, will)  # still connected: say goodbye properly
                         raise
             except* aiomqtt.MqttError as errors:  # from connect, or from the publishing task group
                 self._on_failure(errors.exceptions[0])
@@ -117,7 +134,9 @@ class Publisher:
                 self.stats.connected = False
             await self._clock.sleep(self._backoff.next_delay())
 
-    async def _shutdown(self, client: aiomqtt.Client, will: OutboxMessage, timeout_s: float = 3.0) -> None:
+    async def _shutdown(
+        self, client: aiomqtt.Client, acks: PubackWaiter, will: OutboxMessage, timeout_s: float = 3.0
+    ) -> None:
         """Clean stop: `offline` in place of the will (with the will's own sequence number, so that number
         is delivered), then as much of the queue as fits in `timeout_s`, acked chunk by chunk."""
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
@@ -136,7 +155,7 @@ class Publisher:
                 )
                 await asyncio.to_thread(self.outbox.ack, [will.seq])
                 while batch := await asyncio.to_thread(self.outbox.pending, BATCH):
-                    await self._publish_batch(client, batch)
+                    await self._publish_batch(acks, batch)
         logger.info("stopped; %d message(s) left in the outbox for the next start", self.outbox.state().depth)
 
     # Connection -------------------------------------------------------------------------------------------
@@ -180,22 +199,7 @@ class Publisher:
             tls_context=c.tls_context(),
         )
         client.pending_calls_threshold = IN_FLIGHT * 2
-        self._watch_refusals(client)
         return client
-
-    def _watch_refusals(self, client: aiomqtt.Client) -> None:
-        # aiomqtt 2.5 takes any PUBACK as success, but an MQTT v5 broker may refuse a message in it (0x87 not
-        # authorized, 0x97 quota exceeded). Such a message must stay in the outbox, so we see the reason code
-        # in paho's callback (aiomqtt's own handler still runs) and fail the batch that contained it.
-        paho = client._client  # the one seam aiomqtt leaves for PUBACK reason codes
-        forward: Any = paho.on_publish
-
-        def on_publish(c: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
-            if getattr(reason_code, "is_failure", False):
-                self._refused.append(str(reason_code))
-            forward(c, userdata, mid, reason_code, properties)
-
-        paho.on_publish = on_publish
 
     async def _on_connected(self, client: aiomqtt.Client, will: OutboxMessage) -> None:
         self._client, self._will = client, will
@@ -216,13 +220,14 @@ class Publisher:
 
     # Publishing -------------------------------------------------------------------------------------------
 
-    async def _drain(self, client: aiomqtt.Client) -> None:
+    async def _drain(self, acks: PubackWaiter) -> None:
         boundary = self.outbox.state().next_seq - 1  # the online status just appended is live, not backlog
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._replay_backlog(client, boundary), name="publish[backlog]")
-            tasks.create_task(self._publish_live(client, boundary), name="publish[live]")
+            tasks.create_task(self._replay_backlog(acks, boundary), name="publish[backlog]")
+            tasks.create_task(self._publish_live(acks, boundary), name="publish[live]")
+            tasks.create_task(self._retry_parked(acks), name="publish[refused]")
 
-    async def _replay_backlog(self, client: aiomqtt.Client, boundary: int) -> None:
+    async def _replay_backlog(self, acks: PubackWaiter, boundary: int) -> None:
         after = -1
         while True:
             batch = [
@@ -231,19 +236,19 @@ class Publisher:
             if not batch:
                 return
             started = self._clock.monotonic()
-            await self._publish_batch(client, batch)
+            await self._publish_batch(acks, batch)
             raise_swallowed_cancellation()  # aiomqtt's wait_for on PUBACKs (see pantau.aio)
             after = batch[-1].seq
             # Rate limit: the 4G uplink is shared with live data; a week of backlog must not crowd it out.
             elapsed = self._clock.monotonic() - started
             await self._clock.sleep(len(batch) / self.config.replay_rate - elapsed)
 
-    async def _publish_live(self, client: aiomqtt.Client, boundary: int) -> None:
+    async def _publish_live(self, acks: PubackWaiter, boundary: int) -> None:
         after = boundary - 1
         while True:
             batch = await asyncio.to_thread(self.outbox.pending, BATCH, after)
             if batch:
-                await self._publish_batch(client, batch)
+                await self._publish_batch(acks, batch)
                 raise_swallowed_cancellation()  # aiomqtt's wait_for on PUBACKs (see pantau.aio)
                 after = batch[-1].seq
                 continue
@@ -252,30 +257,86 @@ class Publisher:
                 async with asyncio.timeout(1.0):  # also picks up anything a missed wake-up left behind
                     await self._wake.wait()
 
-    async def _publish_batch(self, client: aiomqtt.Client, batch: list[OutboxMessage]) -> None:
-        """Publish a batch with up to IN_FLIGHT unacknowledged at once; ack all of them in one transaction."""
+    async def _retry_parked(self, acks: PubackWaiter) -> None:
+        """Send parked messages (refused before, or re-queued by a technician), each after its own back-off.
+
+        The only task that sends them, so no two tasks ever count the same refusal; the retry times are its
+        own too (monotonic, so a wall-clock step never holds a message back)."""
+        due: dict[int, float] = {}
+        while True:
+            parked = await asyncio.to_thread(self.outbox.parked, BATCH)
+            now = self._clock.monotonic()
+            due = {
+                m.seq: due.get(m.seq, now + self._retry_backoff.delay(attempts) if attempts else now)
+                for m, attempts in parked
+            }
+            ready = [m for m, _attempts in parked if due[m.seq] <= now]
+            if ready:
+                await self._publish_batch(acks, ready)
+                raise_swallowed_cancellation()  # as in the other two streams
+                for m in ready:
+                    del due[m.seq]  # refused again: a new back-off from its new count
+                continue
+            await self._clock.sleep(min(min(due.values(), default=math.inf) - now, PARKED_POLL_S))
+
+    async def _publish_batch(self, acks: PubackWaiter, batch: list[OutboxMessage]) -> None:
+        """Publish a batch with up to IN_FLIGHT unacknowledged at once; ack the accepted ones in one
+        transaction and hand the refused ones to the outbox's refusal count."""
         if not batch:
             return
-        # Claimed and handed to the client with no await in between: the two streams interleave only at
+        # Claimed and handed to the client with no await in between: the streams interleave only at
         # awaits, so the broker receives retained messages of a topic in the order they were claimed.
         retain = [self._claim_retain(m) for m in batch]
         properties = self.config.message_properties()
-        await asyncio.gather(
+        # Every outcome is settled, even when the connection drops halfway (a broker may close it right after
+        # a refusal): what was acknowledged leaves, what was refused is counted, the rest is sent again.
+        outcomes = await asyncio.gather(
             *(
-                client.publish(
-                    m.topic, m.payload, qos=1, retain=r, properties=properties, timeout=PUBACK_TIMEOUT_S
-                )
+                acks.publish(m.topic, m.payload, retain=r, properties=properties, timeout=PUBACK_TIMEOUT_S)
                 for m, r in zip(batch, retain, strict=True)
-            )
+            ),
+            return_exceptions=True,
         )
-        if self._refused:
-            reasons, self._refused = sorted(set(self._refused)), []
-            raise aiomqtt.MqttError(
-                f"broker refused messages ({', '.join(reasons)}); they stay in the outbox"
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if any(not isinstance(e, aiomqtt.MqttError) for e in failed):
+            raise next(e for e in failed if not isinstance(e, aiomqtt.MqttError))  # a cancellation, or a bug
+        sent = [(m, r) for m, r, outcome in zip(batch, retain, outcomes, strict=True) if outcome is None]
+        retained = [(m.topic, m.seq) for m, r in sent if r]
+        await asyncio.to_thread(self.outbox.ack, [m.seq for m, _r in sent], retained)
+        self.stats.published_total += len(sent)
+        for m, _r in sent:
+            if (outage := self._refusing.pop(m.topic, None)) is not None:
+                outage.recovered()
+        refused = [(m, o) for m, o in zip(batch, outcomes, strict=True) if isinstance(o, ReasonCode)]
+        if refused:
+            await self._on_refused(refused)
+        if failed:
+            raise failed[0]
+
+    async def _on_refused(self, refused: list[tuple[OutboxMessage, ReasonCode]]) -> None:
+        self.stats.refused_total += len(refused)
+        # The broker holds nothing of a refused retained message: give its topic's claim back, or its
+        # retry (and any older message of the topic) would go out not retained.
+        if any(m.retain for m, _code in refused):
+            acked = await asyncio.to_thread(self.outbox.retained_seqs)
+            for m, _code in refused:
+                if self._retained.get(m.topic) == m.seq:
+                    self._retained[m.topic] = acked.get(m.topic, -1)
+        for m, code in refused:
+            detail = f"{code} (0x{code.value:02x}) for seq {m.seq}"
+            self._refusing.setdefault(
+                m.topic, Outage(f"publishing to {m.topic}", logger, self._clock)
+            ).failed(
+                f"the broker refuses it: {detail}; after {self.config.dead_letter_after} refusals a message "
+                "goes to the dead letters (`pantau gateway dead-letters`), the rest flows on"
             )
-        retained = [(m.topic, m.seq) for m, r in zip(batch, retain, strict=True) if r]
-        await asyncio.to_thread(self.outbox.ack, [m.seq for m in batch], retained)
-        self.stats.published_total += len(batch)
+        moved = await asyncio.to_thread(
+            self.outbox.refuse,
+            [Refusal(m.seq, code.value, str(code)) for m, code in refused],
+            limit=self.config.dead_letter_after,
+        )
+        if moved:
+            logger.debug("moved to the dead letters: seq %s", ", ".join(map(str, moved)))
 
     def _claim_retain(self, message: OutboxMessage) -> bool:
         """Retain `message` if it is the newest sent on its topic so far (and remember that it is)."""
@@ -289,7 +350,11 @@ class Publisher:
         topic = self.topics.gateway_status(self.identity.site)
         state = self.outbox.state()
         outbox = OutboxStats(
-            depth=state.depth, dropped_total=state.dropped_total, oldest_ts=_utc(state.oldest_created)
+            depth=state.depth,
+            dropped_total=state.dropped_total,
+            oldest_ts=_utc(state.oldest_created),
+            dead_letters=state.dead_letters,
+            dead_lettered_total=state.dead_lettered_total,
         )
         return lambda seq: (topic, encode(self._status(seq, "online", None, outbox)), True)
 

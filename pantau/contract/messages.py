@@ -289,7 +289,19 @@ class OutboxStats(ContractModel):
 
     depth: Count = Field(ge=0)
     oldest_ts: UtcDatetime | None = None
-    dropped_total: Count = Field(default=0, ge=0, description="Messages dropped by quota/age since install")
+    dropped_total: Count = Field(
+        default=0,
+        ge=0,
+        description="Messages dropped by quota/age, or dead letters dropped by hand, since install",
+    )
+    dead_letters: Count = Field(
+        default=0,
+        ge=0,
+        description="Messages the broker refused too often, held apart until re-queued or dropped by hand",
+    )
+    dead_lettered_total: Count = Field(
+        default=0, ge=0, description="Messages moved to the dead letters since install"
+    )
 
 
 class GatewayStatus(_GatewayMessage):
