@@ -1,9 +1,11 @@
-"""`pantau gateway run|check|status`: run a site's gateway, validate its config, see its health."""
+"""`pantau gateway run|check|status|dead-letters`: run a site's gateway, validate its config, see its health,
+deal with the messages the broker refused."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +132,7 @@ def status(config_path: Path, metrics: str) -> None:
         f"{values.get('pantau_outbox_oldest_age_seconds', 0):.0f} s, "
         f"{values.get('pantau_outbox_dropped_total', 0):.0f} dropped"
     )
+    _echo_dead_letters(int(values.get("pantau_outbox_dead_letters", 0)))
     click.echo(f"  published: {values.get('pantau_mqtt_published_total', 0):.0f} messages")
     for key, value in sorted(values.items()):
         if key.startswith("pantau_device_up{"):
@@ -156,6 +159,82 @@ def _offline_status(site: SiteConfig) -> None:
             f"  outbox {site.outbox.path}: {state.depth} queued, {state.dropped_total} dropped, "
             f"next sequence number {state.next_seq}"
         )
+        _echo_dead_letters(state.dead_letters)
+
+
+def _echo_dead_letters(count: int) -> None:
+    if count:
+        click.echo(
+            click.style(f"  dead letters: {count}", fg="red")
+            + " refused by the broker (see `pantau gateway dead-letters --config ...`)"
+        )
+    else:
+        click.echo("  dead letters: 0")
+
+
+def _seqs(value: str | None) -> list[int] | None:
+    """`all` -> None (every dead letter); `3,7` -> [3, 7]."""
+    if value is None or value == "all":
+        return None
+    try:
+        return [int(part) for part in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not SEQ[,SEQ...] or 'all'") from None
+
+
+@gateway.command("dead-letters")
+@CONFIG
+@click.option(
+    "--outbox",
+    "outbox_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Override the outbox file of the site config.",
+)
+@click.option("--requeue", metavar="SEQ[,SEQ...]|all", help="Put them back at the head of the queue.")
+@click.option("--drop", metavar="SEQ[,SEQ...]|all", help="Delete them (counted as dropped).")
+def dead_letters(config_path: Path, outbox_path: Path | None, requeue: str | None, drop: str | None) -> None:
+    """Messages the broker refused `mqtt.dead_letter_after` times: list, re-queue (after fixing the broker's
+    ACL) or drop them. Safe while the gateway runs: each change is one SQLite transaction on the outbox
+    file, and the running gateway sends re-queued messages within a few seconds, with their own numbers."""
+    if requeue is not None and drop is not None:
+        raise click.UsageError("give --requeue or --drop, not both")
+    site, _buses = _load(config_path)
+    path = outbox_path or site.outbox.path
+    if not path.exists():
+        raise click.ClickException(f"no outbox at {path}")
+    outbox = Outbox(path, max_bytes=site.outbox.max_size, max_age=site.outbox.max_age)
+    try:
+        if requeue is None and drop is None:
+            _list_dead_letters(outbox, path)
+            return
+        wanted = _seqs(requeue if requeue is not None else drop)
+        done = outbox.requeue(wanted) if requeue is not None else outbox.drop(wanted)
+        verb = "re-queued" if requeue is not None else "dropped"
+        click.echo(f"{verb} {len(done)} message(s){': ' + ', '.join(map(str, done)) if done else ''}")
+        missing = sorted(set(wanted or ()) - set(done))
+        if missing:
+            raise click.ClickException(f"not dead letters (any more): {', '.join(map(str, missing))}")
+    finally:
+        outbox.close()
+
+
+def _list_dead_letters(outbox: Outbox, path: Path) -> None:
+    letters = outbox.dead_letters()
+    click.echo(f"{path}: {len(letters)} dead letter(s)")
+    if letters:
+        click.echo(
+            f"  {'seq':>8}  {'topic':<48}  {'reason':<24}  "
+            f"{'first refused':<20}  {'last refused':<20}  attempts"
+        )
+    for d in letters:
+        click.echo(
+            f"  {d.message.seq:>8}  {d.message.topic:<48}  {f'{d.reason} (0x{d.reason_code:02x})':<24}  "
+            f"{_when(d.first_at):<20}  {_when(d.last_at):<20}  {d.attempts}"
+        )
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_metrics(text: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Final
 
 import pytest
+import yaml
 from prometheus_client import generate_latest
 
 from gateway.config import MqttConfig
@@ -25,7 +26,9 @@ from gateway.publisher import Identity, Publisher
 from pantau.contract import GatewayStatus, Reading, Readings, Topics, encode
 from pantau.resilience import VirtualClock
 from tests.gateway.conftest import Recorder, recording
+from tests.gateway.test_cli import SITES, pantau
 from tests.harness.mosquitto_acl import AclBroker, start_acl_broker
+from tests.harness.process import free_port
 
 pytestmark = pytest.mark.services  # a Mosquitto of its own, with a password file and an ACL
 
@@ -202,3 +205,84 @@ async def test_a_refused_message_is_dead_lettered_and_never_holds_back_the_rest(
         # A refusal whose batch was cancelled by the drop of the connection is not counted (the outbox never
         # heard of it): the message is tried once more. At-least-once, at worst one extra try.
         assert publisher.stats.refused_total >= 3 * len(refused)
+
+
+@pytest.mark.parametrize("acl_broker", ["stays-connected"], indirect=True)
+async def test_after_the_acl_is_fixed_requeued_dead_letters_are_delivered_and_dropped_ones_counted(
+    acl_broker: AclBroker, tmp_path: Path
+) -> None:
+    clock = VirtualClock(T0, quiet_s=0.0005)
+    outbox = Outbox(tmp_path / "outbox.db", clock=clock.time)
+    queued = outbox.append([readings(device, minute) for minute, device in enumerate(DEVICES)])
+    refused = [m.seq for m in queued if m.topic == REFUSED_TOPIC]
+    # The technician's CLI, in processes of its own, on the same outbox file as the running publisher.
+    site = yaml.safe_load((SITES / "ampal-mufakat.yaml").read_text())
+    site["outbox"]["path"] = str(outbox.path)
+    site_file = tmp_path / "site.yaml"
+    site_file.write_text(yaml.safe_dump(site, allow_unicode=True))
+
+    async def cli(*args: str) -> str:
+        result = await asyncio.to_thread(pantau, "gateway", *args, "--config", str(site_file))
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    async with (
+        recording(acl_broker.broker, PREFIX) as recorder,
+        publishing(mqtt(acl_broker), outbox, clock),
+    ):
+
+        def dead_lettered() -> bool:
+            """every refused message in the dead letters"""
+            return outbox.state().dead_letters == len(refused)
+
+        await until(dead_lettered)
+        listed = await cli("dead-letters")
+        assert f"{len(refused)} dead letter(s)" in listed
+        for seq in refused:
+            assert f"{seq:>8}  {REFUSED_TOPIC:<48}  {'Not authorized (0x87)':<24}" in listed
+        status = await cli("status", "--metrics", f"127.0.0.1:{free_port()}")  # not running: reads the file
+        assert f"dead letters: {len(refused)}" in status
+
+        dropped, *requeued = refused
+        assert await cli("dead-letters", "--drop", str(dropped)) == f"dropped 1 message(s): {dropped}\n"
+        await acl_broker.refuse()  # the ACL fixed: nothing refused any more
+        assert f"re-queued {len(requeued)} message(s)" in await cli("dead-letters", "--requeue", "all")
+
+        def redelivered() -> bool:
+            """the re-queued messages delivered, the outbox empty"""
+            return set(requeued) <= set(delivered(recorder)) and outbox.state().depth == 0
+
+        await until(redelivered)
+
+    arrived = {m.seq: m for _t, m in recorder.received if isinstance(m, Readings)}
+    assert all(arrived[seq].device == "rain" for seq in requeued)  # under their own numbers
+    assert dropped not in arrived
+    state = outbox.state()
+    assert (state.dead_letters, state.dead_lettered_total, state.dropped_total) == (0, len(refused), 1)
+    assert "dead letters: 0" in await cli("status", "--metrics", f"127.0.0.1:{free_port()}")
+
+
+@pytest.mark.parametrize("acl_broker", ["stays-connected"], indirect=True)
+async def test_under_mqtt_311_the_broker_acks_a_refused_message_and_drops_it_unseen(
+    acl_broker: AclBroker, tmp_path: Path
+) -> None:
+    """MQTT 3.1.1 has no reason codes: Mosquitto acknowledges what its ACL denies and drops it. The gateway
+    cannot tell; this pins that behaviour (gateway/README.md tells operators to keep MQTT v5)."""
+    clock = VirtualClock(T0, quiet_s=0.0005)
+    outbox = Outbox(tmp_path / "outbox.db", clock=clock.time)
+    queued = outbox.append([readings(device, minute) for minute, device in enumerate(DEVICES)])
+    accepted = [m.seq for m in queued if m.topic != REFUSED_TOPIC]
+    async with (
+        recording(acl_broker.broker, PREFIX) as recorder,
+        publishing(mqtt(acl_broker, protocol=311), outbox, clock) as publisher,
+    ):
+
+        def drained() -> bool:
+            """every message acknowledged, the refused ones too"""
+            return outbox.state().depth == 0 and len(delivered(recorder)) >= len(accepted)
+
+        await until(drained)
+
+    assert delivered(recorder) == accepted  # the refused ones never arrive...
+    assert (outbox.state().dead_letters, publisher.stats.refused_total) == (0, 0)  # ...and nobody knows
+    assert publisher.stats.published_total >= len(queued)
