@@ -8,8 +8,8 @@ yet, the hours after its watermark and the partial hours at the edges of the ran
 vehicle, so the cost no longer grows with history.
 
 The watermark (`vehicle_rollup_state`, one point a day, field `through_ns`) says every hour before it is
-rolled up. A pass recomputes from `lookback` before the watermark, so vehicles that arrive late within
-that window (a gateway replaying its outbox) are folded in; a backlog older than that needs
+rolled up. When an hour ends, a pass recomputes from `lookback` before the watermark, so vehicles that
+arrive late within that window (a gateway replaying its outbox) are folded in; a backlog older than that needs
 `pantau backend rollup`, as the reading rollups do. The first pass starts at the first stored vehicle.
 """
 
@@ -35,8 +35,7 @@ COUNTS: Final = ("vehicles", "judged", "overloaded", "over_dimension")
 SUMS: Final = ("excess_kg", "gvw_kg", "esal")
 #: Contract times lie in 2000-2099: the first vehicle is looked for from here.
 _EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
-#: A backfill reads at most this much history at once.
-_CHUNK: Final = timedelta(days=1)
+_DAY: Final = timedelta(days=1)
 _STATE_TAGS: Final = {"rollup": VEHICLE_1H}
 
 
@@ -119,34 +118,39 @@ async def rollup_watermark(storage: Storage, now: datetime) -> datetime | None:
 
 
 async def roll_up_vehicles(storage: Storage, now: datetime, lookback: timedelta) -> int:
-    """One pass: recompute `vehicle_1h` from `lookback` before the watermark (or the first vehicle) up to the
-    current hour, then move the watermark there. Returns the rollup points written."""
+    """A pass: once an hour has ended, recompute `vehicle_1h` from `lookback` before the watermark (or the
+    first vehicle) up to the current hour, then move the watermark there. Returns the rollup points written.
+
+    Passes within the same hour do nothing: the worker calls this every minute, and re-reading a day of
+    vehicles each time cost CPU and transient memory in proportion to the traffic; a vehicle arriving late
+    within the lookback is folded in when the hour ends instead."""
     end = floor_time(now, HOUR)
     watermark = await rollup_watermark(storage, now)
+    if watermark is not None and end <= watermark:
+        return 0
     start = (
         floor_time(watermark - lookback, HOUR)
         if watermark is not None
         else await _first_vehicle(storage, end)
     )
     written = await rebuild_vehicle_rollup(storage, start, end)
-    if watermark is None or end > watermark:
-        state = Point(
-            VEHICLE_ROLLUP_STATE, _STATE_TAGS, {"through_ns": time_ns(end)}, time_ns(floor_time(end, _CHUNK))
-        )
-        await storage.write([state])
+    state = Point(
+        VEHICLE_ROLLUP_STATE, _STATE_TAGS, {"through_ns": time_ns(end)}, time_ns(floor_time(end, _DAY))
+    )
+    await storage.write([state])
     return written
 
 
 async def rebuild_vehicle_rollup(storage: Storage, start: datetime, end: datetime) -> int:
-    """Write the `vehicle_1h` points of every hour touching [start, end), a day at a time; returns how many.
-    Whole hours only: a point summing part of an hour would replace the whole hour's."""
+    """Write the `vehicle_1h` points of every hour touching [start, end), an hour at a time (memory holds one
+    hour of vehicles whatever the range); returns how many. Whole hours only: a point summing part of an
+    hour would replace the whole hour's."""
     start = floor_time(start, HOUR)
     end = end if floor_time(end, HOUR) == end else floor_time(end, HOUR) + HOUR
     written = 0
     while start < end:
-        chunk_end = min(end, start + _CHUNK)
-        written += await _roll_up_hours(storage, start, chunk_end)
-        start = chunk_end
+        written += await _roll_up_hours(storage, start, start + HOUR)
+        start += HOUR
     return written
 
 

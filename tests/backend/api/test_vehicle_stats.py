@@ -104,7 +104,8 @@ async def test_hours_before_the_watermark_are_read_from_the_rollup(storage: Stor
         to_points(late.to_message(site=dataset.ROAD, device="wim-1", gateway="gw-sh-km13", seq=9999))
     )
 
-    await roll_up_vehicles(storage, NOW, LOOKBACK)  # the live pass only looks back a day
+    assert await roll_up_vehicles(storage, NOW, LOOKBACK) == 0  # within the hour a pass does nothing
+    assert await roll_up_vehicles(storage, NOW + HOUR, LOOKBACK) > 0  # the next looks back a day, no further
     assert await stats({"every": "1h"}) == before
 
     assert await rebuild_vehicle_rollup(storage, START, NOW) > 0
