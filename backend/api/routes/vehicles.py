@@ -140,7 +140,7 @@ def router(ctx: ApiContext) -> APIRouter:
         tag_only = (
             not _field_filters(params) and params.min_excess_kg is None and params.min_excess_pct is None
         )
-        watermark = await rollup_watermark(ctx.storage, end) if tag_only else None
+        watermark = await rollup_watermark(ctx.storage, ctx.clock()) if tag_only else None
         split = plan(start, end, watermark)
         rows: list[Row] = []
         for raw_start, raw_end in split.raw:

@@ -40,6 +40,7 @@ QUESTIONS: Final[list[dict[str, str]]] = [
     {"every": "1h", "vehicle_class": "1-2.2"},
     {"every": "1d", "overloaded": "true"},
     {"every": "1d", "min_excess_kg": "2000"},
+    {"every": "1h", "end": (START + timedelta(days=1, minutes=7)).isoformat()},  # a range long past
 ]
 
 
