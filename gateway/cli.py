@@ -28,6 +28,13 @@ CONFIG = click.option(
     help="Site file, e.g. firmware_configs/sites/ampal-mufakat.yaml.",
 )
 
+OUTBOX = click.option(
+    "--outbox",
+    "outbox_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Override the outbox file of the site config.",
+)
+
 
 @click.group()
 def gateway() -> None:
@@ -85,12 +92,7 @@ async def _probe(buses: list[ResolvedBus]) -> int:
 
 @gateway.command()
 @CONFIG
-@click.option(
-    "--outbox",
-    "outbox_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Override the outbox file of the site config.",
-)
+@OUTBOX
 @click.option(
     "--metrics", default="127.0.0.1:9108", show_default=True, help="Prometheus endpoint HOST:PORT, or 'off'."
 )
@@ -184,12 +186,7 @@ def _seqs(value: str | None) -> list[int] | None:
 
 @gateway.command("dead-letters")
 @CONFIG
-@click.option(
-    "--outbox",
-    "outbox_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Override the outbox file of the site config.",
-)
+@OUTBOX
 @click.option("--requeue", metavar="SEQ[,SEQ...]|all", help="Put them back at the head of the queue.")
 @click.option("--drop", metavar="SEQ[,SEQ...]|all", help="Delete them (counted as dropped).")
 def dead_letters(config_path: Path, outbox_path: Path | None, requeue: str | None, drop: str | None) -> None:

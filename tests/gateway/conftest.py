@@ -19,7 +19,11 @@ from drivers.profiles import PROFILE_DIR, load_profile
 from drivers.sim.device_signals import profile_signal
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from drivers.sim.signals import RiverScenario
+from gateway.config import MqttConfig
+from gateway.outbox import Outbox
+from gateway.publisher import Identity, Publisher
 from pantau.contract import Message, Topics, decode
+from pantau.resilience import SYSTEM_CLOCK, Clock
 from tests.harness.modbus import ModbusServerThread
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.serial_pty import SocatPtyPair
@@ -148,6 +152,21 @@ async def recording(
         async with asyncio.timeout(10):
             await subscribed.wait()
         yield recorder
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def publishing(
+    config: MqttConfig, outbox: Outbox, identity: Identity, clock: Clock = SYSTEM_CLOCK
+) -> AsyncIterator[Publisher]:
+    """The real publisher, running until the block ends (then stopped as the gateway stops it)."""
+    publisher = Publisher(config, outbox, identity, clock=clock)
+    task = asyncio.create_task(publisher.run(), name="publisher")
+    try:
+        yield publisher
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -9,7 +9,6 @@ What Mosquitto 2.0 does on an ACL denial of a QoS 1 publish: under MQTT v5 a PUB
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,11 +22,11 @@ from prometheus_client import generate_latest
 from gateway.config import MqttConfig, load_site
 from gateway.metrics import registry_for
 from gateway.outbox import Builder, Outbox
-from gateway.publisher import Identity, Publisher
+from gateway.publisher import Identity
 from gateway.runtime import Gateway, RuntimeOptions
 from pantau.contract import GatewayStatus, Reading, Readings, Topics, encode
 from pantau.resilience import VirtualClock
-from tests.gateway.conftest import FieldSite, Recorder, recording
+from tests.gateway.conftest import FieldSite, Recorder, publishing, recording
 from tests.gateway.test_cli import SITES, pantau
 from tests.harness.mosquitto_acl import AclBroker, start_acl_broker
 from tests.harness.process import free_port
@@ -100,17 +99,22 @@ def mqtt(acl: AclBroker, **settings: object) -> MqttConfig:
     )
 
 
-@contextlib.asynccontextmanager
-async def publishing(config: MqttConfig, outbox: Outbox, clock: VirtualClock) -> AsyncIterator[Publisher]:
-    publisher = Publisher(config, outbox, Identity(SITE, GATEWAY, T0), clock=clock)
-    task = asyncio.create_task(publisher.run(), name="publisher")
-    try:
-        yield publisher
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await clock.aclose()
+@pytest.fixture
+async def clock() -> AsyncIterator[VirtualClock]:
+    clock = VirtualClock(T0, quiet_s=0.0005)
+    yield clock
+    await clock.aclose()
+
+
+def queued(tmp_path: Path, clock: VirtualClock) -> tuple[Outbox, list[int], list[int]]:
+    """An outbox holding the DEVICES' readings: it, the refused seqs and the accepted ones."""
+    outbox = Outbox(tmp_path / "outbox.db", clock=clock.time)
+    messages = outbox.append([readings(device, minute) for minute, device in enumerate(DEVICES)])
+    refused = [m.seq for m in messages if m.topic == REFUSED_TOPIC]
+    return outbox, refused, [m.seq for m in messages if m.seq not in refused]
+
+
+IDENTITY: Final = Identity(SITE, GATEWAY, T0)
 
 
 async def until(condition: object, timeout: float = 20.0) -> None:
@@ -135,17 +139,13 @@ def delivered(recorder: Recorder) -> list[int]:
 
 
 async def test_a_refused_message_is_dead_lettered_and_never_holds_back_the_rest(
-    acl_broker: AclBroker, tmp_path: Path
+    acl_broker: AclBroker, tmp_path: Path, clock: VirtualClock
 ) -> None:
-    clock = VirtualClock(T0, quiet_s=0.0005)
-    outbox = Outbox(tmp_path / "outbox.db", clock=clock.time)
-    queued = outbox.append([readings(device, minute) for minute, device in enumerate(DEVICES)])
-    refused = [m.seq for m in queued if m.topic == REFUSED_TOPIC]
-    accepted = [m.seq for m in queued if m.topic != REFUSED_TOPIC]
+    outbox, refused, accepted = queued(tmp_path, clock)
 
     async with (
         recording(acl_broker.broker, PREFIX) as recorder,
-        publishing(mqtt(acl_broker), outbox, clock) as publisher,
+        publishing(mqtt(acl_broker), outbox, IDENTITY, clock) as publisher,
     ):
 
         def settled() -> bool:
@@ -211,12 +211,9 @@ async def test_a_refused_message_is_dead_lettered_and_never_holds_back_the_rest(
 
 @pytest.mark.parametrize("acl_broker", ["stays-connected"], indirect=True)
 async def test_after_the_acl_is_fixed_requeued_dead_letters_are_delivered_and_dropped_ones_counted(
-    acl_broker: AclBroker, tmp_path: Path
+    acl_broker: AclBroker, tmp_path: Path, clock: VirtualClock
 ) -> None:
-    clock = VirtualClock(T0, quiet_s=0.0005)
-    outbox = Outbox(tmp_path / "outbox.db", clock=clock.time)
-    queued = outbox.append([readings(device, minute) for minute, device in enumerate(DEVICES)])
-    refused = [m.seq for m in queued if m.topic == REFUSED_TOPIC]
+    outbox, refused, _accepted = queued(tmp_path, clock)
     # The technician's CLI, in processes of its own, on the same outbox file as the running publisher.
     site = yaml.safe_load((SITES / "ampal-mufakat.yaml").read_text())
     site["outbox"]["path"] = str(outbox.path)
@@ -230,7 +227,7 @@ async def test_after_the_acl_is_fixed_requeued_dead_letters_are_delivered_and_dr
 
     async with (
         recording(acl_broker.broker, PREFIX) as recorder,
-        publishing(mqtt(acl_broker), outbox, clock),
+        publishing(mqtt(acl_broker), outbox, IDENTITY, clock),
     ):
 
         def dead_lettered() -> bool:
@@ -266,17 +263,14 @@ async def test_after_the_acl_is_fixed_requeued_dead_letters_are_delivered_and_dr
 
 @pytest.mark.parametrize("acl_broker", ["stays-connected"], indirect=True)
 async def test_under_mqtt_311_the_broker_acks_a_refused_message_and_drops_it_unseen(
-    acl_broker: AclBroker, tmp_path: Path
+    acl_broker: AclBroker, tmp_path: Path, clock: VirtualClock
 ) -> None:
     """MQTT 3.1.1 has no reason codes: Mosquitto acknowledges what its ACL denies and drops it. The gateway
     cannot tell; this pins that behaviour (gateway/README.md tells operators to keep MQTT v5)."""
-    clock = VirtualClock(T0, quiet_s=0.0005)
-    outbox = Outbox(tmp_path / "outbox.db", clock=clock.time)
-    queued = outbox.append([readings(device, minute) for minute, device in enumerate(DEVICES)])
-    accepted = [m.seq for m in queued if m.topic != REFUSED_TOPIC]
+    outbox, _refused, accepted = queued(tmp_path, clock)
     async with (
         recording(acl_broker.broker, PREFIX) as recorder,
-        publishing(mqtt(acl_broker, protocol=311), outbox, clock) as publisher,
+        publishing(mqtt(acl_broker, protocol=311), outbox, IDENTITY, clock) as publisher,
     ):
 
         def drained() -> bool:
@@ -287,7 +281,7 @@ async def test_under_mqtt_311_the_broker_acks_a_refused_message_and_drops_it_uns
 
     assert delivered(recorder) == accepted  # the refused ones never arrive...
     assert (outbox.state().dead_letters, publisher.stats.refused_total) == (0, 0)  # ...and nobody knows
-    assert publisher.stats.published_total >= len(queued)
+    assert publisher.stats.published_total >= len(DEVICES)
 
 
 async def test_a_running_gateway_refused_one_topic_keeps_the_rest_flowing_and_reports_its_dead_letters(

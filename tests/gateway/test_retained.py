@@ -5,16 +5,15 @@ backlog), and never an older one than the gateway already sent. Real publisher, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
 from gateway.config import MqttConfig
 from gateway.outbox import Builder, Outbox
-from gateway.publisher import Identity, Publisher
+from gateway.publisher import Identity
 from pantau.contract import DeviceStatus, Reading, Readings, Topics, decode, encode
+from tests.gateway.conftest import publishing
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.retained import retained_under
 
@@ -45,19 +44,6 @@ def _readings(topics: Topics, minute: int) -> Builder:
     return build
 
 
-@contextlib.asynccontextmanager
-async def publishing(config: MqttConfig, outbox: Outbox) -> AsyncIterator[Publisher]:
-    """The real publisher, running until the block ends (then stopped as the gateway stops it)."""
-    publisher = Publisher(config, outbox, Identity(SITE, GATEWAY))
-    task = asyncio.create_task(publisher.run(), name="publisher")
-    try:
-        yield publisher
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def _drained(outbox: Outbox, timeout: float = 20.0) -> None:
     async with asyncio.timeout(timeout):
         while outbox.state().depth > 0:
@@ -84,14 +70,14 @@ async def test_statuses_queued_before_the_broker_was_reached_are_retained(
         _readings(topics, 1),
         _status(topics, "weighbridge-1", "ok", 2),
     ])  # fmt: skip
-    async with publishing(config, outbox):
+    async with publishing(config, outbox, Identity(SITE, GATEWAY)):
         await _drained(outbox)
         states = await _device_states(mosquitto, mqtt_topic_root)
     assert states == {"wim-1": ("ok", queued[0].seq), "weighbridge-1": ("ok", queued[3].seq)}
 
     # A restart with new statuses queued while it was down: the newest of each is what a subscriber gets.
     later = outbox.append([_status(topics, "wim-1", "failing", 10), _status(topics, "wim-1", "degraded", 11)])
-    async with publishing(config, outbox):
+    async with publishing(config, outbox, Identity(SITE, GATEWAY)):
         await _drained(outbox)
         states = await _device_states(mosquitto, mqtt_topic_root)
     assert states == {"wim-1": ("degraded", later[1].seq), "weighbridge-1": ("ok", queued[3].seq)}
@@ -110,7 +96,7 @@ async def test_a_replayed_status_never_replaces_a_newer_one_sent_live(
     outbox = Outbox(tmp_path / "outbox.db")
     outbox.append([_readings(topics, minute) for minute in range(200)])
     old = outbox.append([_status(topics, "wim-1", "failing", 300)])[0]
-    async with publishing(config, outbox) as publisher:
+    async with publishing(config, outbox, Identity(SITE, GATEWAY)) as publisher:
         async with asyncio.timeout(20):
             while publisher.stats.published_total < 200:
                 await asyncio.sleep(0.05)
@@ -120,7 +106,7 @@ async def test_a_replayed_status_never_replaces_a_newer_one_sent_live(
             while any(m.seq == new.seq for m in outbox.pending(500)):  # acknowledged: sent live
                 await asyncio.sleep(0.05)
         assert any(m.seq == old.seq for m in outbox.pending(500))  # still queued behind the live one
-    async with publishing(config, outbox):
+    async with publishing(config, outbox, Identity(SITE, GATEWAY)):
         await _drained(outbox, timeout=30)
         states = await _device_states(mosquitto, mqtt_topic_root)
     assert states == {"wim-1": ("ok", new.seq)}
