@@ -266,9 +266,10 @@ class Publisher:
         while True:
             parked = await asyncio.to_thread(self.outbox.parked, BATCH)
             now = self._clock.monotonic()
+            # Newly seen: a re-queued one (no refusals) at once, a refused one after its back-off.
             due = {
-                m.seq: due.get(m.seq, now + self._retry_backoff.delay(attempts) if attempts else now)
-                for m, attempts in parked
+                m.seq: due[m.seq] if m.seq in due else now + (self._retry_backoff.delay(n) if n else 0.0)
+                for m, n in parked
             }
             ready = [m for m, _attempts in parked if due[m.seq] <= now]
             if ready:
