@@ -8,10 +8,8 @@ the message, so they survive restarts and never repeat.
 The queue is bounded by a byte quota and a maximum age; when either is exceeded the oldest messages go first,
 and every drop is counted (persisted, reported in gateway status) — never silent.
 
-A message the broker refuses (MQTT v5 PUBACK reason code >= 0x80) is parked: it stays in the queue, counted
-in `refusals`, but only the publisher's retry path sends it again, so it never holds back the messages behind
-it. After `limit` refusals it moves, with its sequence number, to `dead_letters` in one transaction, where it
-waits for a technician (`pantau gateway dead-letters`) to re-queue or drop it. Dead letters count against the
+A message the broker refuses is parked, and after `limit` refusals moved with its sequence number to the
+dead letters, in one transaction (the tables and SQL: gateway.dead_letters). Dead letters count against the
 same quota and age (they go first), so a topic refused for months cannot fill the disk. Every sequence
 number is therefore always in exactly one place: delivered, queued, dead-lettered, or counted as dropped.
 """
@@ -26,6 +24,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Final
+
+from gateway import dead_letters
+from gateway.dead_letters import Refusal
 
 #: Message builder: given the sequence number allotted to it, returns (topic, payload, retain).
 Builder = Callable[[int], tuple[str, bytes, bool]]
@@ -43,40 +44,16 @@ CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO counters VALUES
-    ('next_seq', 0), ('dropped_total', 0), ('bytes', 0), ('dead_lettered_total', 0);
+INSERT OR IGNORE INTO counters VALUES ('next_seq', 0), ('dropped_total', 0), ('bytes', 0);
 CREATE TABLE IF NOT EXISTS retained (
     topic TEXT PRIMARY KEY,
     seq   INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS refusals (
-    seq         INTEGER PRIMARY KEY,
-    attempts    INTEGER NOT NULL,
-    reason_code INTEGER,
-    reason      TEXT,
-    first_at    REAL,
-    last_at     REAL
-);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    seq         INTEGER PRIMARY KEY,
-    topic       TEXT    NOT NULL,
-    payload     BLOB    NOT NULL,
-    retain      INTEGER NOT NULL,
-    created     REAL    NOT NULL,
-    reason_code INTEGER NOT NULL,
-    reason      TEXT    NOT NULL,
-    attempts    INTEGER NOT NULL,
-    first_at    REAL    NOT NULL,
-    last_at     REAL    NOT NULL
 );
 """
 # retained: per topic, the newest message the broker acknowledged as retained. Kept across restarts because
 # a backlog can hold an older retained message (a device status) than one a previous run already sent live.
 # messages.will: 0 an ordinary message; _WILL a Last Will prepared for a connection attempt; _ARMED a Last
 # Will whose connection succeeded, so the broker (not we) delivers it if that connection dies.
-# refusals: parked messages (still in `messages`): refusals so far, the last reason, first and last time.
-# A technician's re-queue parks a dead letter again with 0 attempts, so the retry path (not the queue's
-# cursors, which are past it) sends it. IF NOT EXISTS: outbox files of earlier versions gain the tables.
 _ORDINARY: Final = 0
 _CHUNK: Final = 500
 _WILL: Final = 1
@@ -105,15 +82,6 @@ class OutboxState:
     next_seq: int
     dead_letters: int = 0
     dead_lettered_total: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """The broker refused message `seq` with `reason_code` (>= 0x80), named `reason`."""
-
-    seq: int
-    reason_code: int
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +117,7 @@ class Outbox:
             # field box on a solar battery will see; commits are batched per poll cycle, so it stays cheap.
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + dead_letters.SCHEMA)
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
 
@@ -184,15 +152,12 @@ class Outbox:
         """Unacknowledged messages, oldest first (the will of the current connection and parked messages
         excluded)."""
         with self._lock:
-            rows = self._db.execute(
+            rows = self._db.execute(  # parked messages (refusals: gateway.dead_letters) are not the queue's
                 "SELECT seq, topic, payload, retain, created FROM messages WHERE seq > ? AND will = 0"
                 " AND seq NOT IN (SELECT seq FROM refusals) ORDER BY seq LIMIT ?",
                 (after_seq, limit),
             ).fetchall()
-        return [
-            OutboxMessage(seq, topic, bytes(payload), bool(retain), created)
-            for seq, topic, payload, retain, created in rows
-        ]
+        return [_message(*row) for row in rows]
 
     def wills(self, *, armed: bool) -> list[OutboxMessage]:
         """Last Wills not yet resolved: `armed` ones were handed to the broker by a connection that succeeded
@@ -202,10 +167,7 @@ class Outbox:
                 "SELECT seq, topic, payload, retain, created FROM messages WHERE will = ? ORDER BY seq",
                 (_ARMED if armed else _WILL,),
             ).fetchall()
-        return [
-            OutboxMessage(seq, topic, bytes(payload), bool(retain), created)
-            for seq, topic, payload, retain, created in rows
-        ]
+        return [_message(*row) for row in rows]
 
     def arm(self, seq: int) -> None:
         """The connection carrying will `seq` is up: from now on the broker owns its delivery."""
@@ -274,93 +236,34 @@ class Outbox:
         letters with their sequence numbers, in this same transaction. Returns the seqs moved."""
         now = self._clock()
         with self._lock, self._transaction():
-            self._db.executemany(
-                "INSERT INTO refusals (seq, attempts, reason_code, reason, first_at, last_at)"
-                " SELECT ?, 1, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE seq = ?)"
-                " ON CONFLICT (seq) DO UPDATE SET attempts = attempts + 1,"
-                " reason_code = excluded.reason_code, reason = excluded.reason,"
-                " first_at = coalesce(first_at, excluded.first_at), last_at = excluded.last_at",
-                [(r.seq, r.reason_code, r.reason, now, now, r.seq) for r in refusals],
-            )
-            moved = [
-                seq
-                for (seq,) in self._db.execute(
-                    "SELECT seq FROM refusals WHERE attempts >= ? ORDER BY seq", (limit,)
-                ).fetchall()
-            ]
-            if moved:
-                self._db.execute(
-                    "INSERT INTO dead_letters SELECT m.seq, m.topic, m.payload, m.retain, m.created,"
-                    " r.reason_code, r.reason, r.attempts, r.first_at, r.last_at"
-                    " FROM messages m JOIN refusals r USING (seq) WHERE r.attempts >= ?",
-                    (limit,),
-                )
-                self._db.execute(
-                    "DELETE FROM messages WHERE seq IN (SELECT seq FROM refusals WHERE attempts >= ?)",
-                    (limit,),
-                )
-                self._db.execute("DELETE FROM refusals WHERE attempts >= ?", (limit,))
-                self._add("dead_lettered_total", len(moved))
+            moved = dead_letters.refuse(self._db, refusals, now=now, limit=limit)
+            self._add("dead_lettered_total", len(moved))
         return moved
 
     def parked(self, limit: int = 500) -> list[tuple[OutboxMessage, int]]:
         """Parked messages (refused, or re-queued dead letters) with their refusals so far, oldest first."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT m.seq, m.topic, m.payload, m.retain, m.created, r.attempts"
-                " FROM messages m JOIN refusals r USING (seq) ORDER BY m.seq LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [
-            (OutboxMessage(seq, topic, bytes(payload), bool(retain), created), attempts)
-            for seq, topic, payload, retain, created, attempts in rows
-        ]
+            rows = dead_letters.parked(self._db, limit)
+        return [(_message(*row[:5]), attempts) for *row, attempts in rows]
 
     def dead_letters(self) -> list[DeadLetter]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, topic, payload, retain, created,"
-                " reason_code, reason, attempts, first_at, last_at FROM dead_letters ORDER BY seq"
-            ).fetchall()
-        return [
-            DeadLetter(OutboxMessage(seq, topic, bytes(payload), bool(retain), created), *rest)
-            for seq, topic, payload, retain, created, *rest in rows
-        ]
+            rows = dead_letters.held(self._db)
+        return [DeadLetter(_message(*row[:5]), *row[5:]) for row in rows]
 
     def requeue(self, seqs: Iterable[int] | None = None) -> list[int]:
         """Put dead letters (all when `seqs` is None) back in the queue with their sequence numbers, parked
         with no refusals so the running publisher's retry path sends them first. Returns the seqs moved."""
         with self._lock, self._transaction():
-            moved = self._chosen_dead_letters(seqs)
-            self._db.executemany(
-                "INSERT INTO messages (seq, topic, payload, retain, created, will)"
-                " SELECT seq, topic, payload, retain, created, 0 FROM dead_letters WHERE seq = ?",
-                [(seq,) for seq in moved],
-            )
-            self._db.executemany(
-                "INSERT OR REPLACE INTO refusals (seq, attempts) VALUES (?, 0)", [(seq,) for seq in moved]
-            )
-            self._db.executemany("DELETE FROM dead_letters WHERE seq = ?", [(seq,) for seq in moved])
-        return moved
+            return dead_letters.requeue(self._db, seqs)
 
     def drop(self, seqs: Iterable[int] | None = None) -> list[int]:
         """Delete dead letters (all when `seqs` is None), counted in `dropped_total`. Returns the seqs."""
         with self._lock, self._transaction():
-            dropped = self._chosen_dead_letters(seqs)
-            for seq in dropped:
-                (size,) = self._db.execute(
-                    "DELETE FROM dead_letters WHERE seq = ? RETURNING length(payload) + length(topic)", (seq,)
-                ).fetchone()
-                self._add("bytes", -int(size))
+            dropped, freed = dead_letters.drop(self._db, seqs)
+            self._add("bytes", -freed)
             self._add("dropped_total", len(dropped))
         return dropped
-
-    def _chosen_dead_letters(self, seqs: Iterable[int] | None) -> list[int]:
-        held = [seq for (seq,) in self._db.execute("SELECT seq FROM dead_letters ORDER BY seq").fetchall()]
-        if seqs is None:
-            return held
-        wanted = set(seqs)
-        return [seq for seq in held if seq in wanted]
 
     # Internals (called with the lock held) --------------------------------------------------------------
 
@@ -409,6 +312,10 @@ class Outbox:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+def _message(seq: int, topic: str, payload: bytes, retain: int, created: float) -> OutboxMessage:
+    return OutboxMessage(seq, topic, bytes(payload), bool(retain), created)
 
 
 class _Transaction:

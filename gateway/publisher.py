@@ -39,7 +39,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import MqttConfig
-from gateway.outbox import Builder, Outbox, OutboxMessage, Refusal
+from gateway.dead_letters import Refusal
+from gateway.outbox import Builder, Outbox, OutboxMessage
 from gateway.puback import PubackWaiter
 from pantau import __version__
 from pantau.aio import raise_swallowed_cancellation

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from gateway.config import MqttConfig
-from gateway.outbox import Outbox, Refusal
+from gateway.dead_letters import Refusal
+from gateway.outbox import Outbox
 from pantau.cli import cli
 from tests.gateway.test_cli import SITES
 
