@@ -284,57 +284,51 @@ async def test_under_mqtt_311_the_broker_acks_a_refused_message_and_drops_it_uns
     assert publisher.stats.published_total >= len(DEVICES)
 
 
+@pytest.mark.parametrize("acl_broker", ["stays-connected"], indirect=True)
 async def test_a_running_gateway_refused_one_topic_keeps_the_rest_flowing_and_reports_its_dead_letters(
-    field_site: FieldSite, tmp_path: Path
+    acl_broker: AclBroker, field_site: FieldSite
 ) -> None:
     """The whole runtime (devices polled on a pty every second, real clock): the rain gauge's readings are
     refused, the other devices' readings and every status go on without a gap, and the dead letters show in
     the gateway status, the metrics and `pantau gateway status`."""
-    acl = start_acl_broker(
-        tmp_path / "acl", user="gw-test", prefix=PREFIX, site=SITE, refused=(REFUSED_TOPIC,),
-        config=QUEUES["stays-connected"],
-    )  # fmt: skip
     mqtt = {
-        "host": acl.broker.host, "port": acl.broker.port, "username": "gw-test",
-        "password_file": str(acl.password_file), "reconnect_cap": "1s", "dead_letter_after": 2,
+        "host": acl_broker.broker.host, "port": acl_broker.broker.port, "username": GATEWAY,
+        "password_file": str(acl_broker.password_file), "reconnect_cap": "1s", "dead_letter_after": 2,
     }  # fmt: skip
-    site_file = field_site.site_file(acl.broker, mqtt=mqtt)
+    site_file = field_site.site_file(acl_broker.broker, mqtt=mqtt, gateway=GATEWAY)
     port = free_port()
     runtime = Gateway(load_site(site_file), site_file, RuntimeOptions(metrics_address=("127.0.0.1", port)))
-    try:
-        async with recording(acl.broker, PREFIX) as recorder:
-            task = asyncio.create_task(runtime.run(), name="gateway")
-            try:
+    async with recording(acl_broker.broker, PREFIX) as recorder:
+        task = asyncio.create_task(runtime.run(), name="gateway")
+        try:
 
-                def reported() -> bool:
-                    """a gateway status counting 3 dead letters, and a radar reading polled after the third"""
-                    letters = runtime.outbox.dead_letters()[:3]
-                    return any(
-                        isinstance(m, GatewayStatus) and m.outbox and m.outbox.dead_letters >= 3
-                        for _t, m in recorder.received
-                    ) and any(
-                        isinstance(m, Readings) and m.device == "wl-radar" and m.seq > letters[-1].message.seq
-                        for _t, m in recorder.received
-                    )
-
-                await until(reported, timeout=60)
-                assert not task.done()
-                status = await asyncio.to_thread(
-                    pantau, "gateway", "status", "--config", str(site_file), "--metrics", f"127.0.0.1:{port}"
+            def reported() -> bool:
+                """a gateway status counting 3 dead letters, and a radar reading polled after the third"""
+                letters = runtime.outbox.dead_letters()[:3]
+                return any(
+                    isinstance(m, GatewayStatus) and m.outbox and m.outbox.dead_letters >= 3
+                    for _t, m in recorder.received
+                ) and any(
+                    isinstance(m, Readings) and m.device == "wl-radar" and m.seq > letters[-1].message.seq
+                    for _t, m in recorder.received
                 )
-                outbox = runtime.outbox
-                letters = outbox.dead_letters()
-                seen = {m.seq for _t, m in recorder.received if hasattr(m, "gateway")}
-                held = {m.seq for m in outbox.pending(limit=10**6)} | {m.seq for m, _n in outbox.parked()}
-                # Every number allotted so far: delivered, still queued, or a dead letter. Nothing lost.
-                everything = set(range(outbox.state().next_seq))
-                missing = everything - seen - held - {d.message.seq for d in letters}
-                missing -= {w.seq for w in outbox.wills(armed=True)}  # the will of the live connection
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-    finally:
-        acl.broker.stop()
+
+            await until(reported, timeout=60)
+            assert not task.done()
+            status = await asyncio.to_thread(
+                pantau, "gateway", "status", "--config", str(site_file), "--metrics", f"127.0.0.1:{port}"
+            )
+            outbox = runtime.outbox
+            letters = outbox.dead_letters()
+            seen = {m.seq for _t, m in recorder.received if hasattr(m, "gateway")}
+            held = {m.seq for m in outbox.pending(limit=10**6)} | {m.seq for m, _n in outbox.parked()}
+            # Every number allotted so far: delivered, still queued, or a dead letter. Nothing lost.
+            everything = set(range(outbox.state().next_seq))
+            missing = everything - seen - held - {d.message.seq for d in letters}
+            missing -= {w.seq for w in outbox.wills(armed=True)}  # the will of the live connection
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
     assert recorder.invalid == []
     assert not missing, sorted(missing)
     assert {(d.message.topic, d.reason_code, d.attempts) for d in letters} == {(REFUSED_TOPIC, 0x87, 2)}
