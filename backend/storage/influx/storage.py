@@ -29,15 +29,16 @@ from backend.storage.model import (
     TagMatch,
 )
 from backend.storage.schema import RETENTION
+from pantau.resilience import SYSTEM_CLOCK, Clock
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class InfluxStorage:
-    def __init__(self, config: InfluxConfig, retention: Retention) -> None:
+    def __init__(self, config: InfluxConfig, retention: Retention, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
         self.retention = retention
-        self._http = InfluxHttp(config)
+        self._http = InfluxHttp(config, clock=clock)
         self._writer = Writer(self._http)
 
     def retention_policy(self, measurement: str) -> str:
