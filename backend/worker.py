@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Final
@@ -35,6 +34,7 @@ from backend.storage.model import FieldValue, Storage, StorageError, StorageUnav
 from backend.storage.rollup import roll_up
 from backend.storage.schema import READING_1H, READING_1M, backend_status_point
 from pantau.contract import Topics
+from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,11 @@ DRAIN_ON_STOP_S: Final = 10.0
 
 
 class BackendWorker:
-    def __init__(self, config: BackendConfig, storage: Storage | None = None) -> None:
+    def __init__(
+        self, config: BackendConfig, storage: Storage | None = None, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.config = config
+        self.clock = clock
         self._owns_storage = storage is None  # a storage handed in is closed by whoever opened it
         self.storage = storage or open_storage(config.storage)
         self.spool = Spool(
@@ -55,9 +58,9 @@ class BackendWorker:
             max_deadletters=config.deadletter.max_entries,
             max_payload_bytes=config.deadletter.max_payload_bytes,
         )
-        self.writer = SpoolWriter(self.spool, self.storage, config.writer)
+        self.writer = SpoolWriter(self.spool, self.storage, config.writer, clock=clock)
         self.pipeline = IngestPipeline(self.spool, Topics(config.mqtt.topic_prefix), self.writer.notify)
-        self.subscriber = Subscriber(Subscription.ingest(config), self.pipeline)
+        self.subscriber = Subscriber(Subscription.ingest(config), self.pipeline, clock=clock)
         self.inventory = SiteInventory.load(config.sites) if config.sites else SiteInventory([])
         self.rules = RulesService(config, self.storage, self.inventory) if config.rules else None
         self.api = self._api_server()
@@ -126,19 +129,16 @@ class BackendWorker:
         """Create the database/tables once storage answers; ingest does not wait (it spools), while the
         rules' effects, the heartbeat and the API start only then. A refusal (bad credentials) stops the
         worker with the reason."""
-        failures = 0
+        backoff = Backoff(base=0.5, cap=self.config.writer.retry_cap.total_seconds())
+        outage = Outage("storage at start", logger, self.clock)
         while True:
             try:
                 await self.storage.setup()
                 break
             except StorageUnavailable as exc:
-                if failures == 0:
-                    logger.warning("storage unavailable at start, retrying: %s", exc)
-                failures += 1
-                cap = self.config.writer.retry_cap.total_seconds()
-                await asyncio.sleep(random.uniform(0, min(cap, 0.5 * 2**failures)))  # noqa: S311
-        if failures:
-            logger.info("storage set up after %d failed attempts", failures)
+                outage.failed(str(exc))
+                await self.clock.sleep(backoff.next_delay())
+        outage.recovered()
         self.storage_ready.set()
 
     async def _once_storage_ready(self, run: Callable[[], Awaitable[None]]) -> None:
