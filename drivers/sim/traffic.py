@@ -16,7 +16,7 @@ from typing import Final
 from drivers.serial_records.records import VehicleRecord
 from pantau.contract import Axle, Dimensions, Tyres
 
-#: Axle configuration -> (JBI on an MST 10 t road in kg, share of traffic). Figures from DOMAIN.md.
+#: Axle configuration -> (JBI on an MST 10 t road in kg, share of traffic); JBI as in backend/rules/tables.
 JBI_CONFIGURATIONS: Final = {
     "1-1": (12_000, 0.20),
     "1-2": (16_000, 0.30),
