@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,8 +56,9 @@ BACKOFF_BASE_S: Final = 1.0
 PUBACK_TIMEOUT_S: Final = 10.0
 #: Broker keeps our session (and queued QoS 1 messages to us, if any) this long after a disconnect.
 SESSION_EXPIRY_S: Final = 7 * 24 * 3600
-#: How often the retry path looks for parked messages it has not seen: those a technician re-queued from
-#: another process (`pantau gateway dead-letters --requeue`), which cannot wake this one.
+#: With nothing parked, how often (real seconds) the retry path looks for messages a technician re-queued
+#: from another process (`pantau gateway dead-letters --requeue`), which cannot wake this one. Real time,
+#: as the live stream's own look-out: in virtual time it must not add a sleeper every few seconds.
 PARKED_POLL_S: Final = 5.0
 
 
@@ -105,6 +105,8 @@ class Publisher:
         #: Per topic being refused, its outage: logged when refusals start and when one is accepted again.
         self._refusing: dict[str, Outage] = {}
         self._wake = asyncio.Event()
+        #: Set when a stream parks a refused message, so the retry path need not wait for its poll.
+        self._parked = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._will: OutboxMessage | None = None
         #: Per retained topic, the newest seq sent retained (claimed when it is handed to the client).
@@ -265,6 +267,7 @@ class Publisher:
         own too (monotonic, so a wall-clock step never holds a message back)."""
         due: dict[int, float] = {}
         while True:
+            self._parked.clear()  # before reading: a message parked from now on sets it again
             parked = await asyncio.to_thread(self.outbox.parked, BATCH)
             now = self._clock.monotonic()
             # Newly seen: a re-queued one (no refusals) at once, a refused one after its back-off.
@@ -279,7 +282,12 @@ class Publisher:
                 for m in ready:
                     del due[m.seq]  # refused again: a new back-off from its new count
                 continue
-            await self._clock.sleep(min(min(due.values(), default=math.inf) - now, PARKED_POLL_S))
+            if due:  # the next retry (one parked meanwhile is seen then: within the back-off's cap)
+                await self._clock.sleep(min(due.values()) - now)
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PARKED_POLL_S):
+                    await self._parked.wait()
 
     async def _publish_batch(self, acks: PubackWaiter, batch: list[OutboxMessage]) -> None:
         """Publish a batch with up to IN_FLIGHT unacknowledged at once; ack the accepted ones in one
@@ -337,6 +345,7 @@ class Publisher:
             [Refusal(m.seq, code.value, str(code)) for m, code in refused],
             limit=self.config.dead_letter_after,
         )
+        self._parked.set()
         if moved:
             logger.debug("moved to the dead letters: seq %s", ", ".join(map(str, moved)))
 
