@@ -81,6 +81,7 @@ async def count_readings(influxd: Influxd, database: str) -> int:
     return int(series[0]["values"][0][1]) if series else 0
 
 
+@pytest.mark.timeout(600)  # about a minute and a half alone; more on a loaded machine
 async def test_a_24_hour_influxdb_outage_at_the_demo_rate_loses_nothing_and_the_writer_resumes(
     tmp_path: Path,
 ) -> None:
