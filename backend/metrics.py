@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from backend.ingest.pipeline import IngestStats
 from backend.ingest.spool import Spool
 from backend.ingest.subscriber import Subscriber
 from backend.ingest.writer import SpoolWriter
+from pantau.resilience import SYSTEM_CLOCK, Clock
 
 
 @dataclass(eq=False)  # registries keep collectors in a set: identity, not value, matters
@@ -22,6 +22,7 @@ class BackendCollector(Collector):
     ingest: IngestStats
     writer: SpoolWriter
     spool: Spool
+    clock: Clock = SYSTEM_CLOCK
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         sub = self.subscriber.stats
@@ -67,7 +68,7 @@ class BackendCollector(Collector):
         yield GaugeMetricFamily(
             "pantau_backend_spool_points", "Points waiting for storage", value=state.points
         )
-        age = time.time() - state.oldest_created if state.oldest_created is not None else 0.0
+        age = self.clock.time() - state.oldest_created if state.oldest_created is not None else 0.0
         yield GaugeMetricFamily(
             "pantau_backend_spool_oldest_age_seconds", "Age of the oldest spooled batch", value=age
         )

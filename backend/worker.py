@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Final
 from wsgiref.simple_server import WSGIServer
 
@@ -55,6 +54,7 @@ class BackendWorker:
         self.storage = storage or open_storage(config.storage)
         self.spool = Spool(
             config.spool_path,
+            clock=clock,
             max_deadletters=config.deadletter.max_entries,
             max_payload_bytes=config.deadletter.max_payload_bytes,
         )
@@ -62,7 +62,7 @@ class BackendWorker:
         self.pipeline = IngestPipeline(self.spool, Topics(config.mqtt.topic_prefix), self.writer.notify)
         self.subscriber = Subscriber(Subscription.ingest(config), self.pipeline, clock=clock)
         self.inventory = SiteInventory.load(config.sites) if config.sites else SiteInventory([])
-        self.rules = RulesService(config, self.storage, self.inventory) if config.rules else None
+        self.rules = RulesService(config, self.storage, self.inventory, timer=clock) if config.rules else None
         self.api = self._api_server()
         self.storage_ready = asyncio.Event()
         self._metrics_server: WSGIServer | None = None
@@ -119,9 +119,9 @@ class BackendWorker:
 
     async def _expire(self) -> None:
         while True:
-            await asyncio.sleep(EXPIRE_EVERY_S)
+            await self.clock.sleep(EXPIRE_EVERY_S)
             try:
-                await self.storage.expire(datetime.now(UTC))
+                await self.storage.expire(self.clock.now())
             except StorageError as exc:
                 logger.warning("retention pass failed, retrying in an hour: %s", exc)
 
@@ -159,18 +159,18 @@ class BackendWorker:
             if self.rules is not None:
                 fields["active_alerts"] = len(self.rules.active())
             try:
-                now = datetime.now(UTC)
+                now = self.clock.now()
                 await self.storage.write([backend_status_point(self.config.worker_id, now, fields)])
             except StorageError as exc:
                 logger.debug("heartbeat not stored: %s", exc)  # the writer already reports the outage
-            await asyncio.sleep(HEARTBEAT_EVERY_S)
+            await self.clock.sleep(HEARTBEAT_EVERY_S)
 
     async def _roll_up(self) -> None:
         rollups = self.config.rollups
         lookback = {READING_1M: rollups.lookback_1m, READING_1H: rollups.lookback_1h}
         while True:
-            await asyncio.sleep(rollups.every.total_seconds())
-            now = datetime.now(UTC)
+            await self.clock.sleep(rollups.every.total_seconds())
+            now = self.clock.now()
             for measurement, window in lookback.items():
                 try:
                     await roll_up(self.storage, measurement, now - window, now)
@@ -184,7 +184,9 @@ class BackendWorker:
     def _start_metrics(self) -> None:
         if self.config.metrics_port is None:
             return
-        collector = BackendCollector(self.subscriber, self.pipeline.stats, self.writer, self.spool)
+        collector = BackendCollector(
+            self.subscriber, self.pipeline.stats, self.writer, self.spool, self.clock
+        )
         try:
             self._metrics_server, _thread = start_http_server(
                 self.config.metrics_port, addr="127.0.0.1", registry=registry_for(collector)

@@ -7,7 +7,6 @@ several.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from drivers.serial_records.stream import RecordStream
 from gateway.outbox import Outbox
 from gateway.publisher import Publisher
 from gateway.scheduler import BusPoller
+from pantau.resilience import SYSTEM_CLOCK, Clock
 
 #: Record-stream totals exported as counters: (StreamCounters attribute, metric name, help).
 _STREAM_COUNTERS = (
@@ -39,12 +39,13 @@ class GatewayCollector(Collector):
     pollers: list[BusPoller]
     #: (stream, device id) of every record-stream bus.
     streams: list[tuple[RecordStream, str]]
+    clock: Clock = SYSTEM_CLOCK
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         state = self.outbox.state()
         yield GaugeMetricFamily("pantau_outbox_depth", "Messages waiting in the outbox", value=state.depth)
         yield GaugeMetricFamily("pantau_outbox_bytes", "Bytes held by the outbox", value=state.bytes)
-        age = time.time() - state.oldest_created if state.oldest_created is not None else 0.0
+        age = self.clock.time() - state.oldest_created if state.oldest_created is not None else 0.0
         yield GaugeMetricFamily(
             "pantau_outbox_oldest_age_seconds", "Age of the oldest queued message", value=age
         )
@@ -115,7 +116,7 @@ class GatewayCollector(Collector):
             attribute: CounterMetricFamily(name, text, labels=labels)
             for attribute, name, text in _STREAM_COUNTERS
         }
-        now = time.time()
+        now = self.clock.time()
         for stream, device in self.streams:
             c, values = stream.counters, [stream.name, device]
             connected.add_metric(values, int(c.connected))
@@ -133,7 +134,8 @@ def registry_for(
     publisher: Publisher,
     pollers: list[BusPoller],
     streams: list[tuple[RecordStream, str]] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(GatewayCollector(outbox, publisher, pollers, streams or []))
+    registry.register(GatewayCollector(outbox, publisher, pollers, streams or [], clock))
     return registry

@@ -78,7 +78,7 @@ class PublisherStats:
 class Identity:
     site: str
     gateway: str
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: datetime = field(default_factory=SYSTEM_CLOCK.now)  # the runtime passes its clock's
 
 
 class Publisher:

@@ -169,7 +169,7 @@ class Gateway:
         if self.options.metrics_address is None:
             return
         host, port = self.options.metrics_address
-        registry = registry_for(self.outbox, self.publisher, self.pollers, self.streams)
+        registry = registry_for(self.outbox, self.publisher, self.pollers, self.streams, self.clock)
         try:
             self._metrics_server, _thread = start_http_server(port, addr=host, registry=registry)
         except OSError as exc:  # a busy port must not keep the gateway from collecting data

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import logging
 import os
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -123,10 +122,11 @@ class RejectedStatus(Exception):
 @dataclass
 class WebhookDelivery:
     config: WebhookConfig
+    clock: Clock = SYSTEM_CLOCK
 
     async def deliver(self, client: httpx.AsyncClient, transition: AlertTransition) -> None:
         body = encode(transition)
-        timestamp = str(int(time.time()))
+        timestamp = str(int(self.clock.time()))
         headers = {"Content-Type": "application/json", "X-Pantau-Timestamp": timestamp}
         if self.config.secret_env:
             headers["X-Pantau-Signature"] = sign(_secret(self.config.secret_env), timestamp, body)
@@ -243,6 +243,6 @@ def build_notifier(name: str, config: NotifierConfig, clock: Clock = SYSTEM_CLOC
     if secret_env is not None:
         _secret(secret_env)
     delivery: Delivery = (
-        WebhookDelivery(config) if isinstance(config, WebhookConfig) else TelegramDelivery(config)
+        WebhookDelivery(config, clock) if isinstance(config, WebhookConfig) else TelegramDelivery(config)
     )
     return Notifier(name, config, delivery, clock)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +38,8 @@ from pantau.contract import (
     Topics,
     decode,
 )
+from pantau.resilience import SYSTEM_CLOCK
+from pantau.resilience import Clock as KitClock
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +60,14 @@ class RulesService:
         storage: Storage,
         inventory: Inventory,
         clock: Clock | None = None,
+        *,
+        timer: KitClock = SYSTEM_CLOCK,
     ) -> None:
         if config.rules is None:
             raise ValueError("the rules service needs a `rules:` section")
         self.settings: RulesServiceConfig = config.rules
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or timer.now
+        self.timer = timer  # what the tick loop sleeps on
         self.topics = Topics(config.mqtt.topic_prefix)
         rules = load_rules(self.settings.file)
         #: The rules as loaded, stored with each snapshot: the journal after it is re-run under them.
@@ -70,10 +75,10 @@ class RulesService:
         self.state = _open_state(config.rules_state_path())
         self.engine = self._restore(RuleEngine(rules, inventory, config.worker_id))
         self.notifiers: list[Notifier] = [
-            build_notifier(name, notifier) for name, notifier in self.settings.notifiers.items()
+            build_notifier(name, notifier, timer) for name, notifier in self.settings.notifiers.items()
         ]
         publisher = AlertPublisher(config.mqtt, f"{config.rules_client_id}-alerts")
-        self.dispatcher = AlertDispatcher(self.state, storage, publisher, self.notifiers)
+        self.dispatcher = AlertDispatcher(self.state, storage, publisher, self.notifiers, clock=timer)
         subscription = Subscription(
             config.mqtt,
             config.rules_client_id,
@@ -81,7 +86,7 @@ class RulesService:
             batch_messages=self.settings.batch_messages,
             batch_linger=self.settings.batch_linger.total_seconds(),
         )
-        self.subscriber = Subscriber(subscription, self.handle)
+        self.subscriber = Subscriber(subscription, self.handle, clock=timer)
         self.evaluated_total = 0
         self.transitions_total = 0
         self._lock = asyncio.Lock()
@@ -150,7 +155,7 @@ class RulesService:
     async def _tick(self) -> None:
         every = self.settings.tick.total_seconds()
         while True:
-            await asyncio.sleep(every)
+            await self.timer.sleep(every)
             async with self._lock:
                 self._raise_if_failed()
                 await self.tick_once()
@@ -258,7 +263,7 @@ class RulesService:
 
 
 def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return SYSTEM_CLOCK.now().strftime("%Y%m%dT%H%M%SZ")
 
 
 def _open_state(path: Path) -> RulesState:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -26,6 +26,7 @@ from backend.api.routes import inventory as inventory_routes
 from backend.api.strictness import strict_request
 from backend.inventory import SiteInventory
 from backend.storage.model import Storage
+from pantau.resilience import SYSTEM_CLOCK
 
 PREFIX: Final = "/api/v1"
 
@@ -49,7 +50,7 @@ def create_app(
         inventory=inventory,
         alerts=alerts_book,
         keys=KeyRing(settings),
-        clock=clock or (lambda: datetime.now(UTC)),
+        clock=clock or SYSTEM_CLOCK.now,
         readiness_checks=dict(readiness_checks or {}),
         instance=instance,
     )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Final
 import orjson  # the spool's points as JSON: ~7x faster than json.dumps (bench/ingest_throughput.py)
 
 from backend.storage.model import Point
+from pantau.resilience import SYSTEM_CLOCK, Clock
 
 #: Points of recently committed rows kept in memory for the writer (a reading point is ~0.5 KiB: ~50 MB).
 CACHED_POINTS: Final = 100_000
@@ -116,8 +116,10 @@ class Spool:
         max_deadletters: int = 100_000,
         max_payload_bytes: int = 65_536,
         cached_points: int = CACHED_POINTS,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.path = path
+        self.clock = clock
         self.cached_points = cached_points
         self.max_deadletters = max_deadletters
         self.max_payload_bytes = max_payload_bytes
@@ -150,7 +152,7 @@ class Spool:
                 if points:
                     cursor = self._db.execute(
                         "INSERT INTO spool (created, count, points) VALUES (?, ?, ?)",
-                        (time.time(), len(points), text),
+                        (self.clock.time(), len(points), text),
                     )
                     row_id = cursor.lastrowid
                 self._insert_dead(dead)

@@ -63,8 +63,9 @@ BatchHandler = Callable[[list[Incoming]], Awaitable[None]]
 class _Connection:
     """One broker connection: paho's callbacks feed a buffer the batch loop drains."""
 
-    def __init__(self, client: aiomqtt.Client) -> None:
+    def __init__(self, client: aiomqtt.Client, clock: Clock) -> None:
         self.client = client
+        self.clock = clock
         self.paho: Any = client._client  # aiomqtt's only seam for manual acknowledgement
         self.paho.manual_ack_set(on=True)
         # paho's outgoing queue (command, packet, mid, qos), where its own ack() puts each PUBACK.
@@ -85,7 +86,8 @@ class _Connection:
         self.paho.on_disconnect = on_disconnect
 
     def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
-        self.buffer.append(Incoming(message.topic, message.payload, message.mid, message.qos, time.time()))
+        arrived = self.clock.time()
+        self.buffer.append(Incoming(message.topic, message.payload, message.mid, message.qos, arrived))
         self.wake.set()
 
     async def next_batch(self, size: int, linger: float) -> list[Incoming]:
@@ -94,9 +96,11 @@ class _Connection:
             self._check()
             self.wake.clear()
             await self.wake.wait()
-        deadline = time.monotonic() + linger
+        # The linger is I/O timing, measured on the event loop's clock that asyncio.timeout runs on.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + linger
         while len(self.buffer) < size and not self.lost:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - loop.time()
             if remaining <= 0:
                 break
             self.wake.clear()
@@ -192,7 +196,7 @@ class Subscriber:
                 # Hook paho before connecting: a persistent session delivers queued messages right after
                 # CONNACK, and any message paho saw first would be acknowledged without being stored.
                 client = self._client()
-                connection = _Connection(client)
+                connection = _Connection(client, self.clock)
                 async with client:
                     await self._on_connected(client)
                     self._backoff.reset()

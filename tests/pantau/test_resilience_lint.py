@@ -1,9 +1,10 @@
 """Time and back-off go through the resilience kit (pantau.resilience) and nowhere else.
 
 A hand-written `base * 2**n` overflowed after ~17 h of broker outage; a bare clock read makes a component
-impossible to run in virtual time. The back-off rule has no exceptions. The clock rule is a ratchet: the
-files below still read the clock directly, each for a stated reason; a file that no longer does must leave
-the list (the test says so), and no other file may join it.
+impossible to run in virtual time. The back-off rule has no exceptions. Every gateway, driver and backend
+component takes a Clock; what still reads the machine's clock is the simulators and the demo, listed below
+with the reason each. A file that no longer does must leave the list (the test says so), and no other file
+may join it.
 """
 
 from __future__ import annotations
@@ -20,17 +21,8 @@ KIT = ROOT / "pantau" / "resilience"
 HAND_BACKOFF = re.compile(r"\*\s*2\s*\*\*\s*[\w(]|2\s*\*\*\s*\(?\s*\w*(fail|attempt|retr)", re.IGNORECASE)
 CLOCK_READ = re.compile(r"\btime\.time\(\)|\btime\.monotonic\(\)|\bdatetime\.now\(|\basyncio\.sleep\((?!0\))")
 
-#: Files that still read the clock or sleep directly, and why. Shrink it; never grow it.
+#: The simulators and the demo, which read the machine's clock directly, and why. Shrink it; never grow it.
 NOT_YET_ON_THE_KIT: dict[str, str] = {
-    "backend/worker.py": "retention, heartbeat and rollup loops: next to move",
-    "backend/ingest/subscriber.py": "message arrival stamps and the batch linger: next to move",
-    "backend/ingest/spool.py": "dead-letter stamps in the spool (a thread): next to move",
-    "backend/alerts/service.py": "the rules service takes a `now` callable (the engine's style): to the kit",
-    "backend/alerts/notifiers.py": "the webhook signature timestamp: next to move",
-    "backend/api/app.py": "the API's `now` callable, as the rules service: to the kit",
-    "backend/metrics.py": "the spool's age at scrape time (Prometheus reads the machine's clock anyway)",
-    "gateway/metrics.py": "the outbox's and streams' ages at scrape time (as backend/metrics.py)",
-    "gateway/publisher.py": "Identity.started_at default (the runtime passes its clock's)",
     "drivers/sim/cli.py": "simulator: serves devices on the machine's clock or a compressed one of its own",
     "drivers/sim/modbus_device.py": "simulator: a simulated device's turnaround is real time on the wire",
     "drivers/sim/record_device.py": "simulator: record streams paced in real time",
