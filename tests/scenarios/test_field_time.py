@@ -102,11 +102,14 @@ async def test_a_device_dead_for_a_week_is_retried_at_the_cap_and_back_on_the_ne
     cap = DEAD_DEVICE_RETRY_CAP.total_seconds()
     # At the cap and staying there: a week of 5-minute retries, not 10,080 one-minute polls.
     assert WEEK / cap * 0.95 < dead_attempts < WEEK / cap + 20
-    stamps = [m.ts.timestamp() for m in readings_sent(batches)]
-    late_gaps = [b - a for a, b in zip(stamps[-40:-1], stamps[-39:], strict=True)][:-1]
-    assert all(gap == pytest.approx(cap, abs=10) for gap in late_gaps), late_gaps
     sent = readings_sent(batches)
     first_good = next(i for i, m in enumerate(sent) if m.channels["level"].value is not None)
+    # The last 40 dead retries, up to the first good reading (the loop above may see a few more good
+    # polls land at the device's own one-minute interval before it notices, on a loaded machine).
+    stamps = [m.ts.timestamp() for m in sent[first_good - 40 : first_good]]
+    late_gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    off_grid = [(i, gap) for i, gap in enumerate(late_gaps) if gap != pytest.approx(cap, abs=10)]
+    assert not off_grid, off_grid
     assert sent[first_good - 1].channels["level"].reason == "connection"
     recovered_at = sent[first_good].ts.timestamp() - START.timestamp()
     assert recovered_at - back_at <= cap + 1  # back on the next retry after it answers
