@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Final
 from wsgiref.simple_server import WSGIServer
 
@@ -30,9 +31,10 @@ from backend.inventory import SiteInventory
 from backend.metrics import BackendCollector, registry_for
 from backend.storage.factory import open_storage
 from backend.storage.model import FieldValue, Storage, StorageError, StorageUnavailable
-from backend.storage.rollup import roll_up
+from backend.storage.rollup import ROLLUPS, floor_time, roll_up
 from backend.storage.schema import READING_1H, READING_1M, backend_status_point
 from pantau.contract import Topics
+from pantau.memory import release_free_memory
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 logger = logging.getLogger(__name__)
@@ -124,6 +126,7 @@ class BackendWorker:
                 await self.storage.expire(self.clock.now())
             except StorageError as exc:
                 logger.warning("retention pass failed, retrying in an hour: %s", exc)
+            release_free_memory()
 
     async def _set_up_storage(self) -> None:
         """Create the database/tables once storage answers; ingest does not wait (it spools), while the
@@ -166,20 +169,32 @@ class BackendWorker:
             await self.clock.sleep(HEARTBEAT_EVERY_S)
 
     async def _roll_up(self) -> None:
+        """Each rollup recomputes its lookback once a bucket of its own has ended: the 1-minute rollup every
+        minute, the hourly ones once an hour. (Re-reading three hours of raw readings every minute, for
+        hourly buckets that had not changed, cost CPU and transient memory in proportion to the data.)"""
         rollups = self.config.rollups
         lookback = {READING_1M: rollups.lookback_1m, READING_1H: rollups.lookback_1h}
+        rolled_through: dict[str, datetime] = {}
         while True:
             await self.clock.sleep(rollups.every.total_seconds())
             now = self.clock.now()
+            hourly_work = False
             for measurement, window in lookback.items():
+                through = floor_time(now, ROLLUPS[measurement])
+                if rolled_through.get(measurement) == through:
+                    continue
                 try:
                     await roll_up(self.storage, measurement, now - window, now)
+                    rolled_through[measurement] = through
+                    hourly_work |= measurement == READING_1H
                 except StorageError as exc:
                     logger.warning("%s rollup failed, retrying next pass: %s", measurement, exc)
             try:
-                await roll_up_vehicles(self.storage, now, rollups.lookback_vehicles)
+                hourly_work |= await roll_up_vehicles(self.storage, now, rollups.lookback_vehicles) > 0
             except StorageError as exc:
                 logger.warning("vehicle rollup failed, retrying next pass: %s", exc)
+            if hourly_work:  # the big transient allocations of the hour are over
+                release_free_memory()
 
     def _start_metrics(self) -> None:
         if self.config.metrics_port is None:
