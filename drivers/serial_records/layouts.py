@@ -19,6 +19,7 @@ from drivers.serial_records.layouts_config import (
     is_ignored,
 )
 from drivers.serial_records.quantities import parse_integer
+from drivers.serial_records.regex_diagnosis import diagnose
 from pantau.contract.messages import MAX_AXLES
 
 
@@ -46,7 +47,15 @@ def cut_record(text: str, layout: DelimitedLayout | FixedLayout | RegexLayout) -
 
 
 def _named(slots: list[FieldSlot], texts: list[str]) -> dict[str, str]:
+    for slot, text in zip(slots, texts, strict=True):
+        _check_literal(slot, text)
     return {slot.name: text for slot, text in zip(slots, texts, strict=True) if not is_ignored(slot.name)}
+
+
+def _check_literal(slot: FieldSlot, text: str) -> None:
+    """A field with `equals` (a record type, say) rejects a record that prints anything else there."""
+    if slot.equals is not None and text != slot.equals:
+        raise MalformedRecord(f"must be {slot.equals!r}", field=slot.name, value=text)
 
 
 def _checked_axle_count(text: str) -> int:
@@ -73,12 +82,10 @@ def _inferred_axle_count(block: AxleBlock, per_axle: list[int], available: int, 
 
 
 def _split_runs(block: AxleBlock, values: list[str], count: int) -> dict[str, list[str]]:
-    axles: dict[str, list[str]] = {}
-    position = 0
-    for run in block.runs:
-        size = block.values_in_run(run, count)
-        axles[run.name] = values[position : position + size]
-        position += size
+    """The block's values (in printed order, runs or per axle) regrouped per axle field."""
+    axles: dict[str, list[str]] = {run.name: [] for run in block.runs}
+    for (run, _), value in zip(block.slots(count), values, strict=True):
+        axles[run.name].append(value)
     if block.spacings == "n" and "axle_spacing" in axles:
         axles["axle_spacing"] = axles["axle_spacing"][:-1]  # the last axle's printed spacing means nothing
     return axles
@@ -87,6 +94,8 @@ def _split_runs(block: AxleBlock, values: list[str], count: int) -> dict[str, li
 def _cut_delimited(text: str, layout: DelimitedLayout) -> PrintedFields:
     parts = [part.strip() for part in text.split(layout.separator)]
     before, after = layout.split_at_axles()
+    for slot, part in zip(before, parts, strict=False):  # a record of another type, named before its shape
+        _check_literal(slot, part)
     if layout.axles is None:
         if len(parts) != len(before):
             raise MalformedRecord(f"has {len(parts)} fields, the format has {len(before)}", field="record")
@@ -132,6 +141,13 @@ class _Columns:
         self.position = end
         return value
 
+    def take_slot(self, slot: FieldSlot) -> str:
+        """The next field's value; a literal field is checked at once, so a record of another type is
+        named as such rather than by whichever later column its different shape breaks."""
+        value = self.take(_width(slot), slot.name)
+        _check_literal(slot, value)
+        return value
+
 
 def _width(slot: FieldSlot) -> int:
     if slot.width is None:  # FixedLayout's validator rules this out
@@ -142,7 +158,7 @@ def _width(slot: FieldSlot) -> int:
 def _cut_fixed(text: str, layout: FixedLayout) -> PrintedFields:
     before, after = layout.split_at_axles()
     columns = _Columns(text)
-    values = {slot.name: columns.take(_width(slot), slot.name) for slot in before}
+    values = {slot.name: columns.take_slot(slot) for slot in before}
     axles: dict[str, list[str]] = {}
     if layout.axles is not None:
         widths = [run.width or 0 for run in layout.axles.runs]
@@ -152,12 +168,10 @@ def _cut_fixed(text: str, layout: FixedLayout) -> PrintedFields:
             available = len(text) - columns.position - sum(_width(slot) for slot in after)
             count = _inferred_axle_count(layout.axles, widths, available, "characters")
         block = [
-            columns.take(width, f"{run.name}[{index}]")
-            for run, width in zip(layout.axles.runs, widths, strict=True)
-            for index in range(layout.axles.values_in_run(run, count))
+            columns.take(run.width or 0, f"{run.name}[{index}]") for run, index in layout.axles.slots(count)
         ]
         axles = _split_runs(layout.axles, block, count)
-    values |= {slot.name: columns.take(_width(slot), slot.name) for slot in after}
+    values |= {slot.name: columns.take_slot(slot) for slot in after}
     if columns.position != len(text):
         raise MalformedRecord(f"is {len(text)} characters, the format has {columns.position}", field="record")
     return PrintedFields(values={k: v for k, v in values.items() if not is_ignored(k)}, axles=axles)
@@ -166,7 +180,10 @@ def _cut_fixed(text: str, layout: FixedLayout) -> PrintedFields:
 def _cut_regex(text: str, layout: RegexLayout) -> PrintedFields:
     match = layout.compiled.fullmatch(text)
     if match is None:
-        raise MalformedRecord("does not match the format's pattern", field="record")
+        mismatch = diagnose(layout.pattern, text)
+        if mismatch is None:
+            raise MalformedRecord("does not match the format's pattern", field="record")
+        raise MalformedRecord(mismatch.problem, field=mismatch.field, value=mismatch.found)
     values = {
         name: (value or "").strip()
         for name, value in match.groupdict().items()

@@ -170,7 +170,11 @@ def test_malformed_fixed_records(
     ("frame", "field", "message"),
     [
         (b"VEH 412 L2 V=42.5 GVW=1 AX[6120/345;x] C=6B", "axles", "axle 1 does not match axle_pattern"),
-        (b"VEH 412 L2 speed 40", "record", "does not match the format's pattern"),
+        # A mismatch names the field where matching stops, and the position (issue 21).
+        (b"VEH 412 L2 speed 40", "speed", "' speed 40' does not match the format's pattern at character 10"),
+        (b"VEH 412 L2 V=4x2 GVW=1 AX[] C=6B", "gvw", "at character 14 (after field speed, before this one)"),
+        (b"VEH 412 LX V=4 GVW=1 AX[] C=6B", "lane", r"this field's part is (?P<lane>\d)"),
+        (b"VEH 412 L2 V=4 GVW=1 AX[] C=6B E=", "record", "at character 30 (after field vehicle_class)"),
         (b"VEH 412 L2 V=42.5 GVW= AX[] C=6B", "gvw", "no axle loads to add up"),
     ],
 )
