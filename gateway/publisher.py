@@ -42,7 +42,6 @@ from gateway.dead_letters import Refusal
 from gateway.outbox import Builder, Outbox, OutboxMessage
 from gateway.puback import PubackWaiter
 from pantau import __version__
-from pantau.aio import raise_swallowed_cancellation
 from pantau.contract import GatewayStatus, OutboxStats, Topics, encode
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
@@ -240,7 +239,6 @@ class Publisher:
                 return
             started = self._clock.monotonic()
             await self._publish_batch(acks, batch)
-            raise_swallowed_cancellation()  # aiomqtt's wait_for on PUBACKs (see pantau.aio)
             after = batch[-1].seq
             # Rate limit: the 4G uplink is shared with live data; a week of backlog must not crowd it out.
             elapsed = self._clock.monotonic() - started
@@ -252,7 +250,6 @@ class Publisher:
             batch = await asyncio.to_thread(self.outbox.pending, BATCH, after)
             if batch:
                 await self._publish_batch(acks, batch)
-                raise_swallowed_cancellation()  # aiomqtt's wait_for on PUBACKs (see pantau.aio)
                 after = batch[-1].seq
                 continue
             self._wake.clear()
@@ -278,7 +275,6 @@ class Publisher:
             ready = [m for m, _attempts in parked if due[m.seq] <= now]
             if ready:
                 await self._publish_batch(acks, ready)
-                raise_swallowed_cancellation()  # as in the other two streams
                 for m in ready:
                     del due[m.seq]  # refused again: a new back-off from its new count
                 continue

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def raise_swallowed_cancellation() -> None:
@@ -14,8 +18,19 @@ def raise_swallowed_cancellation() -> None:
     asked to stop polled on for ever (about 1 cancel in 150 against a real pymodbus server). The task
     still counts the request it did not see (Task.cancelling), so call this after such a call, outside
     any `asyncio.timeout` block of your own (which takes back its own cancellation on exit), and never
-    on a path that runs while a cancellation is being handled (a clean shutdown).
+    on a path that runs while a cancellation is being handled (a clean shutdown). Prefer `guarded`.
     """
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+async def guarded(call: Awaitable[T]) -> T:
+    """Await a pymodbus or aiomqtt call and re-raise a cancellation it swallowed (see above).
+
+    The one guard: the Modbus TCP adapter (drivers/modbus/bus.py) and the MQTT clients wrap each library
+    call that waits with asyncio.wait_for in it. Inside an `asyncio.timeout` block of the caller's this
+    is right too: a swallowed cancellation that was the block's own expiry becomes its TimeoutError."""
+    result = await call
+    raise_swallowed_cancellation()
+    return result

@@ -20,7 +20,7 @@ from backend.alerts.state import Effects, RulesState
 from backend.config import BackendMqtt
 from backend.storage.model import Storage, StorageRejected, StorageUnavailable
 from backend.storage.schema import alert_point
-from pantau.aio import raise_swallowed_cancellation
+from pantau.aio import guarded
 from pantau.contract import AlertTransition, Topics, encode
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
@@ -64,11 +64,13 @@ class AlertPublisher:
                 )
                 resolved = transition.state == "resolved"
                 properties = self.mqtt.message_properties()
-                await client.publish(
-                    topic, encode(transition), qos=1, retain=not resolved, properties=properties
+                await guarded(
+                    client.publish(
+                        topic, encode(transition), qos=1, retain=not resolved, properties=properties
+                    )
                 )
                 if resolved:
-                    await client.publish(topic, b"", qos=1, retain=True)
+                    await guarded(client.publish(topic, b"", qos=1, retain=True))
 
 
 class AlertDispatcher:
@@ -104,7 +106,6 @@ class AlertDispatcher:
             for effects in pending:
                 try:
                     await self._deliver(effects)
-                    raise_swallowed_cancellation()  # aiomqtt's wait_for on a PUBACK (see pantau.aio)
                 except (StorageUnavailable, aiomqtt.MqttError, OSError) as exc:
                     self._outage.failed(f"{exc} (will retry)")
                     await self.clock.sleep(self._backoff.next_delay())

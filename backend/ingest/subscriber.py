@@ -26,7 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from backend.config import BackendConfig, BackendMqtt
-from pantau.aio import raise_swallowed_cancellation
+from pantau.aio import guarded
 from pantau.contract import Topics
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
@@ -207,8 +207,7 @@ class Subscriber:
 
     async def _on_connected(self, client: aiomqtt.Client) -> None:
         for topic_filter in self.filters():
-            await client.subscribe(topic_filter, qos=1)
-            raise_swallowed_cancellation()  # aiomqtt's wait_for (see pantau.aio)
+            await guarded(client.subscribe(topic_filter, qos=1))
         self.stats.connected = True
         self.stats.connects_total += 1
         if self._outage.recovered() is None:

@@ -33,7 +33,7 @@ from drivers.modbus.errors import (
 )
 from drivers.modbus.rtu import LineCounters, RtuLine, char_time, open_serial, open_tcp, quiet_time
 from drivers.profile_base import ProfileModel
-from pantau.aio import raise_swallowed_cancellation
+from pantau.aio import guarded
 from pantau.config import Duration
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
@@ -183,7 +183,7 @@ class ModbusBus:
         try:
             # pymodbus has its own timeout; ours bounds the whole call whatever pymodbus does.
             async with asyncio.timeout(timeout * 1.5 + 0.5):
-                response = await _request(client, table, address, count, unit_id)
+                response = await guarded(_request(client, table, address, count, unit_id))
         except (TimeoutError, ModbusIOException) as exc:
             # A reply that arrives after we gave up would be taken for the answer to the next request on this
             # connection; a fresh connection guarantees it never is.
@@ -195,7 +195,6 @@ class ModbusBus:
             raise TransportError(f"{self.name}: connection lost ({exc})") from exc
         except ModbusException as exc:
             raise RequestTimeout(f"unit {unit_id}: {exc}") from exc
-        raise_swallowed_cancellation()
         return _registers(response, table, count, unit_id)
 
     async def _respect_inter_frame_delay(self) -> None:
@@ -258,17 +257,15 @@ class ModbusBus:
         )
         try:
             async with asyncio.timeout(self.timing.timeout.total_seconds() + 1):
-                connected = await client.connect()
+                connected = await guarded(client.connect())
         except (TimeoutError, OSError, ModbusException) as exc:
             connected = False
             detail = str(exc) or type(exc).__name__
+        except asyncio.CancelledError:
+            client.close()  # stopping: no half-open client left behind
+            raise
         else:
             detail = "refused or port unavailable"
-        try:
-            raise_swallowed_cancellation()
-        except asyncio.CancelledError:
-            client.close()
-            raise
         if not connected:
             client.close()
             self._note_failure(detail)
