@@ -33,6 +33,7 @@ from drivers.serial_records.layouts_config import (
 )
 from drivers.serial_records.quantities import LengthUnit, MassUnit, SpeedUnit
 from drivers.serial_records.text_escapes import decode_escapes
+from drivers.serial_records.vehicle_classes import ClassMap
 from pantau.config import Duration
 from pantau.contract.fields import Slug
 from pantau.contract.messages import Tyres
@@ -44,11 +45,13 @@ __all__ = [
     "DelimiterFraming",
     "EpochTimestamps",
     "FixedLayout",
+    "RecordExample",
     "RecordLayout",
     "RecordProfile",
     "RegexLayout",
     "SerialSettings",
     "StxEtxFraming",
+    "TextEncoding",
     "TextTimestamps",
     "Units",
     "ValueMapping",
@@ -222,6 +225,17 @@ class ValueMapping(ProfileModel):
         le=10,
         description="Derive axle groups: axles closer than this belong to one group (unverified figure)",
     )
+    gvw_tolerance_pct: float | None = Field(
+        default=5.0,
+        gt=0,
+        le=100,
+        description="A printed GVW this far from the sum of the axle loads makes the record suspect "
+        "(a mis-configured layout or a failing sensor); null: not checked",
+    )
+    classes: ClassMap = Field(
+        default={},
+        description="The controller's class code -> JBI axle configuration (gives groups and tyres)",
+    )
 
     @model_validator(mode="after")
     def _codes_are_clean(self) -> ValueMapping:
@@ -252,12 +266,40 @@ class WeighingSettings(ProfileModel):
         return self
 
 
+#: Text encodings controllers print in; ascii rejects any byte above 0x7F (line noise, a wrong baud rate).
+TextEncoding = Literal["ascii", "latin-1", "cp1252", "utf-8"]
+
+
+class RecordExample(ProfileModel):
+    """A sample frame from the real device with what it must parse to, run by `pantau profile check`.
+
+    `frame` is the record as printed between the framing markers (checksum included; escapes such as
+    `\x02` decoded). `expect` lists record fields as in the contract's Vehicle (`gvw_kg`, `axles`, ...;
+    for a weight stream `weight_kg` and `status`); only the fields listed are compared. `reject` instead
+    names the field the parser must blame (a record of another type, a bad checksum).
+    """
+
+    frame: Annotated[str, AfterValidator(decode_escapes), Field(min_length=1, max_length=MAX_FRAME_LENGTH)]
+    expect: dict[str, Any] | None = Field(default=None, min_length=1)
+    reject: str | None = Field(default=None, min_length=1, max_length=60)
+    note: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> RecordExample:
+        if (self.expect is None) == (self.reject is None):
+            raise ValueError(
+                "an example has either `expect` (the parsed record) or `reject` (the field blamed)"
+            )
+        return self
+
+
 class RecordProfile(ProfileHeader):
     """A line-oriented record stream: a WIM controller's vehicle records or a weighbridge weight stream."""
 
     protocol: Literal["records"]
     source: Literal["wim", "weighbridge"]
     serial: SerialSettings = SerialSettings()
+    encoding: TextEncoding = Field(default="ascii", description="How the device prints text")
     framing: Framing
     checksum: ChecksumSpec | None = None
     format: RecordLayout
@@ -266,6 +308,11 @@ class RecordProfile(ProfileHeader):
     silence_timeout: Duration | None = Field(
         default=None,
         description="No bytes for this long means a dead link (reconnect); for continuous streams only",
+    )
+    examples: list[RecordExample] = Field(
+        default=[],
+        max_length=100,
+        description="Sample frames with their expected parse; a profile file needs at least one",
     )
 
     @model_validator(mode="after")
@@ -303,3 +350,5 @@ class RecordProfile(ProfileHeader):
             raise ValueError("values.tyres must map the printed tyre codes when the format has axle_tyres")
         if self.values.group_spacing_max_m is not None and "axle_spacing" not in names:
             raise ValueError("values.group_spacing_max_m needs axle spacings in the format")
+        if self.values.classes and not {"vehicle_class", "axle_weight"} <= names:
+            raise ValueError("values.classes needs vehicle_class and per-axle axle_weight in the format")

@@ -41,7 +41,7 @@ def encode_record(record: VehicleRecord, profile: RecordProfile) -> bytes:
         text = layout.separator.join(_delimited_values(printed, layout))
     else:
         text = "".join(_fixed_columns(printed, layout))
-    payload = text.encode("ascii")
+    payload = _encoded(text, profile)
     if profile.checksum is not None:
         separator = layout.separator if isinstance(layout, DelimitedLayout) else None
         payload = append_checksum(payload, profile.checksum, separator)
@@ -66,10 +66,19 @@ def encode_weight_frame(weight_kg: float | None, status: WeightStatus, profile: 
     )
     sign = "-" if weight_kg is not None and weight_kg < 0 else layout.positive_sign
     text = layout.output_template.format(sign=sign, weight=weight, status=codes[0])
-    payload = text.encode("ascii")
+    payload = _encoded(text, profile)
     if profile.checksum is not None:
         payload = append_checksum(payload, profile.checksum)
     return frame_payload(payload, profile.framing)
+
+
+def _encoded(text: str, profile: RecordProfile) -> bytes:
+    try:
+        return text.encode(profile.encoding)
+    except UnicodeEncodeError as exc:
+        raise UnencodableRecord(
+            f"has characters the device's {profile.encoding} cannot print", field="record", value=text
+        ) from exc
 
 
 def frame_payload(payload: bytes, framing: Framing) -> bytes:
@@ -133,6 +142,8 @@ def _printed(record: VehicleRecord, mapping: ValueMapping) -> _Printed:
 
 
 def _slot_value(printed: _Printed, slot: FieldSlot) -> str:
+    if slot.equals is not None:
+        return slot.equals
     return printed.values.get(slot.name, "")  # ignored `_name` fields print empty
 
 
@@ -142,12 +153,13 @@ def _axle_values(
     """(field name, printed value, width) for each value of the per-axle block, in printed order."""
     if layout.axles is None:
         return []
+    count = len(printed.axles["axle_weight"])
     block = []
-    for run in layout.axles.runs:
-        values = list(printed.axles[run.name])
-        if run.name == "axle_spacing" and layout.axles.spacings == "n" and printed.axles["axle_weight"]:
-            values.append(unscaled(0.0, "m", Quantity.LENGTH, 0))  # the printed-but-meaningless last spacing
-        block += [(f"{run.name}[{index}]", value, run.width) for index, value in enumerate(values)]
+    for run, index in layout.axles.slots(count):
+        values = printed.axles[run.name]
+        # Past the last spacing sits the printed-but-meaningless one of `spacings: n`: zero, as many print.
+        value = values[index] if index < len(values) else unscaled(0.0, "m", Quantity.LENGTH, 0)
+        block.append((f"{run.name}[{index}]", value, run.width))
     return block
 
 

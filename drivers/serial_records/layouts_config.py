@@ -8,8 +8,10 @@ Three layouts for per-vehicle records, and one for weighbridge weight streams:
     weight_stream a regex with weight/status/sign groups, e.g. the Rinstrum R320 `<SIGN><WEIGHT><STATUS>`
 
 Delimited and fixed layouts list their fields in order; the item `axles` marks where the repeating per-axle
-block sits (its runs in `axles.runs`: e.g. N weights, then N-1 spacings). N comes from an `axle_count` field
-before the block, or, when there is none, from the record's length.
+block sits (its runs in `axles.runs`). The block is printed run after run (`order: runs`: N weights, then N-1
+spacings) or axle after axle (`order: per_axle`: weight and spacing of axle 1, then of axle 2, ...). N comes
+from an `axle_count` field before the block, or, when there is none, from the record's length. A field with
+`equals` is a literal the record must print there (a record type `W`): anything else rejects the record.
 """
 
 from __future__ import annotations
@@ -74,15 +76,32 @@ def _as_named(value: object) -> object:
 
 
 class FieldSlot(ProfileModel):
-    """One field of a delimited or fixed layout; `width` (characters) only in fixed layouts."""
+    """One field of a delimited or fixed layout; `width` (characters) only in fixed layouts.
+
+    `equals` makes the field a literal the record must print (stripped), such as a record type `W`: a
+    fixed layout can otherwise only read past a column, so records of another type would parse as vehicles.
+    """
 
     name: FieldName
     width: int | None = Field(default=None, ge=1, le=1000)
+    equals: str | None = Field(default=None, min_length=1, max_length=40)
 
     @model_validator(mode="before")
     @classmethod
     def _bare_name(cls, value: object) -> object:
         return _as_named(value)
+
+    @model_validator(mode="after")
+    def _literal_fits(self) -> FieldSlot:
+        if self.equals is None:
+            return self
+        if self.name == AXLES_MARKER:
+            raise ValueError("the `axles` item cannot have `equals`")
+        if self.equals != self.equals.strip():
+            raise ValueError(f"equals {self.equals!r}: values are compared stripped, so it can never match")
+        if self.width is not None and len(self.equals) > self.width:
+            raise ValueError(f"equals {self.equals!r} is longer than the field's width {self.width}")
+        return self
 
 
 class AxleRun(ProfileModel):
@@ -104,6 +123,10 @@ class AxleBlock(ProfileModel):
     spacings: Literal["n-1", "n"] = Field(
         default="n-1", description="'n': a spacing is printed for the last axle too (and ignored)"
     )
+    order: Literal["runs", "per_axle"] = Field(
+        default="runs",
+        description="'runs': all weights, then all spacings; 'per_axle': each axle's values together",
+    )
 
     @model_validator(mode="after")
     def _runs_are_distinct(self) -> AxleBlock:
@@ -119,6 +142,20 @@ class AxleBlock(ProfileModel):
         if run.name == "axle_spacing" and self.spacings == "n-1":
             return max(axle_count - 1, 0)
         return axle_count
+
+    def slots(self, axle_count: int) -> list[tuple[AxleRun, int]]:
+        """(run, axle index) of every printed value of the block, in printed order.
+
+        With `order: per_axle` and `spacings: n-1` the last axle prints no spacing column at all.
+        """
+        if self.order == "runs":
+            return [(run, index) for run in self.runs for index in range(self.values_in_run(run, axle_count))]
+        return [
+            (run, index)
+            for index in range(axle_count)
+            for run in self.runs
+            if index < self.values_in_run(run, axle_count)
+        ]
 
 
 class _SlotLayout(ProfileModel):

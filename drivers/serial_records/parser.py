@@ -6,8 +6,9 @@ the field and value; any other exception from it is a bug (a property test feeds
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import ValidationError
 
@@ -19,18 +20,36 @@ from drivers.serial_records.layouts_config import DelimitedLayout, FixedLayout, 
 from drivers.serial_records.quantities import Quantity, parse_integer, scaled
 from drivers.serial_records.records import VehicleRecord, describe_validation_error
 from drivers.serial_records.timestamps import parse_timestamp
+from drivers.serial_records.vehicle_classes import apply_class, normalise_class_code
 from pantau.contract.messages import Quality, Reason
 
+#: Reason for a record whose printed GVW is not the sum of its axle loads within the profile's tolerance.
+GVW_MISMATCH_REASON: Final = "gvw_axle_sum_mismatch"
+#: Reason for a record whose class (values.classes) has another number of axles than the record lists.
+CLASS_AXLES_REASON: Final = "class_axle_count_mismatch"
+#: Control characters no record prints (C0 but tab, CR, LF; DEL; C1): line noise even where the encoding
+#: decodes them (latin-1 decodes every byte).
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
-def decode_ascii(payload: bytes) -> str:
-    """Records are ASCII; anything else is line noise or a wrong baud rate, reported with its position."""
+
+def decode_text(payload: bytes, encoding: str = "ascii") -> str:
+    """The record's text in the profile's encoding; bytes that are no text there, or control characters,
+    are line noise or a wrong baud rate, reported with their position."""
     try:
-        return payload.decode("ascii")
+        text = payload.decode(encoding)
     except UnicodeDecodeError as exc:
         raise MalformedRecord(
-            f"byte 0x{payload[exc.start]:02x} at position {exc.start} is not ASCII (wrong baud rate?)",
+            f"byte 0x{payload[exc.start]:02x} at position {exc.start} is not "
+            f"{'ASCII' if encoding == 'ascii' else encoding} (wrong baud rate, or another encoding?)",
             field="record",
         ) from exc
+    control = _CONTROL.search(text)
+    if control is not None:
+        raise MalformedRecord(
+            f"control character {control.group()!r} at position {control.start()} (wrong baud rate?)",
+            field="record",
+        )
+    return text
 
 
 class RecordParser:
@@ -49,7 +68,7 @@ class RecordParser:
             if self._profile.checksum is not None:
                 separator = self._layout.separator if isinstance(self._layout, DelimitedLayout) else None
                 payload = split_checksum(frame, self._profile.checksum, separator)
-            printed = cut_record(decode_ascii(payload), self._layout)
+            printed = cut_record(decode_text(payload, self._profile.encoding), self._layout)
             return build_record(printed, self._profile.values, self._profile.source, received_at)
         except MalformedRecord as exc:
             exc.attach_raw(frame)
@@ -96,13 +115,30 @@ def build_record(
     units = values.units
     axles = _axles(read)
     gvw = read.number("gvw", read.text("gvw"), units.gvw, Quantity.MASS)
+    # Doubts in order of weight: the controller's own error, then GVW against the axles, then the class.
+    doubts: list[str] = []
     if gvw is None:
         if not axles:
             raise MalformedRecord("is missing and there are no axle loads to add up", field="gvw")
         gvw = sum(axle["load_kg"] for axle in axles)
+    elif axles and not _gvw_fits_axles(gvw, axles, values.gvw_tolerance_pct):
+        doubts.append(GVW_MISMATCH_REASON)
     error_code = read.text("error_code")
     if error_code is not None and error_code in values.no_error:
         error_code = None
+    if error_code:
+        doubts.insert(0, Reason.DEVICE_ERROR)
+    vehicle_class = read.text("vehicle_class")
+    if vehicle_class is not None:
+        vehicle_class = normalise_class_code(vehicle_class)
+    groups = _groups(axles, values.group_spacing_max_m)
+    known_class = values.classes.get(vehicle_class) if vehicle_class is not None else None
+    if known_class is not None and axles:
+        classed = apply_class(known_class, axles)
+        if classed is None:
+            doubts.append(CLASS_AXLES_REASON)
+        else:
+            axles, groups = classed.axles, classed.groups
     dimensions = {
         f"{name}_m": read.number(name, read.text(name), units.dimensions, Quantity.LENGTH)
         for name in ("length", "width", "height")
@@ -116,18 +152,30 @@ def build_record(
         "speed_kmh": read.number("speed", read.text("speed"), units.speed, Quantity.SPEED),
         "gvw_kg": gvw,
         "axles": axles,
-        "groups": _groups(axles, values.group_spacing_max_m),
-        "vehicle_class": read.text("vehicle_class"),
+        "groups": groups,
+        "vehicle_class": vehicle_class,
         "dimensions": {k: v for k, v in dimensions.items() if v is not None} or None,
         "error_code": error_code,
-        # A controller error makes the whole record doubtful, not worthless: keep it, flag it.
-        "quality": Quality.SUSPECT if error_code else Quality.GOOD,
-        "reason": Reason.DEVICE_ERROR if error_code else None,
+        # A doubt makes the whole record doubtful, not worthless: keep it, flag it with the first reason.
+        "quality": Quality.SUSPECT if doubts else Quality.GOOD,
+        "reason": doubts[0] if doubts else None,
     }
     try:
         return VehicleRecord.model_validate(fields)
     except ValidationError as exc:
         raise MalformedRecord(f"not a valid vehicle: {describe_validation_error(exc)}") from exc
+
+
+def _gvw_fits_axles(gvw: float, axles: list[dict[str, Any]], tolerance_pct: float | None) -> bool:
+    """Whether the printed GVW is the sum of the axle loads within `tolerance_pct` of the larger of the two.
+
+    Controllers print GVW as that sum (rounded); a layout reading the wrong columns as loads, or a failing
+    axle sensor, shows here first.
+    """
+    if tolerance_pct is None:
+        return True
+    total: float = sum(axle["load_kg"] for axle in axles)
+    return abs(gvw - total) <= max(gvw, total) * tolerance_pct / 100
 
 
 def _timestamp(read: _Reader, received_at: datetime) -> datetime:

@@ -28,7 +28,7 @@ from drivers.serial_records.checksum import split_checksum
 from drivers.serial_records.config import RecordProfile, WeighingSettings
 from drivers.serial_records.errors import MalformedRecord
 from drivers.serial_records.layouts_config import STATUSES_WITHOUT_WEIGHT, WeightStatus, WeightStreamLayout
-from drivers.serial_records.parser import decode_ascii
+from drivers.serial_records.parser import decode_text
 from drivers.serial_records.quantities import Quantity, scaled
 from drivers.serial_records.records import VehicleRecord, describe_validation_error
 from pantau.contract.messages import Quality, Reason
@@ -64,7 +64,7 @@ class SampleParser:
 
     def _parse(self, frame: bytes) -> WeightSample:
         payload = split_checksum(frame, self._profile.checksum) if self._profile.checksum else frame
-        text = decode_ascii(payload)
+        text = decode_text(payload, self._profile.encoding)
         match = self._layout.compiled.fullmatch(text)
         if match is None:
             raise MalformedRecord("does not match the weight stream pattern", field="record", value=text)
