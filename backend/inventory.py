@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from backend.rules.coverage import Catalog, KnownChannel, KnownDevice
 from backend.rules.inventory import RoadClass
 from drivers.modbus.config import ModbusProfile
 from drivers.serial_records.config import RecordProfile
@@ -115,6 +116,22 @@ class SiteInventory:
 
     def devices(self) -> frozenset[tuple[str, str]]:
         return frozenset((s.id, d.id) for s in self._sites.values() for d in s.devices if d.enabled)
+
+    def catalog(self) -> Catalog:
+        """Every site, device and channel a rule selector can name (`backend.rules.coverage`)."""
+        sites = self._sites.values()
+        return Catalog(
+            site_tags={site.id: site.tags for site in sites},
+            devices=tuple(
+                KnownDevice(s.id, d.id, vehicles=d.kind == "records") for s in sites for d in s.devices
+            ),
+            channels=tuple(
+                KnownChannel(s.id, d.id, c.id, c.unit, c.quantity)
+                for s in sites
+                for d in s.devices
+                for c in d.channels
+            ),
+        )
 
 
 def site_info(config: SiteConfig, source: Path) -> SiteInfo:

@@ -8,12 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-import yaml
-
 from drivers.modbus.config import ModbusProfile
 from drivers.profile_base import ProfileHeader
 from drivers.serial_records.config import RecordProfile
-from pantau.config import ConfigError, validate_model
+from pantau.config import ConfigError, read_yaml, validate_model
 
 #: `protocol:` value -> profile model.
 PROFILE_TYPES: Final[dict[str, type[ProfileHeader]]] = {
@@ -26,23 +24,21 @@ PROFILE_DIR: Final = Path(__file__).resolve().parent.parent / "firmware_configs"
 
 def load_profile(path: Path) -> ProfileHeader:
     """Read and validate one profile; raises ConfigError naming the file and field."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror or exc}"]) from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
-    if not isinstance(document, dict):
-        raise ConfigError(str(path), ["expected a mapping at the top level"])
+    read = read_yaml(path)
+    document, marks = read.data, read.marks
     protocol = document.get("protocol")
     model = PROFILE_TYPES.get(protocol) if isinstance(protocol, str) else None
     if model is None:
         raise ConfigError(
-            str(path), [f"protocol: {protocol!r} is not one of {', '.join(sorted(PROFILE_TYPES))}"]
+            str(path),
+            [f"protocol: {protocol!r} is not one of {', '.join(sorted(PROFILE_TYPES))}"],
+            [marks.at(["protocol"])],
         )
-    profile = validate_model(document, model, source=str(path))
+    profile = validate_model(document, model, source=str(path), marks=marks)
     if path.stem != profile.id:
-        raise ConfigError(str(path), [f"id: '{profile.id}' must match the file name '{path.stem}'"])
+        raise ConfigError(
+            str(path), [f"id: '{profile.id}' must match the file name '{path.stem}'"], [marks.at(["id"])]
+        )
     return profile
 
 

@@ -14,6 +14,7 @@ from backend.alerts.replay import replay as run_replay
 from backend.config import load_backend_config
 from backend.inventory import SiteInventory
 from backend.rules.config import RULE_KINDS, load_rules
+from backend.rules.coverage import load_checked_rules
 from backend.rules.engine import RuleEngine
 from backend.storage.factory import open_storage
 from backend.storage.model import StorageError
@@ -28,12 +29,23 @@ def rules() -> None:
 
 @rules.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-def check(path: Path) -> None:
-    """Validate the rules file PATH; print its rules per kind, or the problems and exit 1."""
+@click.option(
+    "--sites",
+    "sites_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of the site files the gateways run from (the backend's `sites:`): every selector must "
+    "name sites, devices, channels, quantities and units that are in them.",
+)
+def check(path: Path, sites_dir: Path) -> None:
+    """Validate the rules file PATH against the site inventory in --sites; print its rules per kind, or
+    every problem (file:line:column, rule, field, the nearest existing names) and exit 1."""
     try:
-        loaded = load_rules(path)
+        loaded, warnings = load_checked_rules(path, SiteInventory.load(sites_dir).catalog())
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     counts: Counter[str] = Counter(rule.kind for rule in loaded.rules)
     click.echo(f"{path}: {len(loaded.rules)} rules, messages in '{loaded.language}'")
     for kind in RULE_KINDS:

@@ -18,7 +18,7 @@ from backend.rules.inventory import RoadClass
 from backend.rules.limits import AxleConfiguration, ClassLimits, Kg
 from backend.rules.select import Selector
 from backend.rules.templates import Messages
-from pantau.config import ConfigError, Duration, load_yaml_model
+from pantau.config import ConfigError, Duration, Marks, read_yaml
 from pantau.contract.fields import Label, Slug, Unit
 
 Severity = Annotated[int, Field(ge=0, le=10)]
@@ -46,6 +46,11 @@ class _RuleBase(RulesModel):
     id: Slug
     description: str | None = None
     select: Selector = Selector()
+    allow_unmatched: bool = Field(
+        default=False,
+        description="Start even when `select` matches nothing in the site inventory (a site still being "
+        "installed): the problems are logged once instead of stopping the backend",
+    )
     severity: Severity = 2
 
     def message_templates(self) -> Messages:
@@ -391,30 +396,32 @@ class RulesFile(RulesModel):
         return self
 
 
-class _Document(BaseModel):
-    """Only the shape a rules file must have to be read; `validate_rules` checks the rest."""
-
-    model_config = ConfigDict(extra="allow")
-
-    rules: list[Any] = []
-
-
 def load_rules(path: Path) -> RulesFile:
-    """Read and validate a rules file; raises ConfigError naming the file, the rule and the field."""
-    document = load_yaml_model(path, _Document).model_dump()
-    return validate_rules(document, source=str(path))
+    """Read and validate a rules file; ConfigError naming the file, the line, the rule and the field."""
+    return read_rules(path)[0]
 
 
-def validate_rules(document: dict[str, Any], *, source: str) -> RulesFile:
-    """Validate a parsed rules document; problems read `source: rules[2] 'rain-1h': window: ...`."""
+def read_rules(path: Path) -> tuple[RulesFile, Marks]:
+    """`load_rules` with where each entry was written, for checks after loading (against the inventory)."""
+    document = read_yaml(path)
+    if not isinstance(document.data.get("rules", []), list):
+        raise ConfigError(str(path), ["rules: must be a list of rules"], [document.marks.at(["rules"])])
+    return validate_rules(document.data, source=str(path), marks=document.marks), document.marks
+
+
+def validate_rules(document: dict[str, Any], *, source: str, marks: Marks | None = None) -> RulesFile:
+    """Validate a parsed rules document; problems read `source:12:5: rules[2] 'rain-1h': window: ...`."""
     try:
         return RulesFile.model_validate(document)
     except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False)
         problems = [
             f"{_where(error['loc'], document)}: {error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors(include_url=False, include_context=False)
+            for error in errors
         ]
-        raise ConfigError(source, problems) from exc
+        raise ConfigError(
+            source, problems, [marks.at(error["loc"]) if marks else None for error in errors]
+        ) from exc
 
 
 def _where(loc: tuple[int | str, ...], document: dict[str, Any]) -> str:

@@ -63,7 +63,17 @@ class Selector(BaseModel):
 def _any(patterns: tuple[str, ...] | None, value: str) -> bool:
     if patterns is None:
         return True
-    return any(fnmatchcase(value, p) if _GLOB.search(p) else value == p for p in patterns)
+    return any(matches_pattern(p, value) for p in patterns)
+
+
+def is_glob(pattern: str) -> bool:
+    """Whether `pattern` is a glob (`wl-*`) rather than one exact id."""
+    return _GLOB.search(pattern) is not None
+
+
+def matches_pattern(pattern: str, value: str) -> bool:
+    """One selector pattern against one id: exactly, or as a shell-style glob."""
+    return fnmatchcase(value, pattern) if is_glob(pattern) else value == pattern
 
 
 _GLOB = re.compile(r"[*?\[]")

@@ -5,13 +5,18 @@ Errors name the file, the entry and the field, e.g.
 """
 
 from pantau.config.durations import Duration, format_duration, parse_duration
-from pantau.config.files import ConfigError, load_yaml_model, validate_model
+from pantau.config.files import ConfigError, YamlDocument, load_yaml_model, read_yaml, validate_model
+from pantau.config.positions import Mark, Marks
 
 __all__ = [
     "ConfigError",
     "Duration",
+    "Mark",
+    "Marks",
+    "YamlDocument",
     "format_duration",
     "load_yaml_model",
     "parse_duration",
+    "read_yaml",
     "validate_model",
 ]

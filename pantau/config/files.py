@@ -1,27 +1,48 @@
-"""YAML files -> pydantic models, with errors that name the file, the entry and the field."""
+"""YAML files -> pydantic models, with errors that name the file, the line, the entry and the field."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from pantau.config.positions import Mark, Marks
+
 M = TypeVar("M", bound=BaseModel)
 
 
 class ConfigError(ValueError):
-    """A config file that cannot be used; the message says where and why, one problem per line."""
+    """A config file that cannot be used; the message says where and why, one problem per line.
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    With `marks` (one per problem, None where unknown) a line reads `file:line:column: problem`, the form
+    editors and terminals jump to; without, `file: problem`."""
+
+    def __init__(self, source: str, problems: list[str], marks: Sequence[Mark | None] | None = None) -> None:
         self.source = source
         self.problems = problems
-        super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
+        self.marks = list(marks) if marks is not None else [None] * len(problems)
+        super().__init__(
+            "\n".join(
+                f"{source}:{mark}: {problem}" if mark else f"{source}: {problem}"
+                for problem, mark in zip(problems, self.marks, strict=True)
+            )
+        )
 
 
-def load_yaml_model(path: Path, model: type[M]) -> M:
-    """Read `path` as YAML and validate it into `model`; raises ConfigError naming the file."""
+@dataclass(frozen=True)
+class YamlDocument:
+    """A parsed YAML mapping and where each of its entries was written."""
+
+    data: dict[str, Any]
+    marks: Marks
+
+
+def read_yaml(path: Path) -> YamlDocument:
+    """Read `path` as a YAML mapping with positions; raises ConfigError naming the file (and line)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -31,22 +52,30 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = Mark(mark.line + 1, mark.column + 1) if mark is not None else None
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"], [where]) from exc
     if not isinstance(document, dict):
         raise ConfigError(str(path), ["expected a mapping at the top level"])
-    return validate_model(document, model, source=str(path))
+    return YamlDocument(document, Marks.of(text))
 
 
-def validate_model(document: dict[str, Any], model: type[M], *, source: str) -> M:
-    """Validate an already-parsed document; errors read `source: devices[2] 'wl-hulu': type: ...`."""
+def load_yaml_model(path: Path, model: type[M]) -> M:
+    """Read `path` as YAML and validate it into `model`; raises ConfigError naming the file and line."""
+    document = read_yaml(path)
+    return validate_model(document.data, model, source=str(path), marks=document.marks)
+
+
+def validate_model(document: dict[str, Any], model: type[M], *, source: str, marks: Marks | None = None) -> M:
+    """Validate an already-parsed document; errors read `source:12:5: devices[2] 'wl-hulu': type: ...`
+    (the line and column when `marks` of the file are given)."""
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        problems = [
-            f"{_location(error['loc'], document)}: {_plain(error['msg'])}"
-            for error in exc.errors(include_url=False, include_context=False)
-        ]
-        raise ConfigError(source, problems) from exc
+        errors = exc.errors(include_url=False, include_context=False)
+        problems = [f"{_location(error['loc'], document)}: {_plain(error['msg'])}" for error in errors]
+        positions = [marks.at(error["loc"]) if marks else None for error in errors]
+        raise ConfigError(source, problems, positions) from exc
 
 
 def _location(loc: tuple[int | str, ...], document: object) -> str:

@@ -113,10 +113,11 @@ def test_messages_in_the_file_language() -> None:
 
 
 EXAMPLE = Path(__file__).parents[3] / "firmware_configs/rules/balikpapan.yaml"
+SITES = Path(__file__).parents[3] / "firmware_configs/sites"
 
 
 def test_cli_check_summarises_a_good_file() -> None:
-    result = CliRunner().invoke(cli, ["rules", "check", str(EXAMPLE)])
+    result = CliRunner().invoke(cli, ["rules", "check", str(EXAMPLE), "--sites", str(SITES)])
     assert result.exit_code == 0, result.output
     assert "11 rules" in result.output
     assert "odol" in result.output and "ampal-muka-air, ampal-jagaan" in result.output
@@ -125,9 +126,9 @@ def test_cli_check_summarises_a_good_file() -> None:
 def test_cli_check_fails_on_a_bad_file(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text("rules:\n  - {id: rate-x, kind: rate, window: 0s, levels: [{name: x, trigger: 1}]}\n")
-    result = CliRunner().invoke(cli, ["rules", "check", str(path)])
+    result = CliRunner().invoke(cli, ["rules", "check", str(path), "--sites", str(SITES)])
     assert result.exit_code == 1
-    assert f"{path}: rules[0] 'rate-x': window: must be positive" in result.output
+    assert f"{path}:2:5: rules[0] 'rate-x': window: must be positive" in result.output
 
 
 LEVELS_WITH_HOLD = {

@@ -149,7 +149,7 @@ def test_a_file_error_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "generic-wim-csv.yaml"
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(
-        ConfigError, match=rf"^{path}: values\.units\.spacing: 'furlong' is not a length unit"
+        ConfigError, match=rf"^{path}:\d+:\d+: values\.units\.spacing: 'furlong' is not a length unit"
     ):
         load_yaml_model(path, RecordProfile)
 

@@ -1,0 +1,65 @@
+"""Config errors give the YAML line and column (issue 21): sites, rules, profiles, backend configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backend.config import load_backend_config
+from drivers.profiles import load_profile
+from gateway.config import load_site
+from pantau.config import ConfigError, Mark, Marks
+
+FIELD = Path(__file__).parents[2] / "firmware_configs"
+
+
+def test_marks_point_at_keys_and_list_items() -> None:
+    marks = Marks.of("a:\n  b: [1, 2]\n  c:\n    - {id: x, d: 3}\n")
+    assert marks.at(["a"]) == Mark(1, 1)
+    assert marks.at(["a", "b", 1]) == Mark(2, 10)
+    assert marks.at(["a", "c", 0, "d"]) == Mark(4, 15)
+    # a part that is not in the file (a union tag, a missing field) leaves the nearest written ancestor
+    assert marks.at(["a", "c", 0, "modbus", "missing"]) == Mark(4, 7)
+    assert marks.at(["nothing"]) is None
+
+
+def test_integer_keys_are_found_as_written() -> None:
+    assert Marks.of("factors:\n  7: 1.0\n  8: 0.001\n").at(["factors", 8]) == Mark(3, 3)
+
+
+def test_a_site_file_error_names_line_and_column(tmp_path: Path) -> None:
+    text = (FIELD / "sites" / "ampal-mufakat.yaml").read_text()
+    bad = tmp_path / "ampal-mufakat.yaml"
+    assert "poll_interval: 10s" in text
+    bad.write_text(text.replace("poll_interval: 10s", "poll_intervall: 10s", 1))
+    line = next(i for i, row in enumerate(bad.read_text().splitlines(), 1) if "poll_intervall" in row)
+    column = bad.read_text().splitlines()[line - 1].index("poll_intervall") + 1
+    with pytest.raises(ConfigError) as caught:
+        load_site(bad)
+    assert str(caught.value).startswith(f"{bad}:{line}:{column}: buses[0] 'rs485-1'.devices[0] 'wl-radar'")
+    assert "poll_intervall: Extra inputs are not permitted" in str(caught.value)
+
+
+def test_a_backend_config_error_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "backend.yaml"
+    path.write_text("worker_id: backend-1\nwriter:\n  batch_points: 0\n")
+    with pytest.raises(ConfigError, match=rf"^{path}:3:3: writer\.batch_points: Input should be greater"):
+        load_backend_config(path)
+
+
+def test_a_profile_error_names_line_and_column(tmp_path: Path) -> None:
+    text = (FIELD / "profiles" / "qdy30a.yaml").read_text()
+    bad = tmp_path / "qdy30a.yaml"
+    bad.write_text(text.replace("    type: int16\n", "    type: int61\n", 1))
+    line = bad.read_text().splitlines().index("    type: int61") + 1
+    where = rf"^{bad}:{line}:5: channels\[4\] 'water_column'\.type: Input should"
+    with pytest.raises(ConfigError, match=where):
+        load_profile(bad)
+
+
+def test_a_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "backend.yaml"
+    path.write_text("worker_id: a\n  writer: [\n")
+    with pytest.raises(ConfigError, match=rf"^{path}:2:9: not valid YAML"):
+        load_backend_config(path)
