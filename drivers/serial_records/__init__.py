@@ -20,7 +20,14 @@ from drivers.serial_records.framing import BadFrame, Frame, make_framer
 from drivers.serial_records.layouts_config import WeightStatus
 from drivers.serial_records.parser import RecordParser
 from drivers.serial_records.records import VehicleRecord
-from drivers.serial_records.stream import MalformedReport, RecordSink, RecordStream, StreamCounters
+from drivers.serial_records.rejects import Reject, printable
+from drivers.serial_records.stream import (
+    MalformedReport,
+    RecordSink,
+    RecordStream,
+    RejectSink,
+    StreamCounters,
+)
 from drivers.serial_records.weighbridge import SampleParser, Weighbridge, WeightSample
 
 __all__ = [
@@ -34,6 +41,8 @@ __all__ = [
     "RecordProfile",
     "RecordSink",
     "RecordStream",
+    "Reject",
+    "RejectSink",
     "SampleParser",
     "SerialEndpoint",
     "SerialRecordsError",
@@ -48,4 +57,5 @@ __all__ = [
     "encode_record",
     "encode_weight_frame",
     "make_framer",
+    "printable",
 ]

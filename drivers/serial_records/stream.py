@@ -4,8 +4,9 @@
 transport error (OSError, EOF, timeout, silence beyond the profile's `silence_timeout`) closes the link and
 reopens it after the kit's capped, jittered back-off (`pantau.resilience.Backoff`), where the attempt counts
 attempts since the link last delivered data. A failure is logged once when it starts and once when data
-flows again, with how long it lasted. Malformed frames are counted, kept (`counters.last_malformed`) and
-logged at most once a minute; they never stop the stream.
+flows again, with how long it lasted. Malformed frames are counted (in total and by reason), kept
+(`counters.last_malformed`), handed to the `on_reject` callback as a `Reject` (reason, field, excerpt: the
+gateway samples them to the backend) and logged at most once a minute; they never stop the stream.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import random
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, NoReturn
 
@@ -24,11 +25,12 @@ import serial_asyncio_fast
 
 from drivers.serial_records.config import RecordProfile
 from drivers.serial_records.endpoints import SerialEndpoint, TcpEndpoint
-from drivers.serial_records.errors import ChecksumMismatch, MalformedRecord
+from drivers.serial_records.errors import ChecksumMismatch, MalformedRecord, excerpt
 from drivers.serial_records.framing import BadFrame, make_framer
 from drivers.serial_records.layouts_config import WeightStreamLayout
 from drivers.serial_records.parser import RecordParser
 from drivers.serial_records.records import VehicleRecord
+from drivers.serial_records.rejects import Reject, classify
 from drivers.serial_records.weighbridge import SampleParser, Weighbridge
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock
 
@@ -42,15 +44,10 @@ CLOSE_TIMEOUT: Final = 2.0
 MALFORMED_LOG_INTERVAL: Final = 60.0
 
 RecordSink = Callable[[VehicleRecord], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class MalformedReport:
-    """The latest frame that could not be used: when, why, and its first bytes."""
-
-    at: datetime
-    problem: str
-    raw: bytes
+#: Sees every refused frame as it is counted; synchronous (it runs inside `feed`), so it must not block.
+RejectSink = Callable[[Reject], None]
+#: The name the counters used before rejects carried a reason and a field.
+MalformedReport = Reject
 
 
 @dataclass(slots=True)
@@ -71,7 +68,8 @@ class StreamCounters:
     connected: bool = False
     failing_since: datetime | None = None
     last_error: str | None = None
-    last_malformed: MalformedReport | None = None
+    last_malformed: Reject | None = None
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
     last_record_at: datetime | None = None
 
 
@@ -91,6 +89,7 @@ class RecordStream:
         name: str | None = None,
         clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
+        on_reject: RejectSink | None = None,
     ) -> None:
         self.profile = profile
         self.endpoint = endpoint
@@ -109,6 +108,7 @@ class RecordStream:
         self._malformed_logged_at: float | None = None
         self._malformed_unlogged = 0
         self._waiters: list[asyncio.Future[None]] = []
+        self._on_reject = on_reject
 
     # The pure pipeline: usable without I/O (replaying captured bytes, tests).
 
@@ -118,16 +118,18 @@ class RecordStream:
         records = []
         for item in self._framer.feed(chunk):
             if isinstance(item, BadFrame):
-                self._malformed(item.problem, item.raw, received_at)
+                self._malformed(Reject(received_at, "framing", None, item.problem, item.raw, len(item.raw)))
                 continue
             self.counters.frames += 1
             try:
                 record = self._decode(item.payload, received_at)
-            except ChecksumMismatch as exc:
-                self.counters.checksum_failures += 1
-                self._malformed(exc.describe(), exc.raw, received_at)
             except MalformedRecord as exc:
-                self._malformed(exc.describe(), exc.raw or item.payload, received_at)
+                if isinstance(exc, ChecksumMismatch):
+                    self.counters.checksum_failures += 1
+                reason = classify(exc, weight_stream=self._weighbridge is not None)
+                raw = excerpt(exc.raw or item.payload)
+                size = len(item.payload)
+                self._malformed(Reject(received_at, reason, exc.field, exc.describe(), raw, size))
             else:
                 if record is not None:
                     self.counters.records += 1
@@ -155,9 +157,14 @@ class RecordStream:
 
         return weigh
 
-    def _malformed(self, problem: str, raw: bytes, at: datetime) -> None:
+    def _malformed(self, reject: Reject) -> None:
+        problem, raw = reject.problem, reject.raw
+        by_reason = self.counters.rejects_by_reason
         self.counters.malformed += 1
-        self.counters.last_malformed = MalformedReport(at=at, problem=problem, raw=raw)
+        by_reason[reject.reason] = by_reason.get(reject.reason, 0) + 1
+        self.counters.last_malformed = reject
+        if self._on_reject is not None:
+            self._on_reject(reject)
         now = self._clock.monotonic()
         if self._malformed_logged_at is not None and now - self._malformed_logged_at < MALFORMED_LOG_INTERVAL:
             self._malformed_unlogged += 1
