@@ -27,6 +27,7 @@ from drivers.modbus.device import ModbusDevice, PollResult
 from drivers.modbus.errors import SILENT_UNIT_HINT
 from drivers.modbus.rtu import LineCounters
 from drivers.profiles import find_profile, load_profile
+from drivers.serial_records.config import RecordProfile
 from pantau.config import ConfigError, parse_duration
 from pantau.contract import Reading
 
@@ -379,7 +380,11 @@ def profile() -> None:
 @profile.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def check(paths: tuple[Path, ...]) -> None:
-    """Validate profile files; every problem is reported with file and field."""
+    """Validate profile files; every problem is reported with file and field.
+
+    A record profile's `examples` (sample frames with their expected parse) run as part of loading it; a
+    record profile without any fails here, since only a real record proves a layout reads the right columns.
+    """
     failures = 0
     for path in paths:
         try:
@@ -387,7 +392,18 @@ def check(paths: tuple[Path, ...]) -> None:
         except ConfigError as exc:
             failures += 1
             click.echo(str(exc), err=True)
-        else:
-            click.echo(f"{path}: ok ({loaded.manufacturer} {loaded.model})")
+            continue
+        if isinstance(loaded, RecordProfile) and not loaded.examples:
+            failures += 1
+            click.echo(
+                f"{path}: examples: none given; add sample frames from the device with their expected "
+                "parse (drivers/serial_records/README.md, 'Examples')",
+                err=True,
+            )
+            continue
+        proven = (
+            f", {len(loaded.examples)} examples parse as stated" if isinstance(loaded, RecordProfile) else ""
+        )
+        click.echo(f"{path}: ok ({loaded.manufacturer} {loaded.model}{proven})")
     if failures:
         raise SystemExit(1)
