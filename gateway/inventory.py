@@ -18,7 +18,7 @@ from drivers.modbus.device import ModbusDevice
 from drivers.profile_base import ProfileHeader
 from drivers.profiles import PROFILE_DIR, load_profile
 from gateway.config import DeviceConfig, ModbusBusSpec, RecordStreamSpec, SiteConfig
-from pantau.config import ConfigError
+from pantau.config import ConfigError, Marks
 from pantau.resilience import SYSTEM_CLOCK, Clock
 
 
@@ -65,29 +65,39 @@ def with_address_base(profile: ModbusProfile, base: int) -> ModbusProfile:
     return ModbusProfile.model_validate(profile.model_dump(by_alias=True) | {"address_base": base})
 
 
+Loc = tuple[str | int, ...]
+#: Device settings a record stream does not use: set on one, they would be silently ignored.
+_MODBUS_ONLY = ("unit", "address_base", "poll_interval", "params", "report_on_change")
+
+
 def resolve(site: SiteConfig, source: Path) -> list[ResolvedBus]:
-    """Load every device's profile and cross-check; raises ConfigError listing every problem found."""
-    problems: list[str] = []
+    """Load every device's profile and cross-check; raises ConfigError listing every problem found, each
+    with the line and column in `source` where it was written."""
+    problems: list[tuple[Loc, str]] = []
     buses: list[ResolvedBus] = []
+    problems.extend(_check_site(site))
     for b, bus in enumerate(site.buses):
         bus_where = f"buses[{b}] '{bus.id}'"
         if isinstance(bus, ModbusBusSpec):
             devices = []
             for d, device in enumerate(bus.devices):
                 where = f"{bus_where}.devices[{d}] '{device.id}'"
-                profile = _profile(device, source, where, problems)
+                loc: Loc = ("buses", b, "devices", d)
+                profile = _profile(device, source, where, problems, loc)
                 if profile is None:
                     continue
                 if not isinstance(profile, ModbusProfile):
-                    problems.append(f"{where}.profile: '{device.profile}' is not a Modbus profile")
+                    problems.append(
+                        ((*loc, "profile"), f"{where}.profile: '{device.profile}' is not a Modbus profile")
+                    )
                     continue
-                problems.extend(_check_modbus_device(device, profile, where))
+                problems.extend(_check_modbus_device(device, profile, where, loc))
                 if device.address_base is not None:
                     try:
                         with_address_base(profile, device.address_base)
                     except ValidationError as exc:
                         reason = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
-                        problems.append(f"{where}.address_base: {reason}")
+                        problems.append(((*loc, "address_base"), f"{where}.address_base: {reason}"))
                 devices.append(ResolvedDevice(device, profile, where))
             units = [
                 d.config.unit if d.config.unit is not None else getattr(d.profile, "default_unit_id", None)
@@ -97,62 +107,141 @@ def resolve(site: SiteConfig, source: Path) -> list[ResolvedBus]:
             clashes = sorted({u for u in units if u is not None and units.count(u) > 1})
             if clashes:
                 problems.append(
-                    f"{bus_where}.devices: unit ids {clashes} are used by more than one device "
-                    "(counting profile defaults)"
+                    (
+                        ("buses", b, "devices"),
+                        (
+                            f"{bus_where}.devices: unit ids {clashes} are used by more than one device "
+                            "(counting profile defaults)"
+                        ),
+                    )
                 )
             buses.append(ResolvedModbusBus(bus, devices))
         else:
             where = f"{bus_where}.device '{bus.device.id}'"
-            profile = _profile(bus.device, source, where, problems)
+            loc = ("buses", b, "device")
+            problems.extend(_check_record_device(bus.device, where, loc))
+            profile = _profile(bus.device, source, where, problems, loc)
             if profile is None:
                 continue
             if getattr(profile, "protocol", None) != "records":
-                problems.append(f"{where}.profile: '{bus.device.profile}' is not a record-stream profile")
+                problems.append(
+                    (
+                        (*loc, "profile"),
+                        f"{where}.profile: '{bus.device.profile}' is not a record-stream profile",
+                    )
+                )
                 continue
             buses.append(ResolvedRecordStream(bus, ResolvedDevice(bus.device, profile, where)))
     if problems:
-        raise ConfigError(str(source), problems)
+        marks = _marks(source)
+        raise ConfigError(str(source), [text for _, text in problems], [marks.at(loc) for loc, _ in problems])
     return buses
 
 
-def _profile(device: DeviceConfig, source: Path, where: str, problems: list[str]) -> ProfileHeader | None:
+def _marks(source: Path) -> Marks:
+    try:
+        return Marks.of(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):  # the file was read a moment ago; without it, no positions
+        return Marks()
+
+
+def _check_site(site: SiteConfig) -> list[tuple[Loc, str]]:
+    if site.road_class is not None and site.kind in ("river_gauge", "rain_gauge"):
+        return [
+            (
+                ("road_class",),
+                (
+                    f"road_class: a {site.kind} site has no road; road_class applies to wim, weighbridge "
+                    "and mixed sites"
+                ),
+            )
+        ]
+    return []
+
+
+def _check_record_device(device: DeviceConfig, where: str, loc: Loc) -> list[tuple[Loc, str]]:
+    """Settings a record stream would silently ignore: it is read as the controller sends, not polled."""
+    problems = [
+        ((*loc, name), f"{where}.{name}: a record stream does not use it (it applies to Modbus devices)")
+        for name in _MODBUS_ONLY
+        if name in device.model_fields_set
+    ]
+    if not device.enabled:
+        problems.append(
+            (
+                (*loc, "enabled"),
+                f"{where}.enabled: a record stream cannot be disabled; remove (or comment out) its bus",
+            )
+        )
+    return problems
+
+
+def _profile(
+    device: DeviceConfig, source: Path, where: str, problems: list[tuple[Loc, str]], loc: Loc
+) -> ProfileHeader | None:
     candidates = [source.parent / device.profile, PROFILE_DIR / f"{device.profile}.yaml"]
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
         known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")))
         problems.append(
-            f"{where}.profile: '{device.profile}' is neither a file next to this one nor a shipped "
-            f"profile ({known})"
+            (
+                (*loc, "profile"),
+                (
+                    f"{where}.profile: '{device.profile}' is neither a file next to this one nor a shipped "
+                    f"profile ({known})"
+                ),
+            )
         )
         return None
     try:
         return load_profile(path)
     except ConfigError as exc:
-        problems.extend(f"{where}.profile: {line}" for line in str(exc).splitlines())
+        problems.extend(((*loc, "profile"), f"{where}.profile: {line}") for line in str(exc).splitlines())
         return None
 
 
-def _check_modbus_device(device: DeviceConfig, profile: ModbusProfile, where: str) -> list[str]:
-    problems = []
+def _check_modbus_device(
+    device: DeviceConfig, profile: ModbusProfile, where: str, loc: Loc
+) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
     for derived in profile.derived:
         if derived.kind is not DerivedKind.COUNTER_INCREMENT and derived.param not in device.params:
             problems.append(
-                f"{where}.params: profile {profile.id} computes '{derived.id}' from site parameter "
-                f"'{derived.param}', which is not set"
+                (
+                    (*loc, "params"),
+                    (
+                        f"{where}.params: profile {profile.id} computes '{derived.id}' from site parameter "
+                        f"'{derived.param}', which is not set"
+                    ),
+                )
             )
     known = {c.id for c in profile.channels} | {d.id for d in profile.derived}
     for unknown in sorted(set(device.params) - {d.param for d in profile.derived if d.param}):
-        problems.append(f"{where}.params.{unknown}: profile {profile.id} uses no such parameter")
+        problems.append(
+            (
+                (*loc, "params", unknown),
+                f"{where}.params.{unknown}: profile {profile.id} uses no such parameter",
+            )
+        )
     if device.report_on_change is not None:
+        deadband = (*loc, "report_on_change", "deadband")
         increments = {d.id for d in profile.derived if d.kind is DerivedKind.COUNTER_INCREMENT}
         for channel in sorted(set(device.report_on_change.deadband) & increments):
             problems.append(
-                f"{where}.report_on_change.deadband.{channel}: '{channel}' is an increment per poll; "
-                "suppressing some would lose rain. Put the deadband on the total instead"
+                (
+                    (*deadband, channel),
+                    (
+                        f"{where}.report_on_change.deadband.{channel}: '{channel}' is an increment per poll; "
+                        "suppressing some would lose rain. Put the deadband on the total instead"
+                    ),
+                )
             )
         for channel in sorted(set(device.report_on_change.deadband) - known):
             problems.append(
-                f"{where}.report_on_change.deadband.{channel}: profile {profile.id} has no such channel"
+                (
+                    (*deadband, channel),
+                    f"{where}.report_on_change.deadband.{channel}: profile {profile.id} has no such channel",
+                )
             )
     return problems
 

@@ -1,0 +1,96 @@
+"""Site files: a setting the gateway would silently ignore is an error, and every cross-check names the line
+and column where the setting was written (issue 21, defect 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load_site
+from gateway.inventory import resolve
+from pantau.config import ConfigError
+
+SITES = Path(__file__).parents[2] / "firmware_configs" / "sites"
+
+
+def write(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    text = (SITES / name).read_text()
+    assert old in text
+    path = tmp_path / name
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        resolve(load_site(path), path)
+    return str(caught.value).splitlines()
+
+
+def position(path: Path, needle: str) -> str:
+    """`line:column` of the first occurrence of `needle` in the file."""
+    for number, row in enumerate(path.read_text().splitlines(), 1):
+        if needle in row:
+            return f"{number}:{row.index(needle) + 1}"
+    raise AssertionError(needle)
+
+
+WIM = "device: {id: wim-1, profile: generic-wim-csv}"
+
+
+@pytest.mark.parametrize(
+    "setting", ["unit: 3", "address_base: 1", "poll_interval: 1s", "params: {datum_m: 1}"]
+)
+def test_modbus_settings_on_a_record_stream_are_errors(tmp_path: Path, setting: str) -> None:
+    path = write(
+        tmp_path,
+        "soekarno-hatta-km13.yaml",
+        WIM,
+        f"device: {{id: wim-1, profile: generic-wim-csv, {setting}}}",
+    )
+    key = setting.split(":", maxsplit=1)[0]
+    where = f"{path}:{position(path, key + ':')}: buses[0] 'wim-link'.device 'wim-1'.{key}"
+    assert problems(path) == [f"{where}: a record stream does not use it (it applies to Modbus devices)"]
+
+
+def test_a_disabled_record_stream_is_an_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "soekarno-hatta-km13.yaml",
+        WIM,
+        "device: {id: wim-1, profile: generic-wim-csv, enabled: false}",
+    )
+    (problem,) = problems(path)
+    assert problem.startswith(
+        f"{path}:{position(path, 'enabled')}: buses[0] 'wim-link'.device 'wim-1'.enabled: "
+    )
+    assert "a record stream cannot be disabled" in problem
+
+
+def test_a_road_class_on_a_river_gauge_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "ampal-mufakat.yaml", "kind: river_gauge\n", "kind: river_gauge\nroad_class: II\n")
+    where = f"{path}:{position(path, 'road_class')}: road_class"
+    assert problems(path) == [
+        f"{where}: a river_gauge site has no road; road_class applies to wim, weighbridge and mixed sites"
+    ]
+
+
+def test_cross_checks_name_line_and_column(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "ampal-mufakat.yaml",
+        "params: {mounting_height_m: 6.20}",
+        "params: {mounting_heigth_m: 6.20}",
+    )
+    found = problems(path)
+    assert (
+        f"{path}:{position(path, 'mounting_heigth_m')}: buses[0] 'rs485-1'.devices[0] 'wl-radar'.params."
+        in (found[-1])
+    )
+    assert all(line.startswith(f"{path}:") and line.split(":")[1].isdigit() for line in found), found
+
+
+def test_the_shipped_sites_pass() -> None:
+    for path in sorted(SITES.glob("*.yaml")):
+        assert resolve(load_site(path), path)
