@@ -61,8 +61,12 @@ ResolvedBus = ResolvedModbusBus | ResolvedRecordStream
 
 
 def with_address_base(profile: ModbusProfile, base: int) -> ModbusProfile:
-    """The profile with another address base, re-validated (a register 0 cannot be read with base 1)."""
-    return ModbusProfile.model_validate(profile.model_dump(by_alias=True) | {"address_base": base})
+    """The profile with another address base, re-validated (a register 0 cannot be read with base 1).
+
+    Only what the profile file set goes round again: a default written back would look set to validators
+    that refuse options a type ignores (`order` on a bit)."""
+    document = profile.model_dump(by_alias=True, exclude_unset=True)
+    return ModbusProfile.model_validate(document | {"address_base": base})
 
 
 Loc = tuple[str | int, ...]

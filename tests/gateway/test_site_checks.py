@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from drivers.modbus.config import ModbusProfile
+from drivers.profiles import find_profile, load_profile
 from gateway.config import load_site
-from gateway.inventory import resolve
+from gateway.inventory import ResolvedModbusBus, resolve
 from pantau.config import ConfigError
 
 SITES = Path(__file__).parents[2] / "firmware_configs" / "sites"
@@ -94,3 +96,17 @@ def test_cross_checks_name_line_and_column(tmp_path: Path) -> None:
 def test_the_shipped_sites_pass() -> None:
     for path in sorted(SITES.glob("*.yaml")):
         assert resolve(load_site(path), path)
+
+
+def test_an_address_base_override_revalidates_the_profile_as_written(tmp_path: Path) -> None:
+    # Defaults written back on the round trip looked set: `order: ABCD` on the radar's status bit.
+    path = write(
+        tmp_path, "ampal-mufakat.yaml", "        unit: 246\n", "        unit: 246\n        address_base: 1\n"
+    )
+    (bus, *_) = resolve(load_site(path), path)
+    assert isinstance(bus, ResolvedModbusBus)
+    _, devices = bus.build()
+    shipped = load_profile(find_profile("vegapuls-c21"))
+    assert devices[0].profile.address_base == 1
+    assert isinstance(shipped, ModbusProfile)
+    assert devices[0].profile.channels == shipped.channels
