@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,9 +74,31 @@ def validate_model(document: dict[str, Any], model: type[M], *, source: str, mar
         return model.model_validate(document)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=False)
-        problems = [f"{_location(error['loc'], document)}: {_plain(error['msg'])}" for error in errors]
-        positions = [marks.at(error["loc"]) if marks else None for error in errors]
-        raise ConfigError(source, problems, positions) from exc
+        problems: list[str] = []
+        locs: list[tuple[str | int, ...]] = []
+        for error in errors:
+            loc, message = tuple(error["loc"]), _plain(error["msg"])
+            if not loc:
+                loc, message = _named_item(message, document)
+            locs.append(loc)
+            problems.append(f"{_location(loc, document)}: {message}")
+        raise ConfigError(source, problems, [marks.at(loc) if marks else None for loc in locs]) from exc
+
+
+def _named_item(message: str, document: dict[str, Any]) -> tuple[tuple[str | int, ...], str]:
+    """A whole-document check that names an entry (`channel 'level': ...`): the place of the list item with
+    that `id`, and the message without the name it now shows in its place."""
+    for name in _QUOTED.findall(message):
+        for key, items in document.items():
+            if not isinstance(items, list):
+                continue
+            for index, item in enumerate(items):
+                if isinstance(item, dict) and item.get("id") == name:
+                    return (key, index), re.sub(rf"^[a-z_]+ '{re.escape(name)}':? ", "", message)
+    return (), message
+
+
+_QUOTED = re.compile(r"'([^']+)'")
 
 
 def _location(loc: tuple[int | str, ...], document: object) -> str:

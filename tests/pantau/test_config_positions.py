@@ -63,3 +63,18 @@ def test_a_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
     path.write_text("worker_id: a\n  writer: [\n")
     with pytest.raises(ConfigError, match=rf"^{path}:2:9: not valid YAML"):
         load_backend_config(path)
+
+
+def test_a_whole_profile_check_names_the_channel_and_its_line(tmp_path: Path) -> None:
+    # Cross-channel checks run on the whole profile; the channel they name gives the place.
+    text = (FIELD / "profiles" / "qdy30a.yaml").read_text()
+    bad = tmp_path / "qdy30a.yaml"
+    bad.write_text(
+        text.replace("unit_from: {channel: pressure_unit,", "unit_from: {channel: pressure_units,")
+    )
+    line = next(i for i, row in enumerate(bad.read_text().splitlines(), 1) if "id: water_column" in row)
+    with pytest.raises(ConfigError) as caught:
+        load_profile(bad)
+    assert str(caught.value) == (
+        f"{bad}:{line}:5: channels[4] 'water_column': unit_from names unknown channel 'pressure_units'"
+    )
