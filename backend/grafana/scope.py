@@ -3,6 +3,7 @@ dashboards and alert rules share (which series a rule selects at a site, which s
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeVar
@@ -10,7 +11,10 @@ from typing import Final, TypeVar
 from backend.grafana.queries import Sources
 from backend.grafana.settings import GrafanaSettings
 from backend.inventory import SiteInfo, SiteInventory
-from backend.rules.config import Rule, RulesFile, load_rules
+from backend.rules.config import Rule, RulesFile
+from backend.rules.coverage import load_checked_rules
+
+logger = logging.getLogger(__name__)
 
 #: Profile quantities the river dashboards draw.
 WATER_LEVEL: Final = "water_level"
@@ -27,8 +31,14 @@ class Scope:
 
     @classmethod
     def load(cls, sites: Path, rules: Path, settings: GrafanaSettings | None = None) -> Scope:
-        """Read the site files and the rules file (ConfigError naming the file on any problem)."""
-        return cls(SiteInventory.load(sites), load_rules(rules), settings or GrafanaSettings())
+        """Read the site files and the rules file, checked against them as the backend does at start
+        (ConfigError naming the file and line on any problem): a panel of a rule that selects nothing
+        would draw nothing."""
+        inventory = SiteInventory.load(sites)
+        loaded, warnings = load_checked_rules(rules, inventory.catalog())
+        for warning in warnings:
+            logger.warning("%s", warning)
+        return cls(inventory, loaded, settings or GrafanaSettings())
 
     @property
     def sources(self) -> Sources:

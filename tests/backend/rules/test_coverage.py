@@ -222,3 +222,12 @@ def test_cli_check_needs_the_inventory() -> None:
     result = CliRunner().invoke(cli, ["rules", "check", str(EXAMPLE)])
     assert result.exit_code == 2
     assert "Missing option '--sites'" in result.output
+
+
+def test_grafana_build_refuses_rules_that_select_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(TYPO)
+    arguments = ["grafana", "build", "--check", "--sites", str(SITES), "--rules", str(path)]
+    result = CliRunner().invoke(cli, [*arguments, "--out", str(tmp_path / "grafana")])
+    assert result.exit_code == 1, result.output
+    assert f"{path}:5:14: rules[0] 'banjir': select.site: no site 'ampal-mufakt'" in result.output
