@@ -11,6 +11,7 @@ from backend.cli import backend
 from backend.grafana.cli import grafana
 from backend.rules.cli import rules
 from drivers.modbus.cli import modbus, profile
+from drivers.serial_records.cli import records
 from drivers.sim.cli import simulate
 from gateway.cli import gateway
 from pantau import __version__
@@ -26,6 +27,7 @@ COMMAND_GROUPS: Final[tuple[click.Command, ...]] = (
     grafana,
     modbus,
     profile,
+    records,
     rules,
     simulate,
 )

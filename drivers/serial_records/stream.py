@@ -113,12 +113,25 @@ class RecordStream:
     # The pure pipeline: usable without I/O (replaying captured bytes, tests).
 
     def feed(self, chunk: bytes, received_at: datetime) -> list[VehicleRecord]:
-        """Bytes as they arrived -> the records they complete; bad frames are counted, never raised."""
-        self.counters.bytes_received += len(chunk)
+        """Bytes as they arrived -> the records they complete; bad frames are counted (and handed to
+        `on_reject`), never raised."""
         records = []
+        for event in self.feed_events(chunk, received_at):
+            if isinstance(event, Reject):
+                self._rejected(event)
+            else:
+                records.append(event)
+        return records
+
+    def feed_events(self, chunk: bytes, received_at: datetime) -> list[VehicleRecord | Reject]:
+        """Bytes as they arrived -> the records and rejects they complete, in frame order, counted (the
+        caller hands rejects on: `feed` and the link do)."""
+        self.counters.bytes_received += len(chunk)
+        records: list[VehicleRecord | Reject] = []
         for item in self._framer.feed(chunk):
             if isinstance(item, BadFrame):
-                self._malformed(Reject(received_at, "framing", None, item.problem, item.raw, len(item.raw)))
+                reject = Reject(received_at, "framing", None, item.problem, item.raw, len(item.raw))
+                records.append(self._malformed(reject))
                 continue
             self.counters.frames += 1
             try:
@@ -129,7 +142,9 @@ class RecordStream:
                 reason = classify(exc, weight_stream=self._weighbridge is not None)
                 raw = excerpt(exc.raw or item.payload)
                 size = len(item.payload)
-                self._malformed(Reject(received_at, reason, exc.field, exc.describe(), raw, size))
+                records.append(
+                    self._malformed(Reject(received_at, reason, exc.field, exc.describe(), raw, size))
+                )
             else:
                 if record is not None:
                     self.counters.records += 1
@@ -157,14 +172,18 @@ class RecordStream:
 
         return weigh
 
-    def _malformed(self, reject: Reject) -> None:
-        problem, raw = reject.problem, reject.raw
+    def _malformed(self, reject: Reject) -> Reject:
         by_reason = self.counters.rejects_by_reason
         self.counters.malformed += 1
         by_reason[reject.reason] = by_reason.get(reject.reason, 0) + 1
         self.counters.last_malformed = reject
+        return reject
+
+    def _rejected(self, reject: Reject) -> None:
+        """Hand a counted reject on, and log it (at most once a minute: the counters hold every one)."""
         if self._on_reject is not None:
             self._on_reject(reject)
+        problem, raw = reject.problem, reject.raw
         now = self._clock.monotonic()
         if self._malformed_logged_at is not None and now - self._malformed_logged_at < MALFORMED_LOG_INTERVAL:
             self._malformed_unlogged += 1
@@ -258,8 +277,12 @@ class RecordStream:
             if not delivered:
                 delivered = True
                 self._link_recovered()
-            for record in self.feed(chunk, self._clock.now()):
-                await on_record(record)
+            # In frame order, so a commissioning printout shows a reject where it arrived among vehicles.
+            for event in self.feed_events(chunk, self._clock.now()):
+                if isinstance(event, Reject):
+                    self._rejected(event)
+                else:
+                    await on_record(event)
 
     async def _close(self, writer: asyncio.StreamWriter) -> None:
         self.counters.connected = False
