@@ -197,6 +197,14 @@ class StaleRule(_RuleBase):
             raise ValueError("select: a gateway rule selects sites only (no channel or quantity)")
         if self.scope == "gateway" and self.select.device is not None:
             raise ValueError("select.device: a gateway rule selects sites only")
+        # Each scope reads only its own setting; the other one, set, would silently do nothing.
+        if self.scope == "device" and self.pending != timedelta(0):
+            raise ValueError(
+                "pending: the grace after an `offline` gateway status applies to scope: gateway only "
+                "(a device rule waits `after`)"
+            )
+        if self.scope == "gateway" and not self.inhibit_when_gateway_offline:
+            raise ValueError("inhibit_when_gateway_offline: applies to scope: device only")
         return self
 
 
@@ -348,6 +356,8 @@ class OdolRule(_VehicleRule):
             raise ValueError(f"alert_min_band: {self.alert_min_band!r} is not one of the bands")
         if self.alert_window <= timedelta(0):
             raise ValueError("alert_window: must be positive")
+        if not self.check_dimensions and self.dimension_tolerance_pct != 0:
+            raise ValueError("dimension_tolerance_pct: dimensions are not checked (check_dimensions: false)")
         return self
 
 

@@ -143,6 +143,19 @@ LEVELS = {"id": "muka-air", "kind": "levels", "levels": [{"name": "Siaga", "trig
             {"id": "x", "kind": "thresholds"},
             "rules[0] 'x': Input tag 'thresholds' found using 'kind' does not match",
         ),
+        # Settings a rule accepted and then ignored (issue 21): each is refused where it does nothing.
+        (
+            {"id": "s", "kind": "stale", "scope": "device", "pending": "2m"},
+            "rules[0] 's': pending: the grace after an `offline` gateway status applies to scope: gateway",
+        ),
+        (
+            {"id": "s", "kind": "stale", "scope": "gateway", "inhibit_when_gateway_offline": False},
+            "inhibit_when_gateway_offline: applies to scope: device only",
+        ),
+        (
+            {"id": "o", "kind": "odol", "check_dimensions": False, "dimension_tolerance_pct": 2},
+            "dimension_tolerance_pct: dimensions are not checked (check_dimensions: false)",
+        ),
     ],
 )
 def test_problems_name_the_rule_and_the_field(tmp_path: Path, rule: dict[str, Any], problem: str) -> None:
