@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 from collections import Counter
 from datetime import UTC, datetime
@@ -11,13 +12,16 @@ from typing import Any
 
 import pytest
 import serial
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from drivers.serial_records import MalformedRecord, RecordParser, RecordProfile, encode_record
+from drivers.serial_records import MalformedRecord, RecordParser, RecordProfile, VehicleRecord, encode_record
 from drivers.serial_records.config import DelimitedLayout
 from pantau.config import ConfigError
 from pantau.contract import Axle, Quality
-from tests.drivers.serial_records.conftest import make_profile
+from tests.drivers.serial_records.conftest import FIXED_DOC, make_profile
 from tests.drivers.serial_records.fleet import INTERLEAVED_DOC, Truck, fleet
+from tests.drivers.serial_records.test_encoder import fixed_records, through_the_wire
 from tests.drivers.serial_records.test_stream import (
     DEADLINE,
     eventually,
@@ -192,3 +196,23 @@ async def test_a_layout_reading_the_wrong_columns_is_flagged_on_nearly_every_rec
         (Quality.SUSPECT, "gvw_axle_sum_mismatch"): 94,
         (Quality.GOOD, None): 2,
     }
+
+
+@settings(max_examples=100)
+@given(record=fixed_records(), spacings=st.sampled_from(["n", "n-1"]))
+def test_per_axle_round_trip(record: VehicleRecord, spacings: str) -> None:
+    # The test-fixed layout (weight, tyres, spacing per axle) printed axle after axle instead of in runs.
+    document = copy.deepcopy(FIXED_DOC)
+    document["format"]["axles"] |= {"order": "per_axle", "spacings": spacings}
+    profile = make_profile(document)
+    assert through_the_wire(encode_record(record, profile), profile) == record
+
+
+@given(tail=st.binary(max_size=120))
+def test_random_bytes_after_the_record_type_only_raise_malformed_record(tail: bytes) -> None:
+    document = copy.deepcopy(INTERLEAVED_DOC)
+    document["encoding"] = "latin-1"
+    document["values"]["classes"] = {"3": "1-2.2", "4": "1.1-2.2"}
+    parser = RecordParser(make_profile(document))
+    with contextlib.suppress(MalformedRecord):
+        parser.parse(b"W" + tail, received_at=RECEIVED)
