@@ -13,7 +13,8 @@ import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from drivers.serial_records.errors import MalformedRecord
+from drivers.serial_records.encoder import frame_payload
+from drivers.serial_records.errors import MalformedRecord, UnencodableRecord
 from drivers.serial_records.layouts_config import WeightStreamLayout
 from drivers.serial_records.parser import RecordParser
 from drivers.serial_records.records import VehicleRecord
@@ -43,6 +44,10 @@ def _run(profile: RecordProfile, example: RecordExample) -> list[str]:
         frame = example.frame.encode(profile.encoding)
     except UnicodeEncodeError as exc:
         return [f"frame: {exc.object[exc.start : exc.end]!r} cannot be printed in {profile.encoding}"]
+    try:
+        frame_payload(frame, profile.framing)  # what the framer would cut differently is no single frame
+    except UnencodableRecord as exc:
+        return [f"frame {exc.args[0].removeprefix('record: ')} (give one record without its framing)"]
     try:
         parsed = _parse(profile, frame)
     except MalformedRecord as exc:

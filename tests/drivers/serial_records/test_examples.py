@@ -122,6 +122,13 @@ def test_a_layout_reading_the_wrong_columns_fails_its_example_at_its_line(tmp_pa
             {"frame": frame_text(TRUCK), "expect": {"record_id": 412}},
             "record_id: parsed '000412', expected 412",
         ),
+        (
+            {"frame": frame_text(TRUCK) + "\\r\\n", "expect": {"gvw_kg": 31640}},
+            (
+                f"frame {frame_text(TRUCK) + chr(13) + chr(10)!r} contains a framing marker "
+                "(give one record without its framing)"
+            ),
+        ),
     ],
 )
 def test_an_example_that_does_not_hold_says_how(example: dict[str, Any], problem: str) -> None:
