@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 from pydantic import ValidationError
@@ -17,7 +18,7 @@ from drivers.serial_records.config import RecordProfile, ValueMapping
 from drivers.serial_records.errors import MalformedRecord
 from drivers.serial_records.layouts import PrintedFields, cut_record
 from drivers.serial_records.layouts_config import DelimitedLayout, FixedLayout, RegexLayout
-from drivers.serial_records.quantities import Quantity, parse_integer, scaled
+from drivers.serial_records.quantities import Quantity, parse_integer, scaled, unit_factor
 from drivers.serial_records.records import VehicleRecord, describe_validation_error
 from drivers.serial_records.timestamps import parse_timestamp
 from drivers.serial_records.vehicle_classes import apply_class, normalise_class_code
@@ -121,7 +122,7 @@ def build_record(
         if not axles:
             raise MalformedRecord("is missing and there are no axle loads to add up", field="gvw")
         gvw = sum(axle["load_kg"] for axle in axles)
-    elif axles and not _gvw_fits_axles(gvw, axles, values.gvw_tolerance_pct):
+    elif axles and not _gvw_fits_axles(gvw, axles, values.gvw_tolerance_pct, _rounding_kg(read)):
         doubts.append(GVW_MISMATCH_REASON)
     error_code = read.text("error_code")
     if error_code is not None and error_code in values.no_error:
@@ -166,8 +167,11 @@ def build_record(
         raise MalformedRecord(f"not a valid vehicle: {describe_validation_error(exc)}") from exc
 
 
-def _gvw_fits_axles(gvw: float, axles: list[dict[str, Any]], tolerance_pct: float | None) -> bool:
-    """Whether the printed GVW is the sum of the axle loads within `tolerance_pct` of the larger of the two.
+def _gvw_fits_axles(
+    gvw: float, axles: list[dict[str, Any]], tolerance_pct: float | None, rounding_kg: float
+) -> bool:
+    """Whether the printed GVW is the sum of the axle loads within `tolerance_pct` of the larger of the two,
+    or within what rounding each printed figure can explain (a 150 kg motorcycle in 10 kg steps).
 
     Controllers print GVW as that sum (rounded); a layout reading the wrong columns as loads, or a failing
     axle sensor, shows here first.
@@ -175,7 +179,19 @@ def _gvw_fits_axles(gvw: float, axles: list[dict[str, Any]], tolerance_pct: floa
     if tolerance_pct is None:
         return True
     total: float = sum(axle["load_kg"] for axle in axles)
-    return abs(gvw - total) <= max(gvw, total) * tolerance_pct / 100
+    return abs(gvw - total) <= max(max(gvw, total) * tolerance_pct / 100, rounding_kg)
+
+
+def _rounding_kg(read: _Reader) -> float:
+    """Half a printed step of the GVW and of each axle load, added up: the most rounding can explain."""
+    units = read.values.units
+    texts = [(read.printed.values.get("gvw", ""), units.gvw)]
+    texts += [(text, units.axle_load) for text in read.printed.axles.get("axle_weight", [])]
+    steps = Decimal(0)
+    for text, unit in texts:
+        _, point, decimals = text.partition(".")
+        steps += unit_factor(unit, Quantity.MASS) * Decimal(10) ** -(len(decimals) if point else 0)
+    return float(steps / 2)
 
 
 def _timestamp(read: _Reader, received_at: datetime) -> datetime:

@@ -43,8 +43,9 @@ def csv_record(profile: RecordProfile, gvw: int, error: str = "0") -> VehicleRec
     return RecordParser(profile).parse(append_checksum(body, profile.checksum, ","), received_at=RECEIVED)
 
 
-def parse(profile: RecordProfile, truck: Truck) -> VehicleRecord:
-    return RecordParser(profile).parse(truck.line.removesuffix(b"\r\n"), received_at=RECEIVED)
+def parse(profile: RecordProfile, truck: Truck | bytes) -> VehicleRecord:
+    line = truck.line if isinstance(truck, Truck) else truck
+    return RecordParser(profile).parse(line.removesuffix(b"\r\n"), received_at=RECEIVED)
 
 
 # GVW against the axle loads ------------------------------------------------------------------------------
@@ -73,6 +74,15 @@ def test_the_gvw_tolerance_is_the_profile_s(wim_profile: RecordProfile) -> None:
     off = wim_profile.model_copy(update={"values": values.model_copy(update={"gvw_tolerance_pct": None})})
     assert csv_record(strict, 32100).reason == "gvw_axle_sum_mismatch"  # 1.4 % over
     assert csv_record(off, 3164).quality is Quality.GOOD
+
+
+@pytest.mark.parametrize(("gvw", "quality"), [(b"000159", Quality.GOOD), (b"000165", Quality.SUSPECT)])
+def test_what_rounding_explains_is_no_mismatch(gvw: bytes, quality: Quality) -> None:
+    # A motorcycle: axles printed in 10 kg steps (70 + 80 kg), GVW to the kg. 159 kg is 5.7 % off the
+    # axles' 150 but within the rounding of three printed figures (5 + 5 + 0.5 kg); 165 kg is not.
+    line = Truck("000600", "01", 30.0, [70, 80], [1.3]).line
+    record = parse(with_values(), line[:13] + gvw + line[19:])
+    assert (record.gvw_kg, record.quality) == (int(gvw), quality)
 
 
 def test_a_controller_error_comes_before_a_gvw_mismatch(wim_profile: RecordProfile) -> None:
