@@ -7,7 +7,7 @@ repeat nor skip a row however many series they hold, and a page stays correct wh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from backend.storage.model import FieldValue, Row, Series
@@ -21,6 +21,14 @@ def as_int(value: FieldValue | None) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value)
+
+
+def reading_value(cells: Mapping[str, FieldValue | None]) -> int | float | None:
+    """A reading's value: the exact integer where one was stored (`value_int`), else the float `value`."""
+    exact = cells.get("value_int")
+    if isinstance(exact, int) and not isinstance(exact, bool):
+        return exact
+    return as_float(cells.get("value"))
 
 
 def as_str(value: FieldValue | None) -> str | None:

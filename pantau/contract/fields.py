@@ -16,10 +16,14 @@ from pydantic import (
     AllowInfNan,
     AwareDatetime,
     BeforeValidator,
+    Field,
     PlainSerializer,
     Strict,
     StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
+    WrapValidator,
 )
 
 #: Identifiers of sites, devices, gateways, channels and rules: lower-case so `Ampal` and `ampal` can never
@@ -93,4 +97,30 @@ UtcDatetime = Annotated[
 #: as `ge`/`le`, which no JSON Schema validator reads).
 FiniteFloat = Annotated[float, Strict(), AllowInfNan(allow_inf_nan=False)]
 #: Integers (sequence numbers, counts, lanes) are strict for the same reason: `"5"` or `true` is refused.
+#: Every use bounds it (`Field(ge=..., le=...)`) within what storage holds (INT64_MAX).
 Count = Annotated[int, Strict()]
+
+#: The integers both storages hold (InfluxDB integer fields and SQLite INTEGER are signed 64-bit): a count
+#: beyond it passed the contract and was then refused by storage, far from the message that carried it.
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+#: Running totals (requests, errors, outbox depth): from 0 to what storage holds.
+Counter = Annotated[int, Strict(), Field(ge=0, le=INT64_MAX)]
+#: An integer measurement kept exact (a long-running counter, a code): JSON doubles hold integers exactly
+#: only up to 2**53, so an integer reading stays an integer end to end, within storage's int64.
+ExactInt = Annotated[int, Strict(), Field(ge=INT64_MIN, le=INT64_MAX)]
+
+
+def _one_number(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    # Both branches of the union fail alike on a string, a boolean or NaN: one problem for the field, not
+    # one per branch (`value.constrained-int: ...; value.float: ...`).
+    try:
+        return handler(value)
+    except ValidationError:
+        what = {bool: "a boolean", str: "a string", float: f"{value} (non-finite)"}.get(type(value), "this")
+        raise ValueError(f"{what} is not a valid number (an integer or a finite float)") from None
+
+
+#: A reading's number: an integer stays an integer (exact), anything else is a finite float. A JSON integer
+#: beyond int64 is a float (rounded), like any other number too large to count.
+ReadingNumber = Annotated[ExactInt | FiniteFloat, WrapValidator(_one_number)]

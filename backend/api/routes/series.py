@@ -28,7 +28,7 @@ from backend.api.params import (
 )
 from backend.api.problems import Problem
 from backend.api.routes.responses import CSV_OK
-from backend.api.rows import as_float, as_str, cut_series
+from backend.api.rows import as_str, cut_series, reading_value
 from backend.storage.model import Aggregate, Series, SeriesQuery
 from backend.storage.schema import READING
 
@@ -101,7 +101,7 @@ def router(ctx: ApiContext) -> APIRouter:
         else:
             for name in wanted:
                 query = SeriesQuery(
-                    READING, ("value", "quality"), start, end, tags=_tags(name), limit=limit + 1
+                    READING, ("value", "value_int", "quality"), start, end, tags=_tags(name), limit=limit + 1
                 )
                 results.append(_one(await ctx.storage.query(query)))
             results, cut = cut_series(results, limit)
@@ -113,7 +113,7 @@ def router(ctx: ApiContext) -> APIRouter:
             rows = [
                 SeriesRow(
                     time=rfc3339(row.time),
-                    value=as_float(row.values.get("value")),
+                    value=reading_value(row.values),
                     quality=as_str(row.values.get("quality")),
                 )
                 for row in found.rows
