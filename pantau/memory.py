@@ -1,9 +1,9 @@
 """Give memory the process no longer uses back to the operating system.
 
-A long-running worker's hourly passes (rollups, retention) allocate and free a few megabytes at once, on
-several threads (SQLite runs on threads of its own). glibc keeps freed memory in per-thread arenas for
-reuse, and fragmentation keeps most of it resident: a soak of the demo grew by a few MB an hour that
-Python's and SQLite's own counters did not show. `malloc_trim(0)` returns every free page of every arena
+A long-running worker allocates and frees all the time, on several threads (SQLite runs on threads of
+its own). glibc keeps freed memory in per-thread arenas for reuse, and fragmentation keeps much of it
+resident: a soak of the demo grew by a few MB an hour that Python's and SQLite's own counters did not
+show (the backend worker calls this once a minute). `malloc_trim(0)` returns every free page of every arena
 (glibc 2.8+ also releases pages inside the heap, not only its top). Elsewhere (musl, macOS) it does nothing.
 """
 
