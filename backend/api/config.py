@@ -89,6 +89,42 @@ class ReportSettings(ApiModel):
     max_age: Duration = Field(default=timedelta(days=7), description="Oldest observation time accepted")
 
 
+class RateLimit(ApiModel):
+    """A token bucket per client: `burst` calls at once, refilled at `per_minute`."""
+
+    burst: int = Field(ge=1, le=100_000, description="Calls a client may make at once")
+    per_minute: float = Field(gt=0, le=1_000_000, description="Calls a client regains per minute")
+
+
+class BodyCaps(ApiModel):
+    """Largest request body per route, in bytes; a larger one is refused (413) before it is read."""
+
+    reports: int = Field(default=16_384, ge=1024, le=1_048_576, description="POST /reports")
+    acknowledge: int = Field(default=4096, ge=512, le=1_048_576, description="POST /alerts/{id}/acknowledge")
+    other: int = Field(default=1024, ge=0, le=1_048_576, description="Any other route")
+
+
+class Limits(ApiModel):
+    """What one client may send and how often, so the API (served in the ingest process) can neither be
+    made to exhaust memory nor to starve ingest. The client is its address as the server sees it; behind a
+    reverse proxy, start uvicorn with the proxy's address trusted for X-Forwarded-For."""
+
+    body_bytes: BodyCaps = BodyCaps()
+    failed_auth: RateLimit = Field(
+        default=RateLimit(burst=10, per_minute=6),
+        description="Wrong or missing keys per client address; beyond: 429 until the bucket refills",
+    )
+    writes: RateLimit = Field(
+        default=RateLimit(burst=30, per_minute=60), description="Write calls (POST) per API key"
+    )
+    max_clients: int = Field(
+        default=10_000, ge=100, le=1_000_000, description="Clients the limiters remember (oldest forgotten)"
+    )
+    max_concurrency: int = Field(
+        default=64, ge=1, le=10_000, description="Connections served at once; beyond them 503"
+    )
+
+
 class ApiConfig(ApiModel):
     host: str = Field(default="127.0.0.1", min_length=1, max_length=253)
     port: int = Field(default=8000, ge=1, le=65535)
@@ -99,6 +135,7 @@ class ApiConfig(ApiModel):
     cors_origins: list[str] = Field(default=[], description="Origins allowed to call from a browser")
     caps: Caps = Caps()
     reports: ReportSettings = ReportSettings()
+    limits: Limits = Limits()
 
     @model_validator(mode="after")
     def _unique_names(self) -> ApiConfig:
