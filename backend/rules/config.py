@@ -430,7 +430,12 @@ def validate_rules(document: dict[str, Any], *, source: str, marks: Marks | None
             for error in errors
         ]
         raise ConfigError(
-            source, problems, [marks.at(error["loc"]) if marks else None for error in errors]
+            source,
+            problems,
+            [
+                marks.of_problem(error["loc"], error["msg"].removeprefix("Value error, ")) if marks else None
+                for error in errors
+            ],
         ) from exc
 
 

@@ -97,4 +97,8 @@ class StorageConfig(StorageModel):
     def _influx_needs_settings(self) -> StorageConfig:
         if self.backend == "influx" and self.influx is None:
             raise ValueError("backend 'influx' needs an `influx:` section with at least `url`")
+        # An `influx:` section under `backend: sqlite` would be read by nothing, and its operator would
+        # believe the readings go to InfluxDB. (`sqlite:` next to `influx:` is the documented fallback.)
+        if self.backend == "sqlite" and self.influx is not None:
+            raise ValueError("influx: not used with backend 'sqlite'; remove it, or say `backend: influx`")
         return self

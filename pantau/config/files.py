@@ -82,7 +82,11 @@ def validate_model(document: dict[str, Any], model: type[M], *, source: str, mar
                 loc, message = _named_item(message, document)
             locs.append(loc)
             problems.append(f"{_location(loc, document)}: {message}")
-        raise ConfigError(source, problems, [marks.at(loc) if marks else None for loc in locs]) from exc
+        positions = [
+            marks.of_problem(loc, _plain(error["msg"])) if marks else None
+            for loc, error in zip(locs, errors, strict=True)
+        ]
+        raise ConfigError(source, problems, positions) from exc
 
 
 def _named_item(message: str, document: dict[str, Any]) -> tuple[tuple[str | int, ...], str]:

@@ -7,12 +7,14 @@ the line and column of the entry's key, or of the item for list items: that is w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import yaml
 
 Path = tuple[str | int, ...]
+_LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_]*): ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,12 @@ class Marks:
                     found = self._table[path]
                     break
         return found
+
+    def of_problem(self, loc: Sequence[str | int], message: str) -> Mark | None:
+        """Where a problem is: a check over a whole entry that blames one of its fields by name
+        (`storage: influx: not used with ...`) points at that field, else at `loc`."""
+        field = _LEADING_FIELD.match(message)
+        return self.at([*loc, field.group(1)] if field else loc)
 
 
 def _walk(node: yaml.Node, path: Path, table: dict[Path, Mark]) -> None:

@@ -46,3 +46,11 @@ def test_every_measurement_has_a_bounded_retention_by_default() -> None:
     assert measurements <= set(schema.RETENTION), "a measurement without a retention class"
     assert all(kept[schema.RETENTION[m]] is not None for m in measurements)
     assert load_backend_config(EXAMPLE).storage.retention.long is not None
+
+
+def test_an_influx_section_under_backend_sqlite_is_an_error(tmp_path: Path) -> None:
+    # It was accepted and read by nothing: the readings went to SQLite while the file named an InfluxDB.
+    path = tmp_path / "backend.yaml"
+    path.write_text("storage:\n  backend: sqlite\n  influx: {url: 'http://127.0.0.1:8086'}\n")
+    with pytest.raises(ConfigError, match=rf"^{path}:3:3: storage: influx: not used with backend 'sqlite'"):
+        load_backend_config(path)

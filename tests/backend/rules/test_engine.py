@@ -128,7 +128,7 @@ def test_cli_check_fails_on_a_bad_file(tmp_path: Path) -> None:
     path.write_text("rules:\n  - {id: rate-x, kind: rate, window: 0s, levels: [{name: x, trigger: 1}]}\n")
     result = CliRunner().invoke(cli, ["rules", "check", str(path), "--sites", str(SITES)])
     assert result.exit_code == 1
-    assert f"{path}:2:5: rules[0] 'rate-x': window: must be positive" in result.output
+    assert f"{path}:2:30: rules[0] 'rate-x': window: must be positive" in result.output
 
 
 LEVELS_WITH_HOLD = {
