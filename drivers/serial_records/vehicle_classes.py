@@ -33,7 +33,8 @@ def normalise_class_code(code: object) -> str:
     text = str(code).strip()
     if not text:
         raise ValueError("a class code cannot be empty")
-    return str(int(text)) if text.isascii() and text.isdigit() else text
+    # Leading zeros dropped as text, not through int(): a printed class may be thousands of digits long.
+    return (text.lstrip("0") or "0") if text.isascii() and text.isdigit() else text
 
 
 def _check_configuration(text: str) -> str:

@@ -100,6 +100,20 @@ def test_class_codes_are_normalised(code: object, normalised: str) -> None:
     assert normalise_class_code(code) == normalised
 
 
+def test_a_class_code_of_thousands_of_digits_is_malformed_not_a_crash() -> None:
+    # int() refuses strings over 4,300 digits; the normalisation must not go through it.
+    profile = make_profile(
+        LATIN1_DOC,
+        framing={"kind": "lines", "max_length": 8000},
+        format={"kind": "delimited", "separator": ";", "fields": ["record_id", "vehicle_class", "gvw"]},
+        values={},
+    )
+    padded = RecordParser(profile).parse(b"17;" + b"0" * 4999 + b"8;12000", received_at=RECEIVED)
+    assert padded.vehicle_class == "8"
+    with pytest.raises(MalformedRecord, match=r"vehicle_class = '9{100}"):  # too long for a label
+        RecordParser(profile).parse(b"17;" + b"9" * 5000 + b";12000", received_at=RECEIVED)
+
+
 def test_a_class_gives_groups_and_tyres_where_spacing_gets_it_wrong() -> None:
     # A 2.0 m threshold splits the 2.8 m twin steer: 1-1-2.2, not in the JBI table. The class knows.
     unclassed = parse(with_values(), TRONTON)
