@@ -11,6 +11,7 @@ from pantau.contract.messages import (
     Axle,
     DeviceStatus,
     Dimensions,
+    GatewayClock,
     GatewayStatus,
     Message,
     OutboxStats,
@@ -72,6 +73,7 @@ def example_messages() -> dict[str, Message]:
             software_version="0.1.0",
             started_at=_T0.replace(hour=0),
             outbox=OutboxStats(depth=12, oldest_ts=_T0.replace(minute=0, second=0), dropped_total=0),
+            clock=GatewayClock(plausible=True, not_before=datetime(2026, 11, 28, tzinfo=UTC)),
         ),
         "device_status": DeviceStatus(
             site="ampal-mufakat",

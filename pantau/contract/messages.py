@@ -31,7 +31,13 @@ from pantau.contract.fields import (
     Unit,
     UtcDatetime,
 )
-from pantau.contract.schema_rules import ALERT_RULES, READING_RULES, VEHICLE_RULES, add_rules
+from pantau.contract.schema_rules import (
+    ALERT_RULES,
+    GATEWAY_CLOCK_RULES,
+    READING_RULES,
+    VEHICLE_RULES,
+    add_rules,
+)
 
 SCHEMA_VERSION: Final = 1
 #: Upper bound on channels in one poll: a generous device, not a denial-of-service vector.
@@ -60,6 +66,10 @@ class Quality(StrEnum):
     SUSPECT = "suspect"
     BAD = "bad"
     MISSING = "missing"
+    #: The value is as read, but its time cannot be trusted: the gateway's clock was implausible, or the
+    #: time was too far ahead of the message's arrival at the backend. Stored and shown, never used by
+    #: rules or `/latest` (docs/contract.md "Time").
+    CLOCK_SKEW = "clock_skew"
 
     @property
     def qartod_flag(self) -> int:
@@ -67,7 +77,13 @@ class Quality(StrEnum):
         return _QARTOD_FLAGS[self]
 
 
-_QARTOD_FLAGS: Final = {Quality.GOOD: 1, Quality.SUSPECT: 3, Quality.BAD: 4, Quality.MISSING: 9}
+_QARTOD_FLAGS: Final = {
+    Quality.GOOD: 1,
+    Quality.SUSPECT: 3,
+    Quality.BAD: 4,
+    Quality.MISSING: 9,
+    Quality.CLOCK_SKEW: 3,  # QARTOD's timing test: the value may be fine, its time is suspect
+}
 
 
 class Reason(StrEnum):
@@ -92,6 +108,12 @@ class Reason(StrEnum):
     SHUTDOWN = "shutdown"
     #: A counter channel's first poll since start: an increment needs a previous sample.
     NO_PREVIOUS_SAMPLE = "no_previous_sample"
+    #: Quality `clock_skew`, set by the gateway: its wall clock is before the software's release date.
+    CLOCK_BEFORE_RELEASE = "clock_before_release"
+    #: ... or its wall clock stepped against its monotonic clock by more than the bound, recently.
+    CLOCK_STEPPED = "clock_stepped"
+    #: ... set by the backend: the message's time is further ahead of its arrival than it allows.
+    CLOCK_AHEAD = "clock_ahead"
 
     @staticmethod
     def modbus_exception(code: int) -> str:
@@ -146,6 +168,23 @@ class Reading(ContractModel):
     def missing(cls, reason: str, detail: str | None = None, unit: str | None = None) -> Reading:
         """No value this poll (timeout, exception response, CRC error...)."""
         return cls(unit=unit, quality=Quality.MISSING, reason=reason, detail=detail)
+
+    def clock_skewed(self, reason: str, detail: str | None = None) -> Reading:
+        """This reading with quality `clock_skew`: the value kept, its time not to be believed. A missing
+        reading (nothing to date) or one already marked is returned as it is; a suspect or bad one says
+        what it was in `detail`."""
+        if self.quality in (Quality.MISSING, Quality.CLOCK_SKEW):
+            return self
+        if self.quality is not Quality.GOOD:
+            was = f"was {self.quality} ({self.reason})"
+            detail = f"{detail}; {was}" if detail else was
+        return self.model_copy(
+            update={
+                "quality": Quality.CLOCK_SKEW,
+                "reason": reason,
+                "detail": detail[:256] if detail else None,
+            }
+        )
 
 
 #: Validation context key set by the codec: on the wire, `schema_version` and `kind` must be spelled out
@@ -304,6 +343,33 @@ class OutboxStats(ContractModel):
     )
 
 
+class GatewayClock(ContractModel):
+    """The gateway's verdict on its own wall clock. While it is implausible, every reading and vehicle it
+    stamps carries quality `clock_skew` with the same reason."""
+
+    model_config = ConfigDict(json_schema_extra=lambda schema: add_rules(schema, GATEWAY_CLOCK_RULES))
+
+    plausible: bool
+    reason: ReasonCode | None = Field(
+        default=None, description="clock_before_release or clock_stepped; absent when plausible"
+    )
+    not_before: UtcDatetime = Field(
+        description="The software's release date: a wall clock before it is wrong"
+    )
+    step_s: FiniteFloat | None = Field(
+        default=None,
+        description="The last step of wall time against monotonic time beyond the bound (s, + ahead)",
+    )
+    stepped_at: UtcDatetime | None = Field(default=None, description="When that step was noticed")
+
+    @model_validator(mode="after")
+    def _reason_when_implausible(self) -> GatewayClock:
+        if self.plausible == (self.reason is not None):
+            msg = "a clock has a reason exactly when it is not plausible"
+            raise ValueError(msg)
+        return self
+
+
 class GatewayStatus(_GatewayMessage):
     """Retained gateway state. The gateway's MQTT Last Will is one of these with state `offline`,
     prepared at connect time with its own sequence number."""
@@ -314,6 +380,7 @@ class GatewayStatus(_GatewayMessage):
     software_version: Label | None = None
     started_at: UtcDatetime | None = None
     outbox: OutboxStats | None = None
+    clock: GatewayClock | None = None
 
 
 class DeviceStatus(_GatewayMessage):

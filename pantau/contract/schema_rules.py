@@ -17,7 +17,7 @@ from pydantic.config import JsonDict
 _GOOD: Final = {"properties": {"quality": {"const": "good"}}}
 _NOT_GOOD: Final = {
     "required": ["quality"],
-    "properties": {"quality": {"enum": ["suspect", "bad", "missing"]}},
+    "properties": {"quality": {"enum": ["suspect", "bad", "missing", "clock_skew"]}},
 }
 _NO_REASON: Final = {"properties": {"reason": {"type": "null"}}}
 _A_REASON: Final = {"required": ["reason"], "properties": {"reason": {"type": "string"}}}
@@ -46,6 +46,15 @@ VEHICLE_RULES: Final[list[dict[str, Any]]] = [
     {"not": {"required": ["quality"], "properties": {"quality": {"const": "missing"}}}},
     {"if": _GOOD, "then": _NO_REASON},
     {"if": _NOT_GOOD, "then": _A_REASON},
+]
+
+#: The gateway's clock: a reason exactly when it is not plausible.
+GATEWAY_CLOCK_RULES: Final[list[dict[str, Any]]] = [
+    {
+        "if": {"properties": {"plausible": {"const": True}}},
+        "then": {"properties": {"reason": {"type": "null"}}},
+        "else": {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
+    },
 ]
 
 #: Alert: a channel belongs to a device (the alert's topic names the device before the channel).

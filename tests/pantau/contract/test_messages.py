@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from pantau.contract import (
     Axle,
+    GatewayClock,
     Quality,
     Reading,
     Readings,
@@ -84,7 +85,38 @@ def test_numeric_string_is_not_accepted_as_a_value() -> None:
 
 
 def test_quality_maps_to_qartod_flags() -> None:
-    assert [q.qartod_flag for q in Quality] == [1, 3, 4, 9]
+    # clock_skew is QARTOD's timing test failing softly: the value may be right, its time is suspect.
+    assert {q.value: q.qartod_flag for q in Quality} == {
+        "good": 1, "suspect": 3, "bad": 4, "missing": 9, "clock_skew": 3
+    }  # fmt: skip
+
+
+def test_a_clock_skew_reading_keeps_its_value_and_needs_a_reason() -> None:
+    marked = Reading(value=0.5, unit="m").clock_skewed("clock_ahead", "10 years ahead")
+    assert (marked.quality, marked.value, marked.reason, marked.detail) == (
+        "clock_skew",
+        0.5,
+        "clock_ahead",
+        "10 years ahead",
+    )
+    message = Readings(
+        site="ampal-mufakat", gateway="gw-1", seq=1, ts=T0, device="wl-1", channels={"level": marked}
+    )
+    assert decode(encode(message)) == message
+    with pytest.raises(ValueError, match="needs a reason"):
+        Reading(value=0.5, quality=Quality.CLOCK_SKEW)
+    missing = Reading.missing("timeout")
+    assert missing.clock_skewed("clock_ahead") is missing
+
+
+def test_a_gateway_clock_has_a_reason_exactly_when_implausible() -> None:
+    not_before = datetime(2026, 11, 28, tzinfo=UTC)
+    assert GatewayClock(plausible=True, not_before=not_before).reason is None
+    GatewayClock(plausible=False, reason="clock_before_release", not_before=not_before)
+    with pytest.raises(ValueError, match="exactly when it is not plausible"):
+        GatewayClock(plausible=False, not_before=not_before)
+    with pytest.raises(ValueError, match="exactly when it is not plausible"):
+        GatewayClock(plausible=True, reason="clock_stepped", not_before=not_before)
 
 
 # Envelope -----------------------------------------------------------------------------------------------
