@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.alerts.notifiers import NotifierConfig
 from backend.api.config import ApiConfig
+from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW
 from backend.storage.config import StorageConfig
 from pantau.config import Duration, load_yaml_model
 from pantau.config.mqtt import MqttConnection
@@ -114,6 +115,13 @@ class BackendConfig(BackendModel):
         default=None, description="Folder of site files (as the gateways use): the inventory"
     )
     rules: RulesServiceConfig | None = Field(default=None, description="Evaluate rules in this worker")
+    clock_skew: Duration = Field(
+        default=DEFAULT_CLOCK_SKEW,
+        description=(
+            "How far ahead of its arrival a message's time may be; beyond it readings and vehicles are "
+            "stored with quality clock_skew, which rules and /latest ignore"
+        ),
+    )
     api: ApiConfig | None = Field(default=None, description="Serve the HTTP API from this worker")
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="Serve Prometheus metrics on 127.0.0.1:PORT"

@@ -61,7 +61,9 @@ class BackendWorker:
             max_payload_bytes=config.deadletter.max_payload_bytes,
         )
         self.writer = SpoolWriter(self.spool, self.storage, config.writer, clock=clock)
-        self.pipeline = IngestPipeline(self.spool, Topics(config.mqtt.topic_prefix), self.writer.notify)
+        self.pipeline = IngestPipeline(
+            self.spool, Topics(config.mqtt.topic_prefix), self.writer.notify, clock_skew=config.clock_skew
+        )
         self.subscriber = Subscriber(Subscription.ingest(config), self.pipeline, clock=clock)
         self.inventory = SiteInventory.load(config.sites) if config.sites else SiteInventory([])
         self.rules = RulesService(config, self.storage, self.inventory, timer=clock) if config.rules else None
@@ -80,6 +82,7 @@ class BackendWorker:
             self.rules,
             readiness_checks={"broker": self._broker_ready},
             instance=self.config.worker_id,
+            clock_skew=self.config.clock_skew,
         )
         return ApiServer(app, settings.host, settings.port)
 

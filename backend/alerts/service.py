@@ -27,6 +27,7 @@ from backend.alerts.journal import ack_entry, batch_entry, replay, tick_entry
 from backend.alerts.notifiers import Notifier, build_notifier
 from backend.alerts.state import RulesState, RulesStateError
 from backend.config import BackendConfig, RulesServiceConfig
+from backend.ingest.clock_skew import check_time
 from backend.ingest.subscriber import Incoming, Subscriber, Subscription
 from backend.rules import RuleEngine, RulesFile, load_rules
 from backend.rules.inventory import Inventory
@@ -66,6 +67,7 @@ class RulesService:
         if config.rules is None:
             raise ValueError("the rules service needs a `rules:` section")
         self.settings: RulesServiceConfig = config.rules
+        self.clock_skew = config.clock_skew
         self.clock = clock or timer.now
         self.timer = timer  # what the tick loop sleeps on
         self.topics = Topics(config.mqtt.topic_prefix)
@@ -120,6 +122,8 @@ class RulesService:
                 message = self._decode(incoming)
                 if message is None:
                     continue
+                # Marked before the journal records it, so a replay evaluates exactly what ran live.
+                message = check_time(message, now, self.clock_skew)
                 messages.append(message)
                 found, stored = evaluate(self.engine, message, now)
                 transitions.extend(found)

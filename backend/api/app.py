@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -24,6 +24,7 @@ from backend.api.problems import COMMON_PROBLEMS, PROBLEM_JSON, ProblemBody
 from backend.api.routes import alerts, health, latest, reports, series, vehicles
 from backend.api.routes import inventory as inventory_routes
 from backend.api.strictness import strict_request
+from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW
 from backend.inventory import SiteInventory
 from backend.storage.model import Storage
 from pantau.resilience import SYSTEM_CLOCK
@@ -41,6 +42,7 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     instance: str = "api",
     registry: CollectorRegistry | None = None,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
 ) -> FastAPI:
     """The API over one storage; `readiness_checks` (e.g. the MQTT subscription) join storage in /ready.
     `instance` (a slug, e.g. the worker id) tags citizen reports this process stores."""
@@ -53,6 +55,7 @@ def create_app(
         clock=clock or SYSTEM_CLOCK.now,
         readiness_checks=dict(readiness_checks or {}),
         instance=instance,
+        clock_skew=clock_skew,
     )
     app = FastAPI(
         dependencies=[Depends(strict_request)],  # unknown/repeated parameters 422, unacceptable Accept 406

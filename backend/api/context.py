@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from backend.alerts.book import AlertBook
 from backend.api.auth import KeyRing
@@ -26,3 +26,5 @@ class ApiContext:
     clock: Callable[[], datetime]
     readiness_checks: Mapping[str, ReadinessCheck]
     instance: str
+    #: How far ahead of now a stored time may be and still count (backend.yaml `clock_skew`).
+    clock_skew: timedelta

@@ -6,7 +6,9 @@ Pure: no I/O, so the rules for what is accepted are table-tested without a broke
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW, check_time
 from backend.ingest.spool import DeadLetter
 from backend.storage.model import Point
 from backend.storage.schema import to_points
@@ -19,13 +21,21 @@ class Accepted:
     points: list[Point]
 
 
-def triage(topic: str, payload: bytes, topics: Topics, received_at: float) -> Accepted | DeadLetter | None:
-    """Decode and check one message. None for an empty payload: someone cleared a retained topic, which is an
-    administrative act on the broker, not data (and not garbage either)."""
+def triage(
+    topic: str,
+    payload: bytes,
+    topics: Topics,
+    received_at: float,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+) -> Accepted | DeadLetter | None:
+    """Decode and check one message; a time more than `clock_skew` ahead of `received_at` is marked
+    (backend/ingest/clock_skew.py). None for an empty payload: someone cleared a retained topic, which is
+    an administrative act on the broker, not data (and not garbage either)."""
     if not payload:
         return None
     try:
         message = decode(payload, topic=topic, topics=topics)
     except ContractError as exc:
         return DeadLetter(topic, exc.reason, str(exc), payload, len(payload), received_at)
+    message = check_time(message, datetime.fromtimestamp(received_at, UTC), clock_skew)
     return Accepted(message, to_points(message))

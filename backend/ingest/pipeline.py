@@ -9,8 +9,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Final
 
+from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW
 from backend.ingest.intake import Accepted, triage
 from backend.ingest.spool import DeadLetter, Spool
 from backend.ingest.subscriber import Incoming
@@ -41,8 +43,11 @@ class IngestPipeline:
         topics: Topics,
         wake_writer: Callable[[], None],
         on_accepted: Callable[[list[Message]], None] | None = None,
+        *,
+        clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     ) -> None:
         self.spool = spool
+        self.clock_skew = clock_skew
         self.topics = topics
         self.wake_writer = wake_writer
         self.on_accepted = on_accepted
@@ -59,7 +64,9 @@ class IngestPipeline:
         for index, incoming in enumerate(batch):
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
-            outcome = triage(incoming.topic, incoming.payload, self.topics, incoming.received_at)
+            outcome = triage(
+                incoming.topic, incoming.payload, self.topics, incoming.received_at, self.clock_skew
+            )
             if outcome is None:
                 self.stats.ignored_total += 1
             elif isinstance(outcome, Accepted):

@@ -40,7 +40,7 @@ from backend.rules.rate import RateRunner
 from backend.rules.runner import Runner
 from backend.rules.stale import Liveness, StaleRunner
 from backend.rules.wim_drift import DriftUpdate, WimDriftRunner
-from pantau.contract import AlertTransition, DeviceStatus, GatewayStatus, Readings, Vehicle
+from pantau.contract import AlertTransition, DeviceStatus, GatewayStatus, Quality, Readings, Vehicle
 from pantau.contract.fields import SLUG_PATTERN
 
 logger = logging.getLogger(__name__)
@@ -135,6 +135,11 @@ class RuleEngine:
         for channel, reading in msg.channels.items():
             series = Series(msg.site, msg.device, channel)
             verdict = QcVerdict.of(reading)
+            if reading.quality is Quality.CLOCK_SKEW:
+                # Its time cannot be trusted, so it may not order anything: a reading dated years ahead
+                # would otherwise be the series' newest for years, and every real one after it "older".
+                verdicts[channel] = verdict
+                continue
             for qc in self._runners.qc:
                 if qc.selects(msg.site, msg.device, channel):
                     found, statuses = qc.check(series, reading, msg.ts)
@@ -160,6 +165,13 @@ class RuleEngine:
         out: list[tuple[str, Status]] = []
         verdicts: dict[str, OdolVerdict] = {}
         drift: list[DriftUpdate] = []
+        if msg.quality is Quality.CLOCK_SKEW:
+            # Weighed right, timed wrong: the verdict stands, but it joins no window and counts as no sign
+            # of life (see on_readings).
+            for odol in self._runners.odol:
+                if odol.selects_device(msg.site, msg.device):
+                    verdicts[odol.rule.id] = odol.verdict_only(series, msg)
+            return VehicleEvaluation(verdicts, drift, self._apply(self._site_heard(msg.site, now)))
         for odol in self._runners.odol:
             if odol.selects_device(msg.site, msg.device):
                 verdict, statuses = odol.judge(series, msg)

@@ -201,6 +201,11 @@ class OdolRunner(TrackedRunner):
         self._min_band = names.index(rule.alert_min_band) if rule.alert_min_band else None
         self.violations: dict[Series, dict[str, datetime]] = {}
 
+    def verdict_only(self, series: Series, vehicle: Vehicle) -> OdolVerdict:
+        """The vehicle's verdict without counting it in the alert's window (a vehicle whose time is wrong)."""
+        road_class = self.rule.road_class or self.inventory.road_class(series.site)
+        return judge(vehicle, self.rule, road_class, self.jbi, self.roads)
+
     def judge(self, series: Series, vehicle: Vehicle) -> tuple[OdolVerdict, list[Status]]:
         """The vehicle's verdict and the status of the (rule, site, device) alert."""
         road_class = self.rule.road_class or self.inventory.road_class(series.site)

@@ -80,9 +80,12 @@ class StaleRunner(Runner[StaleRule, Freshness]):
         return self.rule.scope == "gateway"
 
     def heard(self, site: str, device: str, channel: str, at: datetime, now: datetime) -> list[Status]:
-        """A usable reading of (site, device, channel) taken at `at`."""
+        """A usable reading of (site, device, channel) taken at `at`, arrived at `now`."""
         if self.gateway_scope or not self.selects(site, device, channel):
             return []
+        # No reading is fresher than its arrival: a time ahead of it (a gateway clock running fast) would
+        # otherwise keep the device "fresh" until that time, however long it then stays silent.
+        at = min(at, now)
         series = Series(site, device)
         fresh = self.state.get(series)
         if fresh is None:

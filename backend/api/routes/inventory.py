@@ -15,7 +15,7 @@ from backend.api.problems import Problem
 from backend.inventory import SiteInfo
 from backend.storage.model import SeriesQuery
 from backend.storage.schema import DEVICE_STATUS, READING, VEHICLE
-from pantau.contract.fields import LATEST_TIMESTAMP, SLUG_PATTERN
+from pantau.contract.fields import SLUG_PATTERN
 
 SitePath = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63, description="Site id")]
 
@@ -84,7 +84,8 @@ def _site(info: SiteInfo) -> Site:
 
 async def last_contact(ctx: ApiContext, site: str) -> tuple[dict[str, datetime], dict[str, str]]:
     """Per device: the time of its latest reading, vehicle or status; and its latest reported state."""
-    start = ctx.clock() - ctx.settings.caps.latest_lookback
+    now = ctx.clock()
+    start = now - ctx.settings.caps.latest_lookback
     contact: dict[str, datetime] = {}
     status: dict[str, str] = {}
     for measurement, field in ((READING, "seq"), (VEHICLE, "seq"), (DEVICE_STATUS, "state")):
@@ -92,7 +93,7 @@ async def last_contact(ctx: ApiContext, site: str) -> tuple[dict[str, datetime],
             measurement,
             (field,),
             start,
-            LATEST_TIMESTAMP,
+            now + ctx.clock_skew,  # a time a wrong clock put years ahead is no contact now
             tags={"site": site},
             group_by=("device",),
             limit=1,

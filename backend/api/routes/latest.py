@@ -1,4 +1,8 @@
-"""The latest value of every channel, with its quality and the current alert level (the flood map's call)."""
+"""The latest value of every channel, with its quality and the current alert level (the flood map's call).
+
+"Latest" is the newest reading whose time can be believed: none later than now plus the allowed clock skew,
+and none marked `clock_skew` (a reading a wrong clock dated years ahead is not the river's level now).
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,10 @@ from backend.api.routes.responses import CSV_OK
 from backend.api.rows import as_float, as_str
 from backend.storage.model import SeriesQuery, TagMatch
 from backend.storage.schema import READING
-from pantau.contract import AlertTransition
-from pantau.contract.fields import LATEST_TIMESTAMP
+from pantau.contract import AlertTransition, Quality
 
 _FIELDS = ("value", "text", "unit", "quality", "reason")
+_TIMED = tuple(quality.value for quality in Quality if quality is not Quality.CLOCK_SKEW)
 _CSV_COLUMNS = ("site", "device", "channel", "time", "value", "text", "unit", "quantity", "quality", "reason",
                 "alert_level", "alert_severity")  # fmt: skip
 
@@ -42,12 +46,14 @@ def router(ctx: ApiContext) -> APIRouter:
         for key, values in (("site", params.site), ("device", params.device), ("channel", params.channel)):
             if values:
                 tags[key] = tuple(values)
+        now = ctx.clock()
         query = SeriesQuery(
             READING,
             _FIELDS,
-            ctx.clock() - ctx.settings.caps.latest_lookback,
-            LATEST_TIMESTAMP,
+            now - ctx.settings.caps.latest_lookback,
+            now + ctx.clock_skew,
             tags=tags,
+            field_filters={"quality": _TIMED},
             group_by=("site", "device", "channel"),
             limit=1,
             descending=True,

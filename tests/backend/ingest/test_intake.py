@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from backend.ingest.intake import Accepted, triage
@@ -9,9 +11,11 @@ from backend.ingest.spool import DeadLetter
 from pantau.contract import Topics, encode
 from pantau.contract.examples import example_messages
 from tests.backend.ingest.corpus import Malformed, malformed_corpus
-from tests.harness.backend import readings, topic_for
+from tests.harness.backend import T0, readings, topic_for
 
 TOPICS = Topics("pantau/v1")
+#: When the test messages arrive: a day after the harness's readings and the contract's examples were taken.
+ARRIVAL = (T0 + timedelta(days=1)).timestamp()
 
 
 @pytest.mark.parametrize("case", malformed_corpus(), ids=lambda case: case.name)
@@ -34,7 +38,7 @@ def test_the_corpus_covers_every_reason_the_contract_names() -> None:
 
 def test_readings_become_one_point_per_channel() -> None:
     message = readings(7)
-    outcome = triage("pantau/v1/ampal-mufakat/wl-radar-1/readings", encode(message), TOPICS, 1.0)
+    outcome = triage("pantau/v1/ampal-mufakat/wl-radar-1/readings", encode(message), TOPICS, ARRIVAL)
     assert isinstance(outcome, Accepted)
     assert outcome.message == message
     assert sorted(p.tags["channel"] for p in outcome.points) == ["distance", "level", "signal_quality"]
@@ -47,10 +51,46 @@ def test_readings_become_one_point_per_channel() -> None:
 def test_other_gateway_messages_become_one_point(kind: str) -> None:
     message = example_messages()[kind]
     topic = topic_for(TOPICS, message)
-    outcome = triage(topic, encode(message), TOPICS, 1.0)
+    outcome = triage(topic, encode(message), TOPICS, ARRIVAL)
     assert isinstance(outcome, Accepted)
     assert [p.measurement for p in outcome.points] == [kind]
 
 
 def test_an_empty_payload_clears_a_retained_topic_and_is_ignored() -> None:
-    assert triage("pantau/v1/ampal-mufakat/status", b"", TOPICS, 1.0) is None
+    assert triage("pantau/v1/ampal-mufakat/status", b"", TOPICS, ARRIVAL) is None
+
+
+def test_readings_dated_ahead_of_arrival_are_stored_marked_clock_skew() -> None:
+    message = readings(7, at=T0 + timedelta(days=3653))  # a gateway clock ten years ahead
+    outcome = triage(topic_for(TOPICS, message), encode(message), TOPICS, T0.timestamp())
+    assert isinstance(outcome, Accepted)
+    by_channel = {p.tags["channel"]: p.fields for p in outcome.points}
+    assert by_channel["level"]["quality"] == "clock_skew" and by_channel["level"]["reason"] == "clock_ahead"
+    assert by_channel["level"]["value"] == message.channels["level"].value  # kept as read
+    assert by_channel["level"]["qc_flag"] == 3
+    assert "3653 days ahead of its arrival" in str(by_channel["level"]["detail"])
+    assert by_channel["signal_quality"]["quality"] == "missing"  # nothing to date: stays missing
+
+
+@pytest.mark.parametrize(
+    ("ahead", "marked"),
+    [
+        (timedelta(minutes=5), False),  # the default allowance, inclusive
+        (timedelta(minutes=5, seconds=1), True),
+        (-timedelta(days=14), False),  # a fortnight's outbox backlog: old is what a backlog looks like
+    ],
+)
+def test_only_a_time_beyond_the_allowed_skew_ahead_is_marked(ahead: timedelta, marked: bool) -> None:
+    message = readings(1, at=T0 + ahead)
+    outcome = triage(topic_for(TOPICS, message), encode(message), TOPICS, T0.timestamp())
+    assert isinstance(outcome, Accepted)
+    assert (outcome.message.channels["level"].quality == "clock_skew") is marked
+
+
+def test_the_allowed_skew_is_the_configured_one() -> None:
+    message = readings(1, at=T0 + timedelta(minutes=1))
+    outcome = triage(
+        topic_for(TOPICS, message), encode(message), TOPICS, T0.timestamp(), timedelta(seconds=30)
+    )
+    assert isinstance(outcome, Accepted)
+    assert outcome.message.channels["level"].quality == "clock_skew"
