@@ -37,6 +37,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from gateway.clock_sanity import ClockSanity
 from gateway.config import MqttConfig
 from gateway.dead_letters import Refusal
 from gateway.outbox import Builder, Outbox, OutboxMessage
@@ -90,6 +91,7 @@ class Publisher:
         identity: Identity,
         *,
         clock: Clock = SYSTEM_CLOCK,
+        clock_sanity: ClockSanity | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
@@ -97,6 +99,7 @@ class Publisher:
         self.topics = Topics(config.topic_prefix)
         self.stats = PublisherStats()
         self._clock = clock
+        self._clock_sanity = clock_sanity or ClockSanity(clock)
         self._backoff = Backoff(base=BACKOFF_BASE_S, cap=config.reconnect_cap.total_seconds())
         #: Spacing of a refused message's retries (only its `delay(attempt)` is used: no shared state).
         self._retry_backoff = Backoff(base=BACKOFF_BASE_S, cap=config.reconnect_cap.total_seconds())
@@ -382,6 +385,7 @@ class Publisher:
             software_version=__version__,
             started_at=self.identity.started_at,
             outbox=outbox,
+            clock=self._clock_sanity.check(),
         )
 
 

@@ -24,6 +24,7 @@ from drivers.modbus.bus import ModbusBus
 from drivers.serial_records.config import RecordProfile
 from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.stream import RecordStream, StreamCounters
+from gateway.clock_sanity import ClockSanity
 from gateway.config import SiteConfig
 from gateway.inventory import ResolvedModbusBus, ResolvedRecordStream, resolve
 from gateway.metrics import registry_for
@@ -57,7 +58,11 @@ class Gateway:
             clock=self.clock.time,
         )
         self.identity = Identity(site=site.site, gateway=site.gateway, started_at=self.clock.now())
-        self.publisher = Publisher(site.mqtt, self.outbox, self.identity, clock=self.clock)
+        #: One look-out on the wall clock for everything this gateway stamps (gateway/clock_sanity.py).
+        self.clock_sanity = ClockSanity(self.clock)
+        self.publisher = Publisher(
+            site.mqtt, self.outbox, self.identity, clock=self.clock, clock_sanity=self.clock_sanity
+        )
         self._buses: list[ModbusBus] = []
         self.pollers = [self._poller(bus) for bus in self.resolved if isinstance(bus, ResolvedModbusBus)]
         self.streams = [self._stream(bus) for bus in self.resolved if isinstance(bus, ResolvedRecordStream)]
@@ -78,6 +83,7 @@ class Gateway:
             topics=self.topics,
             status_interval=self.site.status_interval,
             clock=self.options.clock,
+            clock_sanity=self.clock_sanity,
         )
 
     def _stream(self, resolved: ResolvedRecordStream) -> tuple[RecordStream, str]:
@@ -92,11 +98,13 @@ class Gateway:
         topic = self.topics.vehicles(self.site.site, device)
 
         async def on_record(record: VehicleRecord) -> None:
+            verdict = self.clock_sanity.check()
+
             def build(seq: int) -> tuple[str, bytes, bool]:
                 message = record.to_message(
                     site=self.site.site, device=device, gateway=self.site.gateway, seq=seq
                 )
-                return topic, encode(message), False
+                return topic, encode(self.clock_sanity.vehicle(message, verdict)), False
 
             await self.store([build])
 

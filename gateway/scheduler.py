@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from drivers.modbus.device import ModbusDevice, PollResult
+from gateway.clock_sanity import ClockSanity
 from gateway.config import DeviceConfig, ReportOnChange
 from gateway.outbox import Builder
 from pantau.contract import DeviceStatus, Quality, Reading, Readings, Topics, encode
@@ -150,6 +151,7 @@ class BusPoller:
         topics: Topics,
         status_interval: timedelta = timedelta(seconds=60),
         clock: Clock = SYSTEM_CLOCK,
+        clock_sanity: ClockSanity | None = None,
     ) -> None:
         self.name = name
         self.devices = [d for d in devices if d.config.enabled]
@@ -158,6 +160,7 @@ class BusPoller:
         self.site, self.gateway, self.topics = site, gateway, topics
         self.status_interval = status_interval.total_seconds()
         self.clock = clock
+        self.clock_sanity = clock_sanity or ClockSanity(clock)
         self.polls_total = 0
 
     async def run(self) -> None:
@@ -201,6 +204,8 @@ class BusPoller:
             device.reschedule(self.clock.time())
             channels = device.to_publish(result.readings)
             if channels:
+                # A reading stamped by a clock the gateway knows is wrong says so (gateway/clock_sanity.py).
+                channels = self.clock_sanity.readings(channels, self.clock_sanity.check())
                 batch.append(self._readings_builder(device, result, channels))
             if changed or now - device.health.reported_at >= self.status_interval:
                 device.health.reported_at = now
