@@ -21,8 +21,16 @@ from drivers.modbus.bus import (
     TcpBusConfig,
     TransportError,
 )
-from drivers.modbus.codec import DecodeError, decode_number, decode_string
-from drivers.modbus.config import REGISTER_COUNT, ByteOrder, DataType, ModbusProfile, SerialDefaults, Table
+from drivers.modbus.codec import DecodeError, decode_byte, decode_number, decode_string
+from drivers.modbus.config import (
+    REGISTER_COUNT,
+    ByteOrder,
+    DataType,
+    ModbusProfile,
+    RegisterByte,
+    SerialDefaults,
+    Table,
+)
 from drivers.modbus.device import ModbusDevice, PollResult
 from drivers.modbus.errors import SILENT_UNIT_HINT
 from drivers.modbus.rtu import LineCounters
@@ -232,9 +240,10 @@ def print_readings(readings: dict[str, Reading], *, as_json: bool) -> None:
         return
     width = max(len(k) for k in readings)
     for key, r in readings.items():
-        shown = r.text if r.text is not None else ("" if r.value is None else f"{r.value:g}")
+        number = "" if r.value is None else (str(r.value) if isinstance(r.value, int) else f"{r.value:g}")
+        shown = r.text if r.text is not None else number
         if r.text is not None and r.value is not None:
-            shown = f"{r.value:g} ({r.text})"
+            shown = f"{number} ({r.text})"
         problem = f"  {r.reason}" + (f": {r.detail}" if r.detail else "") if r.reason else ""
         colour = {"good": "green", "suspect": "yellow"}.get(r.quality, "red")
         click.echo(
@@ -252,6 +261,9 @@ def _print_raw(
         values = [decode_string(words, order)]
     elif dtype is DataType.BIT:
         values = [[(w >> b) & 1 for b in range(16)] for w in words]
+    elif dtype in (DataType.INT8, DataType.UINT8):  # both bytes of each register: [high, low]
+        signed = dtype is DataType.INT8
+        values = [[decode_byte(w, part, signed=signed) for part in RegisterByte] for w in words]
     else:
         size = REGISTER_COUNT[dtype]
         try:

@@ -13,6 +13,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, model_validator
 
+from drivers.modbus.register_numbers import modicon_problem
 from drivers.profile_base import ProfileHeader, ProfileModel, SerialSettings
 from pantau.config import Duration
 from pantau.contract.fields import Slug, Unit
@@ -43,34 +44,53 @@ _FUNCTION_CODES: Final = {Table.COILS: 1, Table.DISCRETE_INPUTS: 2, Table.HOLDIN
 
 
 class DataType(StrEnum):
+    INT8 = "int8"  # one byte of a register (`byte: high|low`): status or decimal-point bytes on cheap sensors
+    UINT8 = "uint8"
     INT16 = "int16"
     UINT16 = "uint16"
     INT32 = "int32"
     UINT32 = "uint32"
     INT64 = "int64"
     UINT64 = "uint64"
+    FLOAT16 = "float16"  # IEEE 754 half precision in one register
     FLOAT32 = "float32"
     FLOAT64 = "float64"
     BIT = "bit"  # one bit of a register (`bit: 0..15`), or one coil/discrete input
-    STRING = "string"  # `length` registers, two ASCII characters each
+    STRING = "string"  # `length` registers, two ASCII characters each (or one, in the `byte` given)
 
     @property
     def is_float(self) -> bool:
-        return self in (DataType.FLOAT32, DataType.FLOAT64)
+        return self in (DataType.FLOAT16, DataType.FLOAT32, DataType.FLOAT64)
+
+    @property
+    def is_integer(self) -> bool:
+        """Types whose raw value is a whole number (bits included), kept exact unless scaling makes it
+        fractional."""
+        return self not in (DataType.FLOAT16, DataType.FLOAT32, DataType.FLOAT64, DataType.STRING)
 
 
 #: Registers each fixed-size type occupies.
 REGISTER_COUNT: Final = {
+    DataType.INT8: 1,
+    DataType.UINT8: 1,
     DataType.INT16: 1,
     DataType.UINT16: 1,
     DataType.INT32: 2,
     DataType.UINT32: 2,
     DataType.INT64: 4,
     DataType.UINT64: 4,
+    DataType.FLOAT16: 1,
     DataType.FLOAT32: 2,
     DataType.FLOAT64: 4,
     DataType.BIT: 1,
 }
+#: Types whose value sits in part of one register: a byte order means nothing for them (`byte`/`bit` say
+#: which part).
+_PART_OF_A_REGISTER: Final = (DataType.INT8, DataType.UINT8, DataType.BIT)
+#: Types a decimal-places register can have (often a byte of a register shared with a status byte).
+_DECIMALS_TYPES: Final = (DataType.INT8, DataType.UINT8, DataType.INT16, DataType.UINT16)
+#: Types of one whole register (and text, two characters per register): bytes can be swapped, words cannot.
+_BYTE_SWAP_ONLY: Final = (DataType.INT16, DataType.UINT16, DataType.FLOAT16, DataType.STRING)
 
 
 class ByteOrder(StrEnum):
@@ -86,6 +106,13 @@ class ByteOrder(StrEnum):
     DCBA = "DCBA"
 
 
+class RegisterByte(StrEnum):
+    """Which byte of a register holds an 8-bit value (or a string's one character per register)."""
+
+    HIGH = "high"  # the first byte on the wire (bits 15..8)
+    LOW = "low"  # the second byte (bits 7..0)
+
+
 class UnitFrom(ProfileModel):
     """The device reports its unit in another register: convert to the channel's `unit` by code."""
 
@@ -96,6 +123,16 @@ class UnitFrom(ProfileModel):
 class ChannelSpec(ProfileModel):
     """One value read from the device."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _six_digit_modicon(cls, data: object) -> object:
+        # Before the range check, which would only say "at most 65536": 400107 is holding register 107.
+        if isinstance(data, dict) and isinstance(data.get("register"), int) and data["register"] > 65536:
+            problem = modicon_problem(data["register"], str(data.get("table", Table.HOLDING)))
+            if problem:
+                raise ValueError(problem)
+        return data
+
     id: Slug
     # `register` in YAML; not the attribute name, which pydantic's ABC base already uses.
     number: int = Field(alias="register", ge=0, le=65536, description="Register/coil number as in the manual")
@@ -103,6 +140,10 @@ class ChannelSpec(ProfileModel):
     type: DataType = DataType.UINT16
     order: ByteOrder = ByteOrder.ABCD
     bit: int | None = Field(default=None, ge=0, le=15, description="For type bit on a register table")
+    byte: RegisterByte | None = Field(
+        default=None,
+        description="int8/uint8: the register's high or low byte; string: one character per register, there",
+    )
     length: int | None = Field(default=None, ge=1, le=64, description="Registers of a string")
     scale: float = 1.0
     offset: float = 0.0
@@ -143,6 +184,31 @@ class ChannelSpec(ProfileModel):
             raise ValueError("scale 0 would turn every reading into 0")
         return self
 
+    @model_validator(mode="after")
+    def _options_mean_something(self) -> ChannelSpec:
+        # An option a type ignores is a profile that does not say what the device says (`order: DCBA` on a
+        # bit passed every check and did nothing): each option is honoured by the type, or refused here.
+        where = f"channel '{self.id}' (type {self.type})"
+        if (self.type in (DataType.INT8, DataType.UINT8)) and self.byte is None:
+            raise ValueError(f"{where}: `byte: high` or `byte: low` says which byte of the register it is")
+        if self.byte is not None and self.type not in (DataType.INT8, DataType.UINT8, DataType.STRING):
+            raise ValueError(f"{where}: `byte` applies only to int8, uint8 and string (one character each)")
+        if "order" in self.model_fields_set:
+            self._check_order(where)
+        if self.enum is not None and not self.type.is_integer:
+            raise ValueError(f"{where}: `enum` maps integer codes; a {self.type} value is not a code")
+        return self
+
+    def _check_order(self, where: str) -> None:
+        if self.type in _PART_OF_A_REGISTER or (self.type is DataType.STRING and self.byte is not None):
+            part = "`bit`" if self.type is DataType.BIT else "`byte`"
+            raise ValueError(f"{where}: `order: {self.order}` means nothing here ({part} picks the value)")
+        if self.type in _BYTE_SWAP_ONLY and self.order not in (ByteOrder.ABCD, ByteOrder.BADC):
+            raise ValueError(
+                f"{where}: `order: {self.order}` swaps words, and this value has none: "
+                "ABCD (as sent) or BADC (bytes swapped)"
+            )
+
     @property
     def register_count(self) -> int:
         return self.length if self.type is DataType.STRING and self.length else REGISTER_COUNT[self.type]
@@ -172,6 +238,16 @@ class DerivedSpec(ProfileModel):
         needs_param = self.kind is not DerivedKind.COUNTER_INCREMENT
         if needs_param != (self.param is not None):
             raise ValueError(f"derived kind '{self.kind}' {'needs' if needs_param else 'takes no'} `param`")
+        if self.kind is not DerivedKind.COUNTER_INCREMENT:
+            # Ignored here once, and a Keller profile's `scale: 10.197` gave a level in "bar plus metres".
+            if self.scale != 1.0:
+                raise ValueError(
+                    f"scale applies only to counter_increment; {self.kind} combines '{self.param}' and "
+                    f"'{self.source}' unscaled: put the scale on channel '{self.source}' (10.197 turns bar "
+                    "into metres of water)"
+                )
+            if self.counter_bits != 32:
+                raise ValueError("counter_bits applies only to counter_increment")
         return self
 
 
@@ -193,6 +269,11 @@ class ModbusProfile(ProfileHeader):
         default=None, ge=0, le=MODBUS_MAX_REGISTERS, description="Unused registers a read may span at most"
     )
     reply_delay: Duration = Field(default=timedelta(0), description="The device's turnaround before replying")
+    plain_register_numbers: bool = Field(
+        default=False,
+        description="The map really numbers registers 10001-49999 (SunSpec's start at 40000): do not read "
+        "them as Modicon 1xxxx/3xxxx/4xxxx numbering",
+    )
     channels: Annotated[list[ChannelSpec], Field(min_length=1, max_length=256)]
     derived: tuple[DerivedSpec, ...] = ()
 
@@ -211,6 +292,9 @@ class ModbusProfile(ProfileHeader):
         return self
 
     def _check_references(self, channel: ChannelSpec, by_id: dict[str, ChannelSpec]) -> None:
+        modicon = modicon_problem(channel.number, channel.table, plain_allowed=self.plain_register_numbers)
+        if modicon:
+            raise ValueError(f"channel '{channel.id}': {modicon}")
         if channel.number - self.address_base < 0:
             raise ValueError(f"channel '{channel.id}': register {channel.number} is below address_base")
         if channel.number - self.address_base + channel.register_count > 65536:
@@ -219,8 +303,10 @@ class ModbusProfile(ProfileHeader):
             raise ValueError(f"channel '{channel.id}' needs more registers than max_registers_per_request")
         if channel.decimals_from is not None:
             source = by_id.get(channel.decimals_from)
-            if source is None or source.type not in (DataType.INT16, DataType.UINT16):
-                raise ValueError(f"channel '{channel.id}': decimals_from must name an int16/uint16 channel")
+            if source is None or source.type not in _DECIMALS_TYPES:
+                raise ValueError(
+                    f"channel '{channel.id}': decimals_from must name an int8/uint8/int16/uint16 channel"
+                )
         if channel.unit_from is not None and channel.unit_from.channel not in by_id:
             raise ValueError(
                 f"channel '{channel.id}': unit_from names unknown channel '{channel.unit_from.channel}'"

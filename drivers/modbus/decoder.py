@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from drivers.modbus.codec import DecodeError, decode_bit, decode_number, decode_string
+from drivers.modbus.codec import DecodeError, decode_bit, decode_byte, decode_number, decode_string
 from drivers.modbus.config import ChannelSpec, DataType, DerivedKind, DerivedSpec, ModbusProfile
 from pantau.contract import Quality, Reading, Reason
+from pantau.contract.fields import INT64_MAX, INT64_MIN
 
 #: Decimal-places registers beyond this are a wiring or map error, not a real transmitter setting.
 MAX_DECIMALS: Final = 6
@@ -91,7 +92,7 @@ class DeviceDecoder:
                 "no_previous_sample", "first poll since start: no increment yet", spec.unit
             )
         delta, reason = counter_delta(previous, raw, spec.counter_bits)
-        reading = Reading(value=_tidy(delta * spec.scale), unit=spec.unit)
+        reading = Reading(value=_scaled(delta, spec.scale, 0.0), unit=spec.unit)
         if reason is not None:
             return reading.model_copy(update={"quality": Quality.SUSPECT, "reason": reason})
         return reading
@@ -116,9 +117,11 @@ def counter_delta(previous: int, current: int, bits: int) -> tuple[int, str | No
 
 def _raw_value(spec: ChannelSpec, words: list[int]) -> int | float | str:
     if spec.type is DataType.STRING:
-        return decode_string(words, spec.order)
+        return decode_string(words, spec.order, spec.byte)
     if spec.type is DataType.BIT:
         return int(bool(words[0])) if spec.table.is_bits else decode_bit(words[0], spec.bit or 0)
+    if spec.type in (DataType.INT8, DataType.UINT8) and spec.byte is not None:
+        return decode_byte(words[0], spec.byte, signed=spec.type is DataType.INT8)
     return decode_number(words, spec.type, spec.order)
 
 
@@ -130,6 +133,10 @@ def _reading(spec: ChannelSpec, values: Mapping[str, int | float | str]) -> Read
         )
     if spec.type.is_float and not math.isfinite(raw):
         return Reading.measured(raw, spec.unit)
+    if isinstance(raw, int) and spec.decimals_from is None and spec.unit_from is None:
+        exact = _scaled(raw, spec.scale, spec.offset)
+        if isinstance(exact, int):  # an integer stays exact end to end (a counter past 2**53)
+            return _checked(Reading(value=exact, unit=spec.unit), spec, raw, values)
     value = float(raw)
     if spec.decimals_from is not None:
         decimals = values.get(spec.decimals_from)
@@ -152,14 +159,32 @@ def _reading(spec: ChannelSpec, values: Mapping[str, int | float | str]) -> Read
         value *= factor
     if not math.isfinite(value):  # a huge float64 times its scale: over range, never a crash
         return Reading.measured(value, spec.unit)
-    if value != raw:  # only arithmetic leaves binary noise; a plain counter must stay exact
+    if value != float(raw):  # only arithmetic leaves binary noise; an untouched value passes as read
         value = _tidy(value)
-    reading = Reading(value=value, unit=spec.unit)
-    if spec.enum is not None:
+    return _checked(Reading(value=value, unit=spec.unit), spec, raw, values)
+
+
+def _checked(
+    reading: Reading, spec: ChannelSpec, raw: float, values: Mapping[str, int | float | str]
+) -> Reading:
+    """A decoded number with its enum name, the device's own invalid flags and the physical range applied."""
+    value = reading.value
+    if spec.enum is not None and value is not None:
         name = spec.enum.get(int(raw))
         reading = Reading(value=value, text=name) if name else _suspect(value, "unknown_code", f"code {raw}")
     reading = _check_invalid_when(reading, spec, values)
     return _check_range(reading, spec.range)
+
+
+def _scaled(raw: int, scale: float, offset: float) -> int | float:
+    """`raw * scale + offset`, as an exact integer when both are whole numbers and the result fits the
+    contract's int64 (storage's integers); otherwise a float with the binary noise tidied away."""
+    if scale.is_integer() and offset.is_integer():
+        exact = raw * int(scale) + int(offset)
+        if INT64_MIN <= exact <= INT64_MAX:
+            return exact
+        return float(exact)  # a uint64 past int64: the float storage can hold, rounded
+    return _tidy(raw * scale + offset)
 
 
 def _check_invalid_when(

@@ -42,7 +42,7 @@ def test_a_good_profile_loads(tmp_path: Path) -> None:
     [
         (
             ("type: float32", "type: float23"),
-            r"channels\[0\] 'level'\.type: Input should be 'int16', 'uint16'",
+            r"channels\[0\] 'level'\.type: Input should be 'int8', 'uint8', 'int16', 'uint16'",
         ),
         (("register: 10", "register: -1"), r"channels\[0\] 'level'\.register: Input should be greater than"),
         (
@@ -53,7 +53,7 @@ def test_a_good_profile_loads(tmp_path: Path) -> None:
         (("type: float32", "type: string"), r"`length` \(registers\) is required for type 'string'"),
         (
             ("unit: m", "unit: m\n    decimals_from: nowhere"),
-            r"decimals_from must name an int16/uint16 channel",
+            r"decimals_from must name an int8/uint8/int16/uint16 channel",
         ),
         (("id: dev", "id: other"), r"id: 'other' must match the file name 'dev'"),
     ],

@@ -102,6 +102,24 @@ def test_raw_read_prints_registers_and_decoded_values(simulated_tcp: int) -> Non
     assert json.loads(result.stdout)["registers"][:4] == [1, 0, 7, 3]  # address, baud code, mH2O, 3 decimals
 
 
+def test_raw_read_as_bytes_shows_the_high_and_low_byte_of_each_register(simulated_tcp: int) -> None:
+    result = read_over_tcp(simulated_tcp, "--address", "2", "--count", "2", "--type", "int8", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["values"] == [[0, 7], [0, 3]]  # unit code 7, 3 decimals
+
+
+def test_profile_check_refuses_an_option_the_type_ignores(tmp_path: Path) -> None:
+    # `order: DCBA` on a bit once passed `profile check` and was ignored (issue 21, defect 6).
+    path = tmp_path / "pump.yaml"
+    path.write_text(
+        "id: pump\nprotocol: modbus\nmanufacturer: x\nmodel: x\nchannels:\n"
+        "  - {id: running, register: 1, type: bit, bit: 2, order: DCBA}\n"
+    )
+    result = pantau("profile", "check", str(path))
+    assert result.returncode == 1
+    assert "channel 'running' (type bit): `order: DCBA` means nothing here" in result.stderr
+
+
 def test_read_of_an_unmapped_register_reports_the_exception(simulated_tcp: int) -> None:
     result = read_over_tcp(simulated_tcp, "--address", "900")
     assert result.returncode == 1

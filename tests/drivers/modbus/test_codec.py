@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.modbus.codec import DecodeError, decode_bit, decode_number, decode_string
-from drivers.modbus.config import ByteOrder, DataType
-from drivers.modbus.encoder import encode_number, encode_string
+from drivers.modbus.codec import DecodeError, decode_bit, decode_byte, decode_number, decode_string
+from drivers.modbus.config import ByteOrder, DataType, RegisterByte
+from drivers.modbus.encoder import encode_byte, encode_number, encode_string
 
 A, C, B, D = ByteOrder.ABCD, ByteOrder.CDAB, ByteOrder.BADC, ByteOrder.DCBA
 
@@ -39,6 +39,12 @@ CASES = [
     ([0x0100], DataType.INT16, B, 1),
     ([0x8000], DataType.INT16, A, -32768),
     ([0x087D], DataType.INT16, A, 2173),
+    # float16 (IEEE 754 binary16): sign, 5 exponent bits (bias 15), 10 fraction bits
+    ([0x3C00], DataType.FLOAT16, A, 1.0),
+    ([0xC000], DataType.FLOAT16, A, -2.0),
+    ([0x4170], DataType.FLOAT16, A, 2.7188),  # 2.71875, shown to the 5 digits binary16 holds
+    ([0x7041], DataType.FLOAT16, B, 2.7188),
+    ([0x7BFF], DataType.FLOAT16, A, 65504.0),
 ]
 
 
@@ -74,6 +80,30 @@ def test_strings_drop_padding_and_honour_byte_swap() -> None:
     assert encode_string("AB12", 3) == [0x4142, 0x3132, 0x0000]
 
 
+@pytest.mark.parametrize(
+    ("word", "dtype", "byte", "value"),
+    [
+        (0x12FE, DataType.UINT8, RegisterByte.HIGH, 0x12),
+        (0x12FE, DataType.UINT8, RegisterByte.LOW, 0xFE),
+        (0x12FE, DataType.INT8, RegisterByte.LOW, -2),
+        (0x8001, DataType.INT8, RegisterByte.HIGH, -128),
+        (0x7F80, DataType.INT8, RegisterByte.HIGH, 127),
+    ],
+)
+def test_bytes_of_a_register(word: int, dtype: DataType, byte: RegisterByte, value: int) -> None:
+    assert decode_byte(word, byte, signed=dtype is DataType.INT8) == value
+    other = word & 0xFF if byte is RegisterByte.HIGH else word & 0xFF00
+    assert encode_byte(value, dtype, byte) | other == word
+
+
+def test_one_character_per_register() -> None:
+    # A display's text as one ASCII character in the low byte of each register (the high byte left 0).
+    assert decode_string([0x0041, 0x0042, 0x0031, 0x0000], byte=RegisterByte.LOW) == "AB1"
+    assert decode_string([0x4100, 0x4200, 0x2000], byte=RegisterByte.HIGH) == "AB"
+    assert decode_string([0xFF41, 0x0042], byte=RegisterByte.LOW) == "AB"  # the other byte is ignored
+    assert encode_string("AB1", 4, byte=RegisterByte.LOW) == [0x0041, 0x0042, 0x0031, 0x0000]
+
+
 def test_bits() -> None:
     assert [decode_bit(0b1010_0000_0000_0001, bit) for bit in (0, 1, 13, 15)] == [1, 0, 1, 1]
 
@@ -86,7 +116,8 @@ def test_wrong_word_counts_and_values_are_decode_errors(words: list[int], dtype:
         decode_number(words, dtype)
 
 
-numeric_types = st.sampled_from([t for t in DataType if t not in (DataType.BIT, DataType.STRING)])
+PART_OF_A_REGISTER = (DataType.BIT, DataType.STRING, DataType.INT8, DataType.UINT8)
+numeric_types = st.sampled_from([t for t in DataType if t not in PART_OF_A_REGISTER])
 
 
 @given(dtype=numeric_types, order=st.sampled_from(list(ByteOrder)), data=st.data())
@@ -102,10 +133,12 @@ def test_encode_decode_round_trip(dtype: DataType, order: ByteOrder, data: st.Da
     if dtype in bounds:
         value: float = data.draw(st.integers(*bounds[dtype]))
     else:
-        width = 32 if dtype is DataType.FLOAT32 else 64
-        value = data.draw(st.floats(allow_nan=False, allow_infinity=False, width=width))
+        width = {DataType.FLOAT16: 16, DataType.FLOAT32: 32}.get(dtype, 64)
+        value = data.draw(st.floats(allow_nan=False, allow_infinity=False, width=width))  # type: ignore[arg-type]
     decoded = decode_number(encode_number(value, dtype, order), dtype, order)
     if dtype is DataType.FLOAT32:
         assert decoded == float(f"{value:.7g}")
+    elif dtype is DataType.FLOAT16:
+        assert decoded == float(f"{value:.5g}")
     else:
         assert decoded == value
