@@ -217,6 +217,11 @@ def gateway_status_point(message: GatewayStatus) -> Point:
         fields["outbox_dropped_total"] = message.outbox.dropped_total
         if message.outbox.oldest_ts is not None:
             fields["outbox_age_s"] = max(0.0, (message.ts - message.outbox.oldest_ts).total_seconds())
+    if message.clock is not None:  # the gateway's verdict on its own clock (docs/contract.md "Time")
+        fields["clock_plausible"] = 1 if message.clock.plausible else 0
+        _put(fields, "clock_reason", message.clock.reason)
+        if message.clock.step_s is not None:
+            fields["clock_step_s"] = float(message.clock.step_s)
     return Point(GATEWAY_STATUS, {"site": message.site}, fields, time_ns(message.ts))
 
 

@@ -18,7 +18,8 @@ from gateway.config import DeviceConfig, MqttConfig
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity, Publisher
 from gateway.scheduler import BusPoller, ScheduledDevice
-from pantau.contract import GatewayStatus, Quality, Reading, Readings, Topics, decode
+from pantau.contract import GatewayStatus, Quality, Reading, Readings, Topics, Vehicle, decode, encode
+from pantau.contract.examples import example_messages
 from pantau.resilience import VirtualClock
 from tests.harness.modbus import ModbusServerFactory, shipped_modbus_profile
 
@@ -46,6 +47,21 @@ def test_a_clock_before_the_release_is_implausible_and_marks_readings() -> None:
     assert marked["distance"].quality is Quality.CLOCK_SKEW
     assert "was suspect (spike)" in (marked["distance"].detail or "")
     assert marked["signal_quality"] == channels["signal_quality"]  # nothing to date
+
+
+def test_a_vehicle_weighed_under_an_implausible_clock_is_marked() -> None:
+    vehicle = example_messages()["vehicle"]
+    assert isinstance(vehicle, Vehicle)
+    sanity = ClockSanity(VirtualClock(BOOTED_IN_THE_PAST))
+    marked = sanity.vehicle(vehicle, sanity.check())
+    assert (marked.quality, marked.reason, marked.gvw_kg) == (
+        Quality.CLOCK_SKEW,
+        "clock_before_release",
+        vehicle.gvw_kg,
+    )
+    assert decode(encode(marked)) == marked  # still a valid contract message
+    plausible = ClockSanity(VirtualClock(START))
+    assert plausible.vehicle(vehicle, plausible.check()) is vehicle
 
 
 def test_a_clock_after_the_release_is_plausible_and_marks_nothing() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from backend.ingest.intake import Accepted, triage
 from backend.ingest.spool import DeadLetter
-from pantau.contract import Topics, encode
+from pantau.contract import GatewayClock, GatewayStatus, Topics, encode
 from pantau.contract.examples import example_messages
 from tests.backend.ingest.corpus import Malformed, malformed_corpus
 from tests.harness.backend import T0, readings, topic_for
@@ -94,3 +94,18 @@ def test_the_allowed_skew_is_the_configured_one() -> None:
     )
     assert isinstance(outcome, Accepted)
     assert outcome.message.channels["level"].quality == "clock_skew"
+
+
+def test_the_gateway_s_verdict_on_its_clock_is_stored_with_its_status() -> None:
+    status = example_messages()["gateway_status"]
+    assert isinstance(status, GatewayStatus)
+    stepped_at = status.ts - timedelta(minutes=3)
+    clock = GatewayClock(
+        plausible=False, reason="clock_stepped", not_before=T0, step_s=-3600.0, stepped_at=stepped_at
+    )
+    message = status.model_copy(update={"clock": clock})
+    outcome = triage(topic_for(TOPICS, message), encode(message), TOPICS, ARRIVAL)
+    assert isinstance(outcome, Accepted)
+    (point,) = outcome.points
+    assert (point.fields["clock_plausible"], point.fields["clock_reason"]) == (0, "clock_stepped")
+    assert point.fields["clock_step_s"] == -3600.0
