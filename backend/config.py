@@ -139,6 +139,22 @@ class BackendConfig(BackendModel):
     def rules_client_id(self) -> str:
         return f"{self.client_id}-rules"
 
+    @property
+    def rules_mqtt(self) -> BackendMqtt:
+        """The rules engine's subscription logs in as `{username}-rules`: the shipped broker makes a client's
+        id its user name (one session per user), and this is a second session of the worker's."""
+        return self._login("rules")
+
+    @property
+    def alerts_mqtt(self) -> BackendMqtt:
+        """The alert publisher logs in as `{username}-alerts` (a third connection; see `rules_mqtt`)."""
+        return self._login("alerts")
+
+    def _login(self, connection: str) -> BackendMqtt:
+        if self.mqtt.username is None:
+            return self.mqtt
+        return self.mqtt.model_copy(update={"username": f"{self.mqtt.username}-{connection}"})
+
     def rules_state_path(self) -> Path:
         state = self.rules.state if self.rules else None
         return state or Path("var") / f"rules-{self.worker_id}.sqlite3"

@@ -29,8 +29,9 @@ from backend.alerts.state import RulesState, RulesStateError
 from backend.config import BackendConfig, RulesServiceConfig
 from backend.ingest.clock_skew import check_time
 from backend.ingest.subscriber import Incoming, Subscriber, Subscription
-from backend.rules import RuleEngine, RulesFile, load_rules
-from backend.rules.inventory import Inventory
+from backend.inventory import SiteInventory
+from backend.rules import RuleEngine, RulesFile
+from backend.rules.coverage import load_checked_rules
 from backend.storage.model import Point, Storage
 from pantau.contract import (
     AlertTransition,
@@ -59,7 +60,7 @@ class RulesService:
         self,
         config: BackendConfig,
         storage: Storage,
-        inventory: Inventory,
+        inventory: SiteInventory,
         clock: Clock | None = None,
         *,
         timer: KitClock = SYSTEM_CLOCK,
@@ -71,7 +72,10 @@ class RulesService:
         self.clock = clock or timer.now
         self.timer = timer  # what the tick loop sleeps on
         self.topics = Topics(config.mqtt.topic_prefix)
-        rules = load_rules(self.settings.file)
+        # A selector that names nothing stops the start here (ConfigError), unless its rule allows it.
+        rules, warnings = load_checked_rules(self.settings.file, inventory.catalog())
+        for warning in warnings:
+            logger.warning("%s", warning)
         #: The rules as loaded, stored with each snapshot: the journal after it is re-run under them.
         self.rules_document = rules.model_dump_json()
         self.state = _open_state(config.rules_state_path())
@@ -79,10 +83,10 @@ class RulesService:
         self.notifiers: list[Notifier] = [
             build_notifier(name, notifier, timer) for name, notifier in self.settings.notifiers.items()
         ]
-        publisher = AlertPublisher(config.mqtt, f"{config.rules_client_id}-alerts")
+        publisher = AlertPublisher(config.alerts_mqtt, f"{config.rules_client_id}-alerts")
         self.dispatcher = AlertDispatcher(self.state, storage, publisher, self.notifiers, clock=timer)
         subscription = Subscription(
-            config.mqtt,
+            config.rules_mqtt,
             config.rules_client_id,
             shared_group=None,
             batch_messages=self.settings.batch_messages,

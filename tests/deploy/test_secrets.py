@@ -5,71 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import hashlib
 import re
 import subprocess
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiomqtt
 import pytest
 
-from tests.deploy.compose import DEPLOY, REPO, services
+from tests.deploy.compose import services
+from tests.deploy.shipped_broker import SCRIPT, USERS, ShippedMosquitto, make_secrets, passwd_path
 from tests.harness.binaries import require_binary
-from tests.harness.process import ServiceProcess, free_port, port_open, start_with_port_retries
+from tests.harness.process import start_with_port_retries
 
 pytestmark = pytest.mark.services  # make-secrets.sh and mosquitto in child processes
-
-SCRIPT = DEPLOY / "make-secrets.sh"
-USERS = {
-    "backend": "PANTAU_MQTT_BACKEND_PASSWORD",
-    "gw-ampal-mufakat": "PANTAU_MQTT_GW_AMPAL_PASSWORD",
-    "gw-sh-km13": "PANTAU_MQTT_GW_KM13_PASSWORD",
-    "viewer": "PANTAU_MQTT_VIEWER_PASSWORD",
-}
-
-
-class ShippedMosquitto(ServiceProcess):
-    """Mosquitto on the shipped config; only the container paths and the listener are moved to loopback."""
-
-    name = "mosquitto"
-
-    def __init__(self, workdir: Path, binary: str, passwd: Path) -> None:
-        self.binary, self.passwd, self.host = binary, passwd, "127.0.0.1"
-        super().__init__(workdir)
-
-    def pick_ports(self) -> None:
-        self.port = free_port(self.host)
-
-    def prepare(self) -> None:
-        conf = (REPO / "backend/deploy/mosquitto/mosquitto.conf").read_text()
-        conf = re.sub(r"(?m)^listener 1883$", f"listener {self.port} {self.host}", conf)
-        conf = conf.replace("/mosquitto/config/passwd", str(self.passwd))
-        conf = conf.replace("/mosquitto/config/acl", str(REPO / "backend/deploy/mosquitto/acl"))
-        conf = conf.replace("/mosquitto/data/", f"{self.workdir}/")
-        # Started as root (CI), Mosquitto would switch to the `mosquitto` user, who cannot read pytest's
-        # private temporary folders: it stays the user running the tests (in its container: uid 1883).
-        conf += f"\nuser {getpass.getuser()}\n"
-        (self.workdir / "mosquitto.conf").write_text(conf)
-
-    def command(self) -> Sequence[str]:
-        return [self.binary, "-c", str(self.workdir / "mosquitto.conf")]
-
-    def ready(self) -> bool:
-        return port_open(self.host, self.port)
 
 
 @pytest.fixture
 def secrets(tmp_path: Path) -> tuple[dict[str, str], str]:
     """Run make-secrets.sh into an empty folder: the .env values and the API key it printed."""
-    require_binary("mosquitto_passwd", "mosquitto")
-    result = subprocess.run(
-        ["bash", str(SCRIPT), str(tmp_path)], capture_output=True, text=True, timeout=60, check=True
-    )
-    (key,) = re.findall(r"shown once: (\S+)", result.stdout)
-    env = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines())
-    return env, key
+    return make_secrets(tmp_path)
 
 
 def test_make_secrets_writes_every_variable_and_refuses_to_overwrite(
@@ -85,7 +41,7 @@ def test_make_secrets_writes_every_variable_and_refuses_to_overwrite(
     passwords = [v for k, v in env.items() if k.endswith("PASSWORD")]
     assert len(set(passwords)) == len(passwords) and all(len(p) >= 24 for p in passwords)
     assert (tmp_path / ".env").stat().st_mode & 0o077 == 0, ".env must be private to its owner"
-    passwd = (tmp_path / "backend/deploy/compose/secrets/mosquitto.passwd").read_text()
+    passwd = passwd_path(tmp_path).read_text()
     assert sorted(line.split(":")[0] for line in passwd.splitlines()) == sorted(USERS)
     again = subprocess.run(
         ["bash", str(SCRIPT), str(tmp_path)], capture_output=True, text=True, timeout=60, check=False
@@ -95,8 +51,9 @@ def test_make_secrets_writes_every_variable_and_refuses_to_overwrite(
 
 @pytest.fixture
 def broker(secrets: tuple[dict[str, str], str], tmp_path: Path) -> Iterator[ShippedMosquitto]:
-    passwd = tmp_path / "backend/deploy/compose/secrets/mosquitto.passwd"
-    service = ShippedMosquitto(tmp_path / "broker", require_binary("mosquitto", "mosquitto"), passwd)
+    service = ShippedMosquitto(
+        tmp_path / "broker", require_binary("mosquitto", "mosquitto"), passwd_path(tmp_path)
+    )
     start_with_port_retries(service)
     yield service
     service.stop()

@@ -35,12 +35,18 @@ VARS
 # mosquitto_passwd from Debian's mosquitto package, else from the broker's image.
 mkdir -p "$(dirname "$passwd_file")"
 : >"$passwd_file"
-for user in "${!mqtt[@]}"; do
+# The backend's three MQTT connections log in as three users with its one password: the broker binds
+# each client id to its user (use_username_as_clientid), so each connection needs a user of its own.
+declare -A logins=(
+    [backend-rules]="${mqtt[backend]}" [backend-alerts]="${mqtt[backend]}"
+)
+for user in "${!mqtt[@]}"; do logins[$user]="${mqtt[$user]}"; done
+for user in "${!logins[@]}"; do
     if command -v mosquitto_passwd >/dev/null; then
-        mosquitto_passwd -b "$passwd_file" "$user" "${mqtt[$user]}"
+        mosquitto_passwd -b "$passwd_file" "$user" "${logins[$user]}"
     else
         docker run --rm -v "$(dirname "$passwd_file"):/s" eclipse-mosquitto:2.0.20 \
-            mosquitto_passwd -b "/s/$(basename "$passwd_file")" "$user" "${mqtt[$user]}"
+            mosquitto_passwd -b "/s/$(basename "$passwd_file")" "$user" "${logins[$user]}"
     fi
 done
 # Hashes only (PBKDF2-SHA512); the broker's own user (uid 1883) must be able to read the file.
