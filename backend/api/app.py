@@ -20,6 +20,7 @@ from backend.api import page, problems
 from backend.api.auth import SECURITY_SCHEMES, Access, KeyRing
 from backend.api.config import ApiConfig
 from backend.api.context import ApiContext, ReadinessCheck
+from backend.api.guard import Guard
 from backend.api.problems import COMMON_PROBLEMS, PROBLEM_JSON, ProblemBody
 from backend.api.routes import alerts, health, latest, reports, series, vehicles
 from backend.api.routes import inventory as inventory_routes
@@ -27,7 +28,7 @@ from backend.api.strictness import strict_request
 from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW
 from backend.inventory import SiteInventory
 from backend.storage.model import Storage
-from pantau.resilience import SYSTEM_CLOCK
+from pantau.resilience import SYSTEM_CLOCK, Clock
 
 PREFIX: Final = "/api/v1"
 
@@ -42,10 +43,12 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     instance: str = "api",
     registry: CollectorRegistry | None = None,
+    timer: Clock = SYSTEM_CLOCK,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
 ) -> FastAPI:
     """The API over one storage; `readiness_checks` (e.g. the MQTT subscription) join storage in /ready.
-    `instance` (a slug, e.g. the worker id) tags citizen reports this process stores."""
+    `instance` (a slug, e.g. the worker id) tags citizen reports this process stores; `timer` is the
+    rate limiters' clock."""
     ctx = ApiContext(
         settings=settings,
         storage=storage,
@@ -67,6 +70,9 @@ def create_app(
         openapi_url="/openapi.json",
     )
     problems.install(app)
+    # Keys, body sizes and rates are checked before anything reads a body (inside metrics and CORS, so
+    # refusals are counted and carry CORS headers).
+    app.add_middleware(Guard, keys=ctx.keys, limits=settings.limits, clock=timer)
     metrics = registry or CollectorRegistry()
     _instrument(app, metrics)
     if settings.cors_origins:

@@ -126,4 +126,5 @@ def field_error(error: Any) -> FieldError:
 
 
 #: Status codes every operation may answer with a problem (documented in the OpenAPI schema).
-COMMON_PROBLEMS: Final = (400, 401, 403, 404, 406, 422, 500, 503)
+#: 411, 413 and 429 come from the front door (guard.py), before routing.
+COMMON_PROBLEMS: Final = (400, 401, 403, 404, 406, 411, 413, 422, 429, 500, 503)

@@ -34,11 +34,20 @@ KEYS: Final = {
 }
 
 
+#: Limits no test of other behaviour reaches: those tests send hundreds of wrong keys and writes from one
+#: address (tests/backend/api/test_limits.py tests the shipped defaults).
+UNLIMITED: Final = {
+    "failed_auth": {"burst": 100_000, "per_minute": 1_000_000},
+    "writes": {"burst": 100_000, "per_minute": 1_000_000},
+}
+
+
 def api_config(**overrides: object) -> ApiConfig:
     keys = [
         {"name": f"{role}-client", "role": role, "key_sha256": hash_key(key)} for role, key in KEYS.items()
     ]
-    return ApiConfig.model_validate({"keys": keys, "public": ["health", "latest", "inventory"]} | overrides)
+    document = {"keys": keys, "public": ["health", "latest", "inventory"], "limits": UNLIMITED}
+    return ApiConfig.model_validate(document | overrides)
 
 
 @dataclass
