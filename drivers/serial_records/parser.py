@@ -21,8 +21,9 @@ from drivers.serial_records.layouts_config import DelimitedLayout, FixedLayout, 
 from drivers.serial_records.quantities import Quantity, parse_integer, scaled, unit_factor
 from drivers.serial_records.records import VehicleRecord, describe_validation_error
 from drivers.serial_records.timestamps import parse_timestamp
-from drivers.serial_records.vehicle_classes import apply_class, normalise_class_code
+from drivers.serial_records.vehicle_classes import apply_class
 from pantau.contract.messages import Quality, Reason
+from pantau.contract.vehicle_class import normalise_class_code
 
 #: Reason for a record whose printed GVW is not the sum of its axle loads within the profile's tolerance.
 GVW_MISMATCH_REASON: Final = "gvw_axle_sum_mismatch"

@@ -21,20 +21,10 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from drivers.profile_base import ProfileModel
 from pantau.contract.messages import MAX_AXLES, Tyres
+from pantau.contract.vehicle_class import normalise_class_code
 
 #: JBI notation: axle groups joined by `-`, axles within a group by `.`; `1` single tyres, `2` dual.
 _CONFIGURATION: Final = re.compile(r"[12](?:\.[12])*(?:-[12](?:\.[12])*)*")
-
-
-def normalise_class_code(code: object) -> str:
-    """`"08"`, `8` and `" 8 "` -> `"8"`; other codes stripped (`"6B"` stays `"6B"`)."""
-    if isinstance(code, bool) or not isinstance(code, int | str):
-        raise TypeError(f"class code {code!r} is not text or a whole number")
-    text = str(code).strip()
-    if not text:
-        raise ValueError("a class code cannot be empty")
-    # Leading zeros dropped as text, not through int(): a printed class may be thousands of digits long.
-    return (text.lstrip("0") or "0") if text.isascii() and text.isdigit() else text
 
 
 def _check_configuration(text: str) -> str:

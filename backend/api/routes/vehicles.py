@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from backend.api.config import Role
 from backend.api.context import ApiContext
@@ -48,6 +48,7 @@ from backend.api.vehicle_stats import (
 )
 from backend.storage.model import ALL_TAGS, FieldValue, Row, SeriesQuery, TagMatch
 from backend.storage.schema import VEHICLE
+from pantau.contract.vehicle_class import normalise_class_code
 
 DEFAULT_SPAN: Final = timedelta(hours=24)
 _FIELDS: Final = ("gvw_kg", "speed_kmh", "axle_count", "axles", "length_m", "width_m", "height_m",
@@ -71,7 +72,10 @@ class VehicleFilters(QueryModel):
     device: list[Slug] = Field(default_factory=list)
     lane: list[Annotated[int, Field(ge=1, le=16)]] = Field(default_factory=list)
     direction: Slug | None = None
-    vehicle_class: list[Annotated[str, Field(pattern=LABEL_PATTERN)]] = Field(default_factory=list)
+    #: Normalised as the gateway publishes classes: `?vehicle_class=08` finds class "8".
+    vehicle_class: list[
+        Annotated[str, Field(pattern=LABEL_PATTERN), AfterValidator(normalise_class_code)]
+    ] = Field(default_factory=list)
     axle_configuration: list[Annotated[str, Field(pattern=AXLE_CONFIGURATION_PATTERN, max_length=64)]] = (
         Field(default_factory=list)
     )

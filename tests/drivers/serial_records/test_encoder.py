@@ -25,8 +25,8 @@ from drivers.serial_records import (
     make_framer,
 )
 from drivers.serial_records.framing import Frame
-from drivers.serial_records.vehicle_classes import normalise_class_code
 from pantau.contract import Axle, Dimensions, Quality, Reason, Tyres
+from pantau.contract.vehicle_class import normalise_class_code
 from tests.drivers.serial_records.conftest import PROFILE_DIR
 
 RECEIVED = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)

@@ -16,9 +16,9 @@ from backend.rules.limits import default_jbi, default_road_classes
 from backend.rules.odol import judge
 from drivers.serial_records import MalformedRecord, RecordParser, RecordProfile, VehicleRecord
 from drivers.serial_records.checksum import append_checksum
-from drivers.serial_records.vehicle_classes import normalise_class_code
 from pantau.config import ConfigError
 from pantau.contract import Quality, Reason, Tyres
+from pantau.contract.vehicle_class import normalise_class_code
 from tests.backend.rules.helpers import rule
 from tests.drivers.serial_records.conftest import make_profile
 from tests.drivers.serial_records.fleet import INTERLEAVED_DOC, Truck
