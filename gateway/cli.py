@@ -136,6 +136,7 @@ def status(config_path: Path, metrics: str) -> None:
     )
     _echo_dead_letters(int(values.get("pantau_outbox_dead_letters", 0)))
     click.echo(f"  published: {values.get('pantau_mqtt_published_total', 0):.0f} messages")
+    _echo_clock(values)
     for key, value in sorted(values.items()):
         if key.startswith("pantau_device_up{"):
             state = {1.0: "ok", 0.5: "degraded"}.get(value, click.style("failing", fg="red"))
@@ -162,6 +163,21 @@ def _offline_status(site: SiteConfig) -> None:
             f"next sequence number {state.next_seq}"
         )
         _echo_dead_letters(state.dead_letters)
+
+
+def _echo_clock(values: dict[str, float]) -> None:
+    """The gateway's verdict on its wall clock (gateway/clock_sanity.py), from its metric's reason label."""
+    for key, value in values.items():
+        if key.startswith("pantau_clock_plausible{"):
+            reason = key.split('reason="')[1].split('"')[0] if 'reason="' in key else ""
+            if value == 1:
+                click.echo("  clock: plausible")
+            else:
+                why = f"IMPLAUSIBLE ({reason}): readings and vehicles go out as clock_skew"
+                click.echo("  clock: " + click.style(why, fg="red"))
+            step = values.get("pantau_clock_last_step_seconds")
+            if step is not None:
+                click.echo(f"  clock: last stepped {step:+.0f} s")
 
 
 def _echo_dead_letters(count: int) -> None:

@@ -61,6 +61,8 @@ class ClockSanity:
         self._stepped_at: datetime | None = None
         self._stepped_mono: float | None = None
         self._reason: str | None = None
+        #: The verdict of the last look (None before the first): what metrics report between looks.
+        self.last: GatewayClock | None = None
 
     def check(self) -> GatewayClock:
         """The clock's state now (logged once when it turns implausible and once when it recovers)."""
@@ -81,13 +83,14 @@ class ClockSanity:
             else:
                 logger.warning("wall clock implausible (%s): data is marked clock_skew", reason)
             self._reason = reason
-        return GatewayClock(
+        self.last = GatewayClock(
             plausible=reason is None,
             reason=reason,
             not_before=self.not_before,
             step_s=self._step_s,
             stepped_at=self._stepped_at,
         )
+        return self.last
 
     def _implausible(self, wall: float, mono: float) -> str | None:
         if wall < self.not_before.timestamp():

@@ -105,6 +105,26 @@ class GatewayCollector(Collector):
                 up.add_metric(labels, {"ok": 1.0, "degraded": 0.5}.get(h.state, 0.0))
         yield from (polls, errors, discarded, latency, up)
         yield from self._streams()
+        yield from self._clock()
+
+    def _clock(self) -> Iterator[GaugeMetricFamily]:
+        # The last verdict, not a new look: a scrape runs on the metrics server's thread.
+        verdict = self.publisher.clock_sanity.last
+        if verdict is None:
+            return  # nothing stamped yet
+        plausible = GaugeMetricFamily(
+            "pantau_clock_plausible",
+            "1 while the wall clock is plausible; 0 with the reason while data is marked clock_skew",
+            labels=["reason"],
+        )
+        plausible.add_metric([verdict.reason or ""], 1 if verdict.plausible else 0)
+        yield plausible
+        if verdict.step_s is not None:
+            yield GaugeMetricFamily(
+                "pantau_clock_last_step_seconds",
+                "The last step of wall time against monotonic time beyond the bound (+ forward)",
+                value=verdict.step_s,
+            )
 
     def _streams(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         labels = ["stream", "device"]

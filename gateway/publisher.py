@@ -114,6 +114,11 @@ class Publisher:
         #: Per retained topic, the newest seq sent retained (claimed when it is handed to the client).
         self._retained: dict[str, int] = {}
 
+    @property
+    def clock_sanity(self) -> ClockSanity:
+        """The look-out on the wall clock whose verdict goes into every status."""
+        return self._clock_sanity
+
     def notify(self) -> None:
         """New messages are in the outbox (called by the poller after each batch)."""
         self._wake.set()

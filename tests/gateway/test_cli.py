@@ -129,6 +129,7 @@ async def test_status_reads_the_running_gateways_metrics(field_site: FieldSite, 
     assert "broker connected" in result.stdout
     assert "device wl-radar: ok" in result.stdout
     assert "outbox:" in result.stdout
+    assert "clock: plausible" in result.stdout  # the box's clock is after the release date
 
 
 def test_overrides_that_cannot_work_are_config_errors(tmp_path: Path) -> None:
