@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,6 +31,7 @@ READER_KEY = "test-reader-key-0123456789abcdef"  # a test secret, not a credenti
 AHEAD = timedelta(days=3653)
 FUTURE_LEVEL = 0.50
 FLOOD_LEVEL = 3.20
+STEPPED_LEVEL = 0.10
 
 
 def poll(seq: int, device: str, ts: datetime, value: float) -> Readings:
@@ -50,6 +53,10 @@ def storm(now: datetime) -> list[Readings]:
         at = start + timedelta(seconds=10 * i)
         messages.append(poll(2 + 2 * i, "wl-radar", at, FLOOD_LEVEL))
         messages.append(poll(3 + 2 * i, "wl-pressure", at, FLOOD_LEVEL))
+    # Newest of all, a pressure reading the gateway marked itself (its clock had just stepped).
+    stepped = Reading(value=STEPPED_LEVEL, unit="m").clock_skewed("clock_stepped", "gateway clock stepped")
+    marked = poll(40, "wl-pressure", now + timedelta(seconds=5), 0.0)
+    messages.append(marked.model_copy(update={"channels": {"level": stepped}}))
     return messages
 
 
@@ -90,18 +97,22 @@ async def test_a_reading_from_the_future_neither_silences_the_radar_nor_shows_as
         await eventually(lambda: siaga_i(alerts, "wl-pressure"), what="Siaga I for wl-pressure")
         await eventually(lambda: siaga_i(alerts, "wl-radar"), what="Siaga I for wl-radar")
 
-        async def radar_latest() -> dict[str, object] | None:
-            response = await api.get("/api/v1/latest", params={"device": "wl-radar", "channel": "level"})
+        async def latest(device: str) -> dict[str, Any] | None:
+            response = await api.get("/api/v1/latest", params={"device": device, "channel": "level"})
             assert response.status_code == 200, response.text
-            found = response.json()["latest"]
+            found: list[dict[str, Any]] = response.json()["latest"]
             return found[0] if found else None
 
-        await eventually(radar_latest, what="a latest radar level")
-        latest = await radar_latest()
-        assert latest is not None
-        assert latest["value"] == FLOOD_LEVEL, latest
-        assert latest["quality"] == "good"
-        assert latest["time"] < (now + timedelta(minutes=1)).isoformat()
+        for device in ("wl-radar", "wl-pressure"):
+            await eventually(partial(latest, device), what=f"a latest {device} level")
+            current = await latest(device)
+            assert current is not None
+            assert (current["value"], current["quality"]) == (FLOOD_LEVEL, "good"), current
+            assert current["time"] < (now + timedelta(minutes=1)).isoformat()
+        # The gateway-marked reading moved no alert either: Siaga I for wl-pressure did not resolve.
+        assert not any(
+            t.device == "wl-pressure" and t.state == "resolved" for t in alerts.of("ampal-muka-air")
+        )
 
         # The 2036 reading is kept, marked, and visible to whoever asks for that time.
         async def stored_future() -> list[dict[str, object]]:
