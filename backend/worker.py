@@ -83,6 +83,7 @@ class BackendWorker:
             readiness_checks={"broker": self._broker_ready},
             instance=self.config.worker_id,
             clock_skew=self.config.clock_skew,
+            timer=self.clock,  # the API's rate limiters run on the worker's clock
         )
         return ApiServer(app, settings.host, settings.port)
 
