@@ -19,6 +19,8 @@ from backend.rules.limits import AxleConfiguration, ClassLimits, Kg
 from backend.rules.select import Selector
 from backend.rules.templates import Messages
 from pantau.config import ConfigError, Duration, Marks, read_yaml
+from pantau.config.positions import written_path
+from pantau.config.suggest import field_suggestion
 from pantau.contract.fields import Label, Slug, Unit
 
 Severity = Annotated[int, Field(ge=0, le=10)]
@@ -427,13 +429,22 @@ def validate_rules(document: dict[str, Any], *, source: str, marks: Marks | None
         errors = exc.errors(include_url=False, include_context=False)
         problems = [
             f"{_where(error['loc'], document)}: {error['msg'].removeprefix('Value error, ')}"
+            + (
+                field_suggestion(RulesFile, error["loc"], document)
+                if error["type"] == "extra_forbidden"
+                else ""
+            )
             for error in errors
         ]
         raise ConfigError(
             source,
             problems,
             [
-                marks.of_problem(error["loc"], error["msg"].removeprefix("Value error, ")) if marks else None
+                marks.of_problem(
+                    written_path(error["loc"], document), error["msg"].removeprefix("Value error, ")
+                )
+                if marks
+                else None
                 for error in errors
             ],
         ) from exc

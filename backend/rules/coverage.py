@@ -13,7 +13,6 @@ Pure: the inventory comes in as a `Catalog` (backend.inventory.SiteInventory.cat
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from backend.rules.config import (
 )
 from backend.rules.select import Selector, is_glob, matches_pattern
 from pantau.config import ConfigError
+from pantau.config.suggest import nearest
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +109,6 @@ def load_checked_rules(path: Path, catalog: Catalog) -> tuple[RulesFile, list[st
         for p in problems
     ]
     return rules, warnings
-
-
-def nearest(name: str, candidates: Iterable[str]) -> str:
-    """` (did you mean 'a' or 'b'?)` for the closest existing names, or nothing when none is close."""
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return f" (did you mean {' or '.join(repr(c) for c in close)}?)"
 
 
 def _level(rule: Rule) -> Level:

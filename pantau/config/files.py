@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from pantau.config.positions import Mark, Marks
+from pantau.config.positions import Mark, Marks, written_path
+from pantau.config.suggest import field_suggestion
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -80,10 +81,12 @@ def validate_model(document: dict[str, Any], model: type[M], *, source: str, mar
             loc, message = tuple(error["loc"]), _plain(error["msg"])
             if not loc:
                 loc, message = _named_item(message, document)
+            if error["type"] == "extra_forbidden":
+                message += field_suggestion(model, loc, document)
             locs.append(loc)
             problems.append(f"{_location(loc, document)}: {message}")
         positions = [
-            marks.of_problem(loc, _plain(error["msg"])) if marks else None
+            marks.of_problem(written_path(loc, document), _plain(error["msg"])) if marks else None
             for loc, error in zip(locs, errors, strict=True)
         ]
         raise ConfigError(source, problems, positions) from exc

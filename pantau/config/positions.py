@@ -85,3 +85,23 @@ def _walk(node: yaml.Node, path: Path, table: dict[Path, Mark]) -> None:
 
 def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def written_path(loc: Sequence[str | int], document: object) -> Path:
+    """`loc` as written in the document: without the tags pydantic puts in a discriminated union's error
+    locations (`rules.0.levels.treshold` for a rule of `kind: levels` is `rules.0.treshold` in the file;
+    the tag is a value there, not a key, even where a key of the same name exists)."""
+    path: list[str | int] = []
+    node = document
+    tag_allowed = True
+    for part in loc:
+        if isinstance(part, str) and isinstance(node, dict) and tag_allowed and part in node.values():
+            tag_allowed = False  # one tag per union; a part after it is a key
+            continue
+        path.append(part)
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+        tag_allowed = True
+    return tuple(path)

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from backend.config import load_backend_config
+from backend.rules import load_rules
 from drivers.profiles import load_profile
 from gateway.config import load_site
 from pantau.config import ConfigError, Mark, Marks
+from pantau.config.positions import written_path
 
 FIELD = Path(__file__).parents[2] / "firmware_configs"
 
@@ -77,4 +79,46 @@ def test_a_whole_profile_check_names_the_channel_and_its_line(tmp_path: Path) ->
         load_profile(bad)
     assert str(caught.value) == (
         f"{bad}:{line}:5: channels[4] 'water_column': unit_from names unknown channel 'pressure_units'"
+    )
+
+
+def test_an_unknown_key_names_the_nearest_fields(tmp_path: Path) -> None:
+    site = tmp_path / "ampal-mufakat.yaml"
+    site.write_text(
+        (FIELD / "sites" / "ampal-mufakat.yaml").read_text().replace("poll_interval:", "poll_intervall:")
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"poll_intervall: Extra inputs are not permitted \(did you mean 'poll_interval'\?\)",
+    ):
+        load_site(site)
+    backend = tmp_path / "backend.yaml"
+    backend.write_text("storage:\n  infux: {url: 'http://127.0.0.1:8086'}\n")
+    with pytest.raises(ConfigError, match=rf"^{backend}:2:3: storage\.infux: .* \(did you mean 'influx'\?\)"):
+        load_backend_config(backend)
+
+
+def test_a_rule_typo_is_placed_and_named_past_the_union_tag(tmp_path: Path) -> None:
+    # `kind: levels` puts the tag 'levels' into pydantic's location, and the rule also has a key `levels`.
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "rules:\n  - id: x\n    kind: levels\n    levels:\n"
+        "      - {name: a, trigger: 1, clera: 0.5}\n    selcet: {}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path)
+    assert str(caught.value).splitlines() == [
+        f"{path}:5:31: rules[0] 'x': levels[0].clera: Extra inputs are not permitted (did you mean 'clear'?)",
+        f"{path}:6:5: rules[0] 'x': selcet: Extra inputs are not permitted (did you mean 'select'?)",
+    ]
+
+
+def test_written_path_drops_one_union_tag_per_level() -> None:
+    document = {"rules": [{"kind": "levels", "levels": [{"name": "a"}]}]}
+    loc = ("rules", 0, "levels", "levels", 0, "name")
+    assert written_path(loc, document) == ("rules", 0, "levels", 0, "name")
+    assert written_path(("buses", 0, "modbus", "devices"), {"buses": [{"kind": "modbus"}]}) == (
+        "buses",
+        0,
+        "devices",
     )
