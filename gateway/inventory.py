@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig
+from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig, TcpBusConfig
 from drivers.modbus.config import DerivedKind, ModbusProfile
 from drivers.modbus.device import ModbusDevice
 from drivers.profile_base import ProfileHeader
@@ -83,6 +83,7 @@ def resolve(site: SiteConfig, source: Path) -> list[ResolvedBus]:
     for b, bus in enumerate(site.buses):
         bus_where = f"buses[{b}] '{bus.id}'"
         if isinstance(bus, ModbusBusSpec):
+            problems.extend(_check_timing(bus, b, bus_where))
             devices = []
             for d, device in enumerate(bus.devices):
                 where = f"{bus_where}.devices[{d}] '{device.id}'"
@@ -157,6 +158,23 @@ def _check_site(site: SiteConfig) -> list[tuple[Loc, str]]:
                 (
                     f"road_class: a {site.kind} site has no road; road_class applies to wim, weighbridge "
                     "and mixed sites"
+                ),
+            )
+        ]
+    return []
+
+
+def _check_timing(bus: ModbusBusSpec, index: int, where: str) -> list[tuple[Loc, str]]:
+    """pymodbus frames Modbus TCP itself: the RTU line's listening after a failure does not exist there."""
+    connection = bus.connection
+    socket = isinstance(connection, TcpBusConfig) and connection.framing == "socket"
+    if socket and "late_reply_window" in bus.timing.model_fields_set:
+        return [
+            (
+                ("buses", index, "timing", "late_reply_window"),
+                (
+                    f"{where}.timing.late_reply_window: applies to RTU framing (a serial port, or framing: rtu "
+                    "through a serial server); Modbus TCP matches replies by transaction id"
                 ),
             )
         ]

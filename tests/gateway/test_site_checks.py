@@ -110,3 +110,19 @@ def test_an_address_base_override_revalidates_the_profile_as_written(tmp_path: P
     assert devices[0].profile.address_base == 1
     assert isinstance(shipped, ModbusProfile)
     assert devices[0].profile.channels == shipped.channels
+
+
+def test_a_late_reply_window_on_modbus_tcp_is_an_error(tmp_path: Path) -> None:
+    # pymodbus matches Modbus TCP replies by transaction id: the RTU line's late-reply listening is not there.
+    old = "    timing: {timeout: 1s, inter_frame_delay: 20ms, retries: 1}\n"
+    path = write(tmp_path, "ampal-mufakat.yaml", old, "    timing: {timeout: 1s, late_reply_window: 2s}\n")
+    rtu = 'transport: rtu, port: /dev/ttyUSB0, baudrate: 9600, parity: "N", stopbits: 1'
+    text = path.read_text()
+    path.write_text(text.replace(rtu, "transport: tcp, host: 192.168.1.20"))
+    where = f"{path}:{position(path, 'late_reply_window')}: buses[0] 'rs485-1'.timing.late_reply_window"
+    message = "applies to RTU framing (a serial port, or framing: rtu through a serial server)"
+    assert problems(path) == [f"{where}: {message}; Modbus TCP matches replies by transaction id"]
+    path.write_text(text.replace(rtu, "transport: tcp, host: 192.168.1.20, framing: rtu"))
+    assert resolve(load_site(path), path)
+    path.write_text(text)  # RTU on a serial port
+    assert resolve(load_site(path), path)
