@@ -61,6 +61,11 @@ class DeviceList(Out):
 
 
 # --- latest ----------------------------------------------------------------------------------------------
+#: A reading's value as the device gave it: an integer reading (a counter, a code, a bit) is an exact
+#: integer, beyond 2**53 too (up to int64); anything else a number.
+_VALUE = "The reading's value: an exact integer for integer readings, else a number"
+
+
 class AlertLevel(Out):
     rule: str
     alert_id: str
@@ -74,7 +79,7 @@ class Latest(Out):
     device: str
     channel: str
     time: str
-    value: float | None
+    value: int | float | None = Field(description=_VALUE)
     text: str | None
     unit: str | None
     quantity: str | None
@@ -90,7 +95,7 @@ class LatestList(Out):
 # --- series ----------------------------------------------------------------------------------------------
 class SeriesRow(Out):
     time: str
-    value: float | None
+    value: int | float | None = Field(description=_VALUE)
     quality: str | None = Field(description="Raw rows only; aggregates use good and suspect values")
 
 

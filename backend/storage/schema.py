@@ -94,6 +94,8 @@ def readings_points(message: Readings) -> list[Point]:
         fields: dict[str, FieldValue] = {"quality": quality, "qc_flag": flag, "seq": seq, "gateway": gateway}
         if reading.value is not None:
             fields["value"] = float(reading.value)
+            if type(reading.value) is int:  # exact as well: a float holds integers only up to 2**53
+                fields["value_int"] = reading.value
         if reading.text is not None:
             fields["text"] = reading.text
         if reading.unit is not None:

@@ -22,9 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 from pydantic.config import JsonDict
 
 from pantau.contract.fields import (
+    INT64_MAX,
     Count,
+    Counter,
     FiniteFloat,
     Label,
+    ReadingNumber,
     ReasonCode,
     ShortText,
     Slug,
@@ -125,12 +128,13 @@ class Reading(ContractModel):
     """One channel's value at poll time, with its quality.
 
     `value` is numeric for every measurement (enum codes and bits included, so a stored field keeps one type);
+    an integer stays an integer, exact up to int64 (a counter past 2**53 would be rounded as a float);
     `text` carries what numbers cannot (a serial number, the name of an enum code).
     """
 
     model_config = ConfigDict(json_schema_extra=lambda schema: add_rules(schema, READING_RULES))
 
-    value: FiniteFloat | None = None
+    value: ReadingNumber | None = None
     text: ShortText | None = None
     unit: Unit | None = None
     quality: Quality = Quality.GOOD
@@ -227,7 +231,7 @@ class _GatewayMessage(_Message):
     gateway: Slug
     seq: Count = Field(
         ge=0,
-        le=2**63 - 1,
+        le=INT64_MAX,
         description="Per-gateway counter, increasing across restarts; gaps reveal lost messages",
     )
 
@@ -326,20 +330,17 @@ class Vehicle(_GatewayMessage):
 class OutboxStats(ContractModel):
     """The gateway's store-and-forward queue, so operators see a backlog before it overflows."""
 
-    depth: Count = Field(ge=0)
+    depth: Counter
     oldest_ts: UtcDatetime | None = None
-    dropped_total: Count = Field(
-        default=0,
-        ge=0,
-        description="Messages dropped by quota/age, or dead letters dropped by hand, since install",
+    dropped_total: Counter = Field(
+        default=0, description="Messages dropped by quota/age, or dead letters dropped by hand, since install"
     )
-    dead_letters: Count = Field(
+    dead_letters: Counter = Field(
         default=0,
-        ge=0,
         description="Messages the broker refused too often, held apart until re-queued or dropped by hand",
     )
-    dead_lettered_total: Count = Field(
-        default=0, ge=0, description="Messages moved to the dead letters since install"
+    dead_lettered_total: Counter = Field(
+        default=0, description="Messages moved to the dead letters since install"
     )
 
 
@@ -391,14 +392,13 @@ class DeviceStatus(_GatewayMessage):
     state: Literal["ok", "degraded", "failing", "disabled"]
     since: UtcDatetime = Field(description="When the device entered this state")
     last_success: UtcDatetime | None = None
-    consecutive_failures: Count = Field(default=0, ge=0)
+    consecutive_failures: Counter = 0
     reason: ReasonCode | None = None
     detail: ShortText | None = None
-    requests_total: Count = Field(default=0, ge=0)
-    errors_total: Count = Field(default=0, ge=0)
-    discarded_replies_total: Count = Field(
+    requests_total: Counter = 0
+    errors_total: Counter = 0
+    discarded_replies_total: Counter = Field(
         default=0,
-        ge=0,
         description=(
             "Modbus RTU: replies from this device that arrived when none of its requests was waiting "
             "(later than the timeout), thrown away undecoded"
@@ -429,7 +429,7 @@ class AlertTransition(_Message):
 
     kind: Literal["alert"] = "alert"
     source: Slug
-    seq: Count = Field(ge=0, le=2**63 - 1)
+    seq: Count = Field(ge=0, le=INT64_MAX)
     alert_id: Label
     rule: Slug
     device: Slug | None = None

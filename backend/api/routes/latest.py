@@ -18,12 +18,12 @@ from backend.api.csv import csv_response
 from backend.api.models import AlertLevel, Latest, LatestList
 from backend.api.params import OutputFormat, QueryModel, Slug, rfc3339, wants_csv
 from backend.api.routes.responses import CSV_OK
-from backend.api.rows import as_float, as_str
+from backend.api.rows import as_str, reading_value
 from backend.storage.model import SeriesQuery, TagMatch
 from backend.storage.schema import READING
 from pantau.contract import AlertTransition, Quality
 
-_FIELDS = ("value", "text", "unit", "quality", "reason")
+_FIELDS = ("value", "value_int", "text", "unit", "quality", "reason")
 _TIMED = tuple(quality.value for quality in Quality if quality is not Quality.CLOCK_SKEW)
 _CSV_COLUMNS = ("site", "device", "channel", "time", "value", "text", "unit", "quantity", "quality", "reason",
                 "alert_level", "alert_severity")  # fmt: skip
@@ -73,7 +73,7 @@ def router(ctx: ApiContext) -> APIRouter:
                     device=device,
                     channel=channel,
                     time=rfc3339(row.time),
-                    value=as_float(cells.get("value")),
+                    value=reading_value(cells),
                     text=as_str(cells.get("text")),
                     unit=as_str(cells.get("unit")),
                     quantity=quantity,
