@@ -19,6 +19,7 @@ from drivers.profile_base import ProfileHeader
 from drivers.profiles import PROFILE_DIR, load_profile
 from gateway.config import DeviceConfig, ModbusBusSpec, RecordStreamSpec, SiteConfig
 from pantau.config import ConfigError, Marks
+from pantau.config.suggest import nearest
 from pantau.resilience import SYSTEM_CLOCK, Clock
 
 
@@ -173,8 +174,8 @@ def _check_timing(bus: ModbusBusSpec, index: int, where: str) -> list[tuple[Loc,
             (
                 ("buses", index, "timing", "late_reply_window"),
                 (
-                    f"{where}.timing.late_reply_window: applies to RTU framing (a serial port, or framing: rtu "
-                    "through a serial server); Modbus TCP matches replies by transaction id"
+                    f"{where}.timing.late_reply_window: applies to RTU framing (a serial port, or "
+                    "framing: rtu through a serial server); Modbus TCP matches replies by transaction id"
                 ),
             )
         ]
@@ -258,11 +259,23 @@ def _check_modbus_device(
                     ),
                 )
             )
+        internal = {c.id for c in profile.channels if c.internal}
         for channel in sorted(set(device.report_on_change.deadband) - known):
             problems.append(
                 (
                     (*deadband, channel),
-                    f"{where}.report_on_change.deadband.{channel}: profile {profile.id} has no such channel",
+                    f"{where}.report_on_change.deadband.{channel}: profile {profile.id} has no such channel"
+                    + nearest(channel, known - internal),
+                )
+            )
+        for channel in sorted(set(device.report_on_change.deadband) & internal):
+            problems.append(
+                (
+                    (*deadband, channel),
+                    (
+                        f"{where}.report_on_change.deadband.{channel}: '{channel}' is internal to profile "
+                        f"{profile.id} (read for other channels, never published): a deadband does nothing"
+                    ),
                 )
             )
     return problems

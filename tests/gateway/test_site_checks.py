@@ -126,3 +126,17 @@ def test_a_late_reply_window_on_modbus_tcp_is_an_error(tmp_path: Path) -> None:
     assert resolve(load_site(path), path)
     path.write_text(text)  # RTU on a serial port
     assert resolve(load_site(path), path)
+
+
+def test_a_deadband_on_a_channel_never_published_is_an_error(tmp_path: Path) -> None:
+    old = "        params: {mounting_height_m: 6.20}"
+    new = old + "\n        report_on_change: {deadband: {status: 1, levle: 0.01}}"
+    path = write(tmp_path, "ampal-mufakat.yaml", old, new)
+    where = f"{path}:{{}}: buses[0] 'rs485-1'.devices[0] 'wl-radar'.report_on_change.deadband"
+    assert problems(path) == [
+        where.format(position(path, "levle"))
+        + ".levle: profile vegapuls-c21 has no such channel (did you mean 'level'?)",
+        where.format(position(path, "status: 1"))
+        + ".status: 'status' is internal to profile vegapuls-c21 (read for other channels, never "
+        "published): a deadband does nothing",
+    ]
