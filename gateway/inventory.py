@@ -239,11 +239,13 @@ def _check_modbus_device(
                 )
             )
     known = {c.id for c in profile.channels} | {d.id for d in profile.derived}
-    for unknown in sorted(set(device.params) - {d.param for d in profile.derived if d.param}):
+    used = {d.param for d in profile.derived if d.param}
+    for unknown in sorted(set(device.params) - used):
         problems.append(
             (
                 (*loc, "params", unknown),
-                f"{where}.params.{unknown}: profile {profile.id} uses no such parameter",
+                f"{where}.params.{unknown}: profile {profile.id} uses no such parameter"
+                + nearest(unknown, used),
             )
         )
     if device.report_on_change is not None:

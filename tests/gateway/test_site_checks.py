@@ -86,6 +86,10 @@ def test_cross_checks_name_line_and_column(tmp_path: Path) -> None:
         "params: {mounting_heigth_m: 6.20}",
     )
     found = problems(path)
+    assert found[-1].endswith(
+        "params.mounting_heigth_m: profile vegapuls-c21 uses no such parameter "
+        "(did you mean 'mounting_height_m'?)"
+    )
     assert (
         f"{path}:{position(path, 'mounting_heigth_m')}: buses[0] 'rs485-1'.devices[0] 'wl-radar'.params."
         in (found[-1])
