@@ -205,13 +205,14 @@ def _profile(
     candidates = [source.parent / device.profile, PROFILE_DIR / f"{device.profile}.yaml"]
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
-        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")))
+        shipped = sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+        hint = nearest(device.profile, shipped) or f" ({', '.join(shipped)})"
         problems.append(
             (
                 (*loc, "profile"),
                 (
                     f"{where}.profile: '{device.profile}' is neither a file next to this one nor a shipped "
-                    f"profile ({known})"
+                    f"profile{hint}"
                 ),
             )
         )

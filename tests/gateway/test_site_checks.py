@@ -144,3 +144,12 @@ def test_a_deadband_on_a_channel_never_published_is_an_error(tmp_path: Path) -> 
         + ".status: 'status' is internal to profile vegapuls-c21 (read for other channels, never "
         "published): a deadband does nothing",
     ]
+
+
+def test_a_misspelt_profile_names_the_nearest_shipped_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "ampal-mufakat.yaml", "profile: qdy30a", "profile: qdy31a")
+    (problem,) = problems(path)
+    assert problem == (
+        f"{path}:{position(path, 'profile: qdy31a')}: buses[0] 'rs485-1'.devices[1] 'wl-pressure'.profile: "
+        "'qdy31a' is neither a file next to this one nor a shipped profile (did you mean 'qdy30a'?)"
+    )
