@@ -244,6 +244,8 @@ class _RuleCheck:
     def _each_pattern(
         self, field: str, patterns: tuple[str, ...] | None, names: Sequence[str], what: str, where: str
     ) -> None:
+        if not names and self.found:
+            return  # an earlier problem left nothing to look in: it is the one to report, not its echo
         for i, pattern in enumerate(patterns or ()):
             if any(matches_pattern(pattern, name) for name in names):
                 continue

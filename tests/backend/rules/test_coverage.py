@@ -138,6 +138,16 @@ def test_rules_that_select_nothing_are_named_with_the_nearest_names(
     assert any(message in p for p in found), found
 
 
+def test_a_misspelt_site_is_reported_without_its_echo_on_devices_and_channels(catalog: Catalog) -> None:
+    rule = f"{{id: r, {LEVELS}, select: {{site: ampal-mufakt, device: wl-radar, channel: level}}}}"
+    assert problems_of(rule, catalog) == [
+        (
+            "rules[0] 'r': select.site: no site 'ampal-mufakt' in the site inventory "
+            "(did you mean 'ampal-mufakat'?)"
+        )
+    ]
+
+
 def test_an_empty_inventory_selects_nothing() -> None:
     empty = Catalog(site_tags={}, devices=(), channels=())
     assert problems_of(f"{{id: r, {QC}}}", empty) == [
