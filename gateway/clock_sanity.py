@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from pantau.contract import GatewayClock, Quality, Reading, Reason, Vehicle, format_utc
+from pantau.contract.fields import EARLIEST_TIMESTAMP
 from pantau.resilience import Clock
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ class ClockSanity:
         self._reason: str | None = None
         #: The verdict of the last look (None before the first): what metrics report between looks.
         self.last: GatewayClock | None = None
+        #: Messages not stamped while the clock read before 2000 (`can_stamp`), since it last could.
+        self.unstamped = 0
+        self._unstampable_since: float | None = None
 
     def check(self) -> GatewayClock:
         """The clock's state now (logged once when it turns implausible and once when it recovers)."""
@@ -92,6 +96,31 @@ class ClockSanity:
         )
         return self.last
 
+    def can_stamp(self, messages: int = 0) -> bool:
+        """Whether the wall clock can stamp a message at all. Before 2000 (an RTC reset to 1970) no time
+        the contract accepts can be written, so the gateway keeps running but sends nothing (`messages`
+        are counted as dropped) until the clock is set; logged once when it starts and once when it ends."""
+        wall = self.clock.time()
+        if wall >= EARLIEST_TIMESTAMP.timestamp():
+            if self._unstampable_since is not None:
+                logger.warning(
+                    "wall clock set (now %s): stamping again; %d message(s) were not sent meanwhile",
+                    format_utc(_utc(wall)),
+                    self.unstamped,
+                )
+                self._unstampable_since, self.unstamped = None, 0
+            return True
+        if self._unstampable_since is None:
+            self._unstampable_since = wall
+            logger.error(
+                "wall clock reads %s, before %s: no message can be stamped; readings are dropped until "
+                "the clock is set (NTP, GPS or an RTC)",
+                _utc(wall).isoformat(),
+                EARLIEST_TIMESTAMP.date(),
+            )
+        self.unstamped += messages
+        return False
+
     def _implausible(self, wall: float, mono: float) -> str | None:
         if wall < self.not_before.timestamp():
             return Reason.CLOCK_BEFORE_RELEASE
@@ -111,6 +140,12 @@ class ClockSanity:
         if verdict.reason is None:
             return vehicle
         return vehicle.model_copy(update={"quality": Quality.CLOCK_SKEW, "reason": verdict.reason})
+
+
+def dated(at: datetime | None) -> datetime | None:
+    """`at`, or None when it was taken before the clock was set (before 2000): no time at all, and one the
+    contract would refuse (a device's `since`, the gateway's `started_at` from a boot at 1970)."""
+    return at if at is None or at >= EARLIEST_TIMESTAMP else None
 
 
 def _detail(verdict: GatewayClock) -> str:

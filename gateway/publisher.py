@@ -37,7 +37,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.clock_sanity import ClockSanity
+from gateway.clock_sanity import ClockSanity, dated
 from gateway.config import MqttConfig
 from gateway.dead_letters import Refusal
 from gateway.outbox import Builder, Outbox, OutboxMessage
@@ -60,6 +60,9 @@ SESSION_EXPIRY_S: Final = 7 * 24 * 3600
 #: from another process (`pantau gateway dead-letters --requeue`), which cannot wake this one. Real time,
 #: as the live stream's own look-out: in virtual time it must not add a sleeper every few seconds.
 PARKED_POLL_S: Final = 5.0
+
+#: How often the publisher looks again at a wall clock that reads before 2000 (gateway/clock_sanity.py).
+UNSTAMPABLE_RECHECK_S: Final = 5.0
 
 
 @dataclass
@@ -126,6 +129,8 @@ class Publisher:
     async def run(self) -> None:
         """Connect, publish, reconnect with back-off; returns only when cancelled."""
         while True:
+            while not self._clock_sanity.can_stamp():  # not even a Last Will can be dated before 2000
+                await self._clock.sleep(UNSTAMPABLE_RECHECK_S)
             will = await asyncio.to_thread(self._prepare_will)
             try:
                 async with self._connect(will) as client:
@@ -388,7 +393,7 @@ class Publisher:
             state=state,
             reason=reason,
             software_version=__version__,
-            started_at=self.identity.started_at,
+            started_at=dated(self.identity.started_at),
             outbox=outbox,
             clock=self._clock_sanity.check(),
         )

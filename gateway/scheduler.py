@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from drivers.modbus.device import ModbusDevice, PollResult
-from gateway.clock_sanity import ClockSanity
+from gateway.clock_sanity import ClockSanity, dated
 from gateway.config import DeviceConfig, ReportOnChange
 from gateway.outbox import Builder
 from pantau.contract import DeviceStatus, Quality, Reading, Readings, Topics, encode
@@ -264,8 +264,8 @@ class BusPoller:
                 seq=seq,
                 ts=ts,
                 state=state,
-                since=h.since,
-                last_success=h.last_success,
+                since=dated(h.since) or ts,  # entered this state before the clock was set: say now
+                last_success=dated(h.last_success),
                 consecutive_failures=h.consecutive_failures,
                 reason=h.reason,
                 detail=h.detail,

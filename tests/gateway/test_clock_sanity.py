@@ -15,15 +15,18 @@ from drivers.modbus.bus import BusTiming, ModbusBus, TcpBusConfig
 from drivers.modbus.device import ModbusDevice
 from drivers.sim.modbus_device import SimulatedModbusDevice, constant_signal
 from gateway.clock_sanity import RELEASED, SETTLE, STEP_BOUND, ClockSanity
-from gateway.config import DeviceConfig, MqttConfig
+from gateway.config import DeviceConfig, MqttConfig, load_site
 from gateway.metrics import registry_for
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity, Publisher
+from gateway.runtime import Gateway, RuntimeOptions
 from gateway.scheduler import BusPoller, ScheduledDevice
 from pantau.contract import GatewayStatus, Quality, Reading, Readings, Topics, Vehicle, decode, encode
 from pantau.contract.examples import example_messages
 from pantau.resilience import VirtualClock
+from tests.gateway.test_memory_week import site_file
 from tests.harness.modbus import ModbusServerFactory, shipped_modbus_profile
+from tests.harness.mosquitto import Mosquitto
 
 START = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
 #: A Raspberry Pi without an RTC, booted at its fake-hwclock time from a year before the release.
@@ -170,3 +173,36 @@ async def test_a_gateway_booted_before_the_release_marks_its_readings_and_says_s
     assert isinstance(status, GatewayStatus) and retain
     assert status.clock is not None
     assert (status.clock.plausible, status.clock.reason) == (False, "clock_before_release")
+
+
+async def test_a_gateway_whose_clock_reads_1970_keeps_running_sends_nothing_and_recovers_when_it_is_set(
+    modbus_tcp_server: ModbusServerFactory, mosquitto: Mosquitto, mqtt_topic_root: str, tmp_path: Path
+) -> None:
+    """An RTC reset to 1970: no time the contract takes can be written, so the gateway drops what it reads
+    (counted, logged once) instead of crashing on its first message, and sends again once NTP sets it."""
+    profile = shipped_modbus_profile("dfrobot-sen0676")
+    sim = SimulatedModbusDevice(profile, constant_signal({"level": 1.0, "installation_height": 4.0}))
+    server = modbus_tcp_server([sim.sim_device()])
+    path = site_file(tmp_path, mosquitto, server.port, mqtt_topic_root)
+    clock = VirtualClock(datetime(1970, 1, 1, 0, 5, tzinfo=UTC), quiet_s=0.0005)
+    gateway = Gateway(load_site(path), path, RuntimeOptions(metrics_address=None, clock=clock))
+    (poller,) = gateway.pollers
+    task = asyncio.create_task(gateway.run())
+    try:
+        async with asyncio.timeout(30):
+            while poller.polls_total < 3:
+                assert not task.done(), task.exception()
+                await asyncio.sleep(0.005)
+            assert gateway.outbox.state().depth == 0 and gateway.publisher.stats.connects_total == 0
+            assert gateway.clock_sanity.unstamped >= 3
+            clock.step_wall(START.timestamp() - clock.time())  # NTP sets the clock
+            while gateway.publisher.stats.published_total < 2:
+                assert not task.done(), task.exception()
+                await asyncio.sleep(0.005)
+        assert gateway.clock_sanity.unstamped == 0
+        step = gateway.clock_sanity.check().step_s  # the setting was a step (the data after it marked)
+        assert step is not None and step > 56 * 365 * 86_400
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await clock.aclose()
