@@ -8,7 +8,9 @@ read whole before its 401. Here, from the headers alone:
   still pass: the flood map stays up for everyone behind the same address);
 - a body larger than its route's cap (by Content-Length) -> 413, unread; a chunked body -> 411 (uvicorn
   never hands the app more than the Content-Length it checked);
-- a key writing too often -> 429 with Retry-After.
+- a key writing too often -> 429 with Retry-After;
+- more than `max_concurrency` requests in flight -> 503 with Retry-After: the API shares its process and
+  event loop with ingest, which must not starve behind a crowd of slow queries.
 
 Role checks (403) stay with the routes' dependencies, which know each route's role.
 """
@@ -53,6 +55,8 @@ class Guard:
         self.caps = limits.body_bytes
         self.failures = RateLimiter(limits.failed_auth, clock, limits.max_clients)
         self.writes = RateLimiter(limits.writes, clock, limits.max_clients)
+        self.max_concurrency = limits.max_concurrency
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,8 +64,14 @@ class Guard:
             return
         request = Request(scope)
         refusal = self._refusal(request)
+        if refusal is None and self.in_flight >= self.max_concurrency:
+            refusal = 503, "the API is busy; retry shortly", {"Retry-After": "1"}
         if refusal is None:
-            await self.app(scope, receive, send)
+            self.in_flight += 1
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.in_flight -= 1
             return
         status, detail, headers = refusal
         await problem_response(request, status, detail, headers=headers)(scope, receive, send)
