@@ -119,6 +119,18 @@ class RecordStreamSpec(SiteModel):
     kind: Literal["records"] = "records"
     connection: Endpoint
     device: DeviceConfig
+    reject_sample_interval: Duration = Field(
+        default=timedelta(minutes=10),
+        description="Refused frames go to the backend as samples: the first of each kind (reason and "
+        "field), then at most one per kind per this interval, however fast a broken line babbles",
+    )
+
+    @field_validator("reject_sample_interval")
+    @classmethod
+    def _positive_interval(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
 
 
 BusSpec = Annotated[ModbusBusSpec | RecordStreamSpec, Field(discriminator="kind")]

@@ -2,8 +2,11 @@
 
     poll[<bus>]   BusPoller: reads devices on their grid, appends each cycle to the outbox
     records[<id>] RecordStream: every WIM record / weighing becomes a vehicle message in the outbox
+    health[<id>]  the stream's device status whenever its link comes up or goes down
+    rejects[<id>] samples of the frames the stream refused, as record_reject messages
     publish       Publisher: outbox -> broker, reconnecting for as long as it takes
-    status        gateway status (with outbox depth and drops) every status_interval
+    status        gateway status (with outbox depth and drops) and every stream's device status (with its
+                  reject counts) every status_interval
     metrics       Prometheus endpoint on metrics_address
 
 Cancelling `run()` (SIGTERM, Ctrl-C) flushes what it can within a few seconds and publishes `offline`.
@@ -14,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
@@ -23,7 +25,7 @@ from prometheus_client import start_http_server
 from drivers.modbus.bus import ModbusBus
 from drivers.serial_records.config import RecordProfile
 from drivers.serial_records.records import VehicleRecord
-from drivers.serial_records.stream import RecordStream, StreamCounters
+from drivers.serial_records.stream import RecordStream
 from gateway.clock_sanity import ClockSanity
 from gateway.config import SiteConfig
 from gateway.inventory import ResolvedModbusBus, ResolvedRecordStream, resolve
@@ -31,7 +33,8 @@ from gateway.metrics import registry_for
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity, Publisher
 from gateway.scheduler import BusPoller, ScheduledDevice
-from pantau.contract import DeviceStatus, Topics, encode
+from gateway.stream_reports import RejectReports, RejectSampler, StreamHealth
+from pantau.contract import Topics, encode
 from pantau.resilience import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)
@@ -65,7 +68,19 @@ class Gateway:
         )
         self._buses: list[ModbusBus] = []
         self.pollers = [self._poller(bus) for bus in self.resolved if isinstance(bus, ResolvedModbusBus)]
+        self.rejects: dict[str, RejectReports] = {}
         self.streams = [self._stream(bus) for bus in self.resolved if isinstance(bus, ResolvedRecordStream)]
+        self.stream_health = {
+            device: StreamHealth(
+                stream.counters,
+                site=site.site,
+                device=device,
+                gateway=site.gateway,
+                topics=self.topics,
+                clock=self.clock,
+            )
+            for stream, device in self.streams
+        }
         self._metrics_server: WSGIServer | None = None
 
     def _poller(self, resolved: ResolvedModbusBus) -> BusPoller:
@@ -89,9 +104,20 @@ class Gateway:
     def _stream(self, resolved: ResolvedRecordStream) -> tuple[RecordStream, str]:
         profile = resolved.device.profile
         assert isinstance(profile, RecordProfile)  # noqa: S101 - guaranteed by resolve()
-        return RecordStream(
-            profile, resolved.spec.connection, name=resolved.spec.id
-        ), resolved.device.config.id
+        device = resolved.device.config.id
+        sampler = RejectSampler(resolved.spec.reject_sample_interval.total_seconds(), self.clock)
+        reports = RejectReports(
+            sampler, site=self.site.site, device=device, gateway=self.site.gateway, topics=self.topics
+        )
+        self.rejects[device] = reports
+        stream = RecordStream(
+            profile,
+            resolved.spec.connection,
+            name=resolved.spec.id,
+            clock=self.clock,
+            on_reject=reports.offer,
+        )
+        return stream, device
 
     async def _forward_records(self, stream: RecordStream, device: str) -> None:
         """Every vehicle record becomes a `vehicle` message, stored before anything else happens to it."""
@@ -111,34 +137,19 @@ class Gateway:
         await stream.run(on_record)
 
     async def _report_stream_health(self, stream: RecordStream, device: str) -> None:
-        """Retained device status for a record stream, whenever its link comes up or goes down."""
-        topic = self.topics.device_status(self.site.site, device)
-        connected: bool | None = None
+        """Retained device status for a record stream whenever its link comes up or goes down (the status
+        task adds one every status_interval)."""
+        health = self.stream_health[device]
         while True:
-            was = connected  # first report: once the link came up, or failed to
-            await stream.wait_until(lambda c: c.connected != was and (c.connected or c.link_failures > 0))  # noqa: B023
-            c = stream.counters
-            connected, since = c.connected, self.clock.now()
+            await stream.wait_until(health.link_moved)
+            if health.changed():
+                await self.store([health.builder()])
 
-            def build(seq: int, c: StreamCounters = c, since: datetime = since) -> tuple[str, bytes, bool]:
-                status = DeviceStatus(
-                    site=self.site.site,
-                    device=device,
-                    gateway=self.site.gateway,
-                    seq=seq,
-                    ts=since,
-                    state="ok" if c.connected else "failing",
-                    since=since,
-                    last_success=c.last_record_at,
-                    consecutive_failures=0 if c.connected else c.link_failures,
-                    reason=None if c.connected else "connection",
-                    detail=None if c.connected else (c.last_error or "link down")[:256],
-                    requests_total=c.frames,
-                    errors_total=c.malformed,
-                )
-                return topic, encode(status), True
-
-            await self.store([build])
+    async def _forward_rejects(self, device: str) -> None:
+        """Samples of refused frames, stored like any other message (they survive an outage too)."""
+        reports = self.rejects[device]
+        while True:
+            await self.store(await reports.take())
 
     async def store(self, batch: list[Builder]) -> None:
         """Durably queue one cycle's messages, then wake the publisher."""
@@ -161,6 +172,7 @@ class Gateway:
                     tasks.create_task(
                         self._report_stream_health(stream, device), name=f"health[{stream.name}]"
                     )
+                    tasks.create_task(self._forward_rejects(device), name=f"rejects[{stream.name}]")
         finally:
             # The publisher said goodbye itself (flush + `offline`) when the task group cancelled it.
             if self._metrics_server is not None:
@@ -173,7 +185,10 @@ class Gateway:
     async def _report_status(self) -> None:
         while True:
             await self.clock.sleep(self.site.status_interval.total_seconds())
-            await self.store([self.publisher.online_status()])
+            streams = [health for health in self.stream_health.values() if health.known]
+            for health in streams:
+                health.changed()  # a link change not yet reported goes out in this status
+            await self.store([self.publisher.online_status(), *(health.builder() for health in streams)])
 
     def _start_metrics(self) -> None:
         if self.options.metrics_address is None:

@@ -44,7 +44,7 @@ VEHICLE_FIELDS: Final = (
 GATEWAY_FIELDS: Final = ("state", "reason", "software_version", "started_at", "seq", "gateway")
 DEVICE_FIELDS: Final = (
     "state", "since", "last_success", "consecutive_failures", "reason", "detail", "requests_total",
-    "errors_total", "latency_ms", "seq", "gateway",
+    "errors_total", "latency_ms", "rejected_total", "seq", "gateway",
 )  # fmt: skip
 
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW, check_time
+from backend.ingest.record_rejects import RECORD_REJECT, describe_reject
 from backend.ingest.spool import DeadLetter
 from backend.storage.model import Point
 from backend.storage.schema import to_points
-from pantau.contract import ContractError, Message, Topics, decode
+from pantau.contract import ContractError, Message, RecordReject, Topics, decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,5 +38,9 @@ def triage(
         message = decode(payload, topic=topic, topics=topics)
     except ContractError as exc:
         return DeadLetter(topic, exc.reason, str(exc), payload, len(payload), received_at)
+    if isinstance(message, RecordReject):
+        # A gateway's sample of a frame its record stream refused: valid as a message, but what it carries
+        # is a rejected record, so it joins the backend's own rejections for a person to look at.
+        return DeadLetter(topic, RECORD_REJECT, describe_reject(message), payload, len(payload), received_at)
     message = check_time(message, datetime.fromtimestamp(received_at, UTC), clock_skew)
     return Accepted(message, to_points(message))

@@ -243,6 +243,8 @@ def device_status_point(message: DeviceStatus) -> Point:
         fields["last_success"] = message.last_success.isoformat()
     if message.latency_ms is not None:
         fields["latency_ms"] = float(message.latency_ms)
+    if message.rejected_total is not None:  # record streams only
+        fields["rejected_total"] = message.rejected_total
     _put(fields, "reason", message.reason)
     _put(fields, "detail", message.detail)
     tags = {"site": message.site, "device": message.device}
@@ -275,6 +277,7 @@ def alert_point(transition: AlertTransition) -> Point:
         fields["acknowledged_by"] = transition.acknowledgement.by
         fields["acknowledged_at"] = transition.acknowledgement.at.isoformat()
         _put(fields, "acknowledgement_note", transition.acknowledgement.note)
+        _put(fields, "acknowledged_key", transition.acknowledgement.key)
     tags = {"site": transition.site, "rule": transition.rule}
     _put(tags, "device", transition.device)
     _put(tags, "channel", transition.channel)

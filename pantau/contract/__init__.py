@@ -32,6 +32,7 @@ from pantau.contract.messages import (
     Reading,
     Readings,
     Reason,
+    RecordReject,
     Tyres,
     Vehicle,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "Reading",
     "Readings",
     "Reason",
+    "RecordReject",
     "TopicError",
     "TopicKind",
     "TopicMismatch",

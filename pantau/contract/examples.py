@@ -18,6 +18,7 @@ from pantau.contract.messages import (
     Reading,
     Readings,
     Reason,
+    RecordReject,
     Tyres,
     Vehicle,
 )
@@ -91,6 +92,21 @@ def example_messages() -> dict[str, Message]:
             errors_total=31,
             discarded_replies_total=2,
         ),
+        "record_reject": RecordReject(
+            site="soekarno-hatta-km13",
+            device="wim-1",
+            gateway="gw-sh-km13",
+            seq=912,
+            ts=_T0.replace(minute=4, second=21),
+            reason="bad_field",
+            field="gvw",
+            problem="gvw: '3164O' is not a number",
+            excerpt=(
+                "413,2026-11-28 14:04:21.50,1,1,41.0,6B,3164O,3,6120,12860,12660,345,131,980,250,390,0,3C"
+            ),
+            frame_bytes=88,
+            unsampled=3,
+        ),
         "alert": AlertTransition(
             site="ampal-mufakat",
             source="backend-1",
@@ -111,7 +127,7 @@ def example_messages() -> dict[str, Message]:
             message="Sungai Ampal at Mufakat 2.17 m: Siaga II (>= 2.00 m)",
             started_at=_T0.replace(hour=5, minute=31),
             acknowledgement=Acknowledgement(
-                by="ops-wita-1", at=_T0.replace(minute=2), note="team dispatched"
+                by="ops-wita-1", at=_T0.replace(minute=2), note="team dispatched", key="ops-center"
             ),
         ),
     }

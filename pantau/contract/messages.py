@@ -9,6 +9,7 @@ Message kinds and who sends them::
     Vehicle         gateway -> {prefix}/{site}/{device}/vehicles   one WIM record or weighbridge weighing
     GatewayStatus   gateway -> {prefix}/{site}/status              retained; also the MQTT Last Will
     DeviceStatus    gateway -> {prefix}/{site}/{device}/status     retained
+    RecordReject    gateway -> {prefix}/{site}/{device}/rejects    a sample of frames a record stream refused
     AlertTransition backend -> {prefix}/alerts/{site}/{rule}[/{device}[/{channel}]]   retained, one per alert
 """
 
@@ -18,7 +19,7 @@ import math
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, model_validator
 from pydantic.config import JsonDict
 
 from pantau.contract.fields import (
@@ -405,14 +406,56 @@ class DeviceStatus(_GatewayMessage):
         ),
     )
     latency_ms: FiniteFloat | None = Field(default=None, ge=0)
+    rejected_total: Counter | None = Field(
+        default=None,
+        description=(
+            "Record streams only: frames the driver refused (checksum, framing, a field that does not "
+            "parse) since the gateway started; samples go to the backend as record_reject messages"
+        ),
+    )
+
+
+#: A raw frame excerpt as text: printable ASCII, every other byte as `\xNN` (and `\\` for a backslash),
+#: so the exact bytes survive JSON and a terminal; the gateway keeps the first 200 bytes of a frame.
+FrameExcerpt = Annotated[str, StringConstraints(max_length=800, pattern=r"^[\x20-\x7e]*$")]
+
+
+class RecordReject(_GatewayMessage):
+    """A sample of the frames a record stream (WIM controller, weighbridge indicator) refused.
+
+    The gateway counts every reject (`DeviceStatus.rejected_total`) but samples only the first of each kind
+    (reason and field) and then at most one per kind per interval, so a babbling line cannot flood the
+    backend; `unsampled` counts the rejects of the same kind since the previous sample that were not sent.
+    The backend keeps these in its dead-letter store (reason `record_reject`), next to the messages it
+    refused itself.
+    """
+
+    kind: Literal["record_reject"] = "record_reject"
+    device: Slug
+    reason: ReasonCode = Field(
+        description="checksum, framing (oversize, no end marker), bad_record (the record's shape), "
+        "bad_field (one field's value), bad_sample (a weight-stream frame)"
+    )
+    field: Label | None = Field(default=None, description="The field that failed, e.g. gvw, axle_weight[2]")
+    problem: ShortText = Field(description="What is wrong, naming the field and the value")
+    excerpt: FrameExcerpt = Field(description="The frame's first bytes, non-printable ones as \\xNN")
+    frame_bytes: Counter = Field(description="The whole frame's length in bytes")
+    unsampled: Counter = Field(
+        default=0,
+        description="Rejects of this reason and field since the previous sample that were not sent",
+    )
 
 
 class Acknowledgement(ContractModel):
-    """An operator took ownership of an alert."""
+    """An operator took ownership of an alert. Two names, both kept for the audit trail: `by`, who the
+    caller says acted (an operator at a shared console), and `key`, the API key that was authenticated."""
 
-    by: Label
+    by: Label = Field(description="Who acted, as the caller states it (the key's name when not stated)")
     at: UtcDatetime
     note: ShortText | None = None
+    key: Label | None = Field(
+        default=None, description="The name of the API key that recorded the acknowledgement"
+    )
 
 
 AlertState = Literal["pending", "firing", "resolved"]
@@ -455,7 +498,7 @@ class AlertTransition(_Message):
 
 
 Message = Annotated[
-    Readings | Vehicle | GatewayStatus | DeviceStatus | AlertTransition,
+    Readings | Vehicle | GatewayStatus | DeviceStatus | RecordReject | AlertTransition,
     Field(discriminator="kind"),
 ]
-MESSAGE_TYPES: Final = (Readings, Vehicle, GatewayStatus, DeviceStatus, AlertTransition)
+MESSAGE_TYPES: Final = (Readings, Vehicle, GatewayStatus, DeviceStatus, RecordReject, AlertTransition)

@@ -3,6 +3,7 @@
     {prefix}/{site}/{device}/readings
     {prefix}/{site}/{device}/vehicles
     {prefix}/{site}/{device}/status
+    {prefix}/{site}/{device}/rejects
     {prefix}/{site}/status
     {prefix}/alerts/{site}/{rule}[/{device}[/{channel}]]
 
@@ -34,6 +35,7 @@ class TopicKind(StrEnum):
     READINGS = "readings"
     VEHICLES = "vehicles"
     DEVICE_STATUS = "device_status"
+    RECORD_REJECTS = "record_rejects"
     GATEWAY_STATUS = "gateway_status"
     ALERT = "alert"
 
@@ -43,6 +45,7 @@ MESSAGE_KIND_FOR_TOPIC: Final = {
     TopicKind.READINGS: "readings",
     TopicKind.VEHICLES: "vehicle",
     TopicKind.DEVICE_STATUS: "device_status",
+    TopicKind.RECORD_REJECTS: "record_reject",
     TopicKind.GATEWAY_STATUS: "gateway_status",
     TopicKind.ALERT: "alert",
 }
@@ -50,6 +53,7 @@ _DEVICE_LEAVES: Final = {
     "readings": TopicKind.READINGS,
     "vehicles": TopicKind.VEHICLES,
     "status": TopicKind.DEVICE_STATUS,
+    "rejects": TopicKind.RECORD_REJECTS,
 }
 
 
@@ -97,6 +101,9 @@ class Topics:
     def device_status(self, site: str, device: str) -> str:
         return f"{self.prefix}/{check_id(site, 'site')}/{check_id(device, 'device')}/status"
 
+    def record_rejects(self, site: str, device: str) -> str:
+        return f"{self.prefix}/{check_id(site, 'site')}/{check_id(device, 'device')}/rejects"
+
     def gateway_status(self, site: str) -> str:
         return f"{self.prefix}/{check_id(site, 'site')}/status"
 
@@ -130,6 +137,7 @@ class Topics:
             TopicKind.READINGS: self.readings,
             TopicKind.VEHICLES: self.vehicles,
             TopicKind.DEVICE_STATUS: self.device_status,
+            TopicKind.RECORD_REJECTS: self.record_rejects,
         }
         return builders[kind](site, device)
 
@@ -164,7 +172,7 @@ class Topics:
                 device=check_id(levels[1], "device"),
             )
         raise TopicError(
-            "not one of {site}/status, {site}/{device}/readings|vehicles|status, "
+            "not one of {site}/status, {site}/{device}/readings|vehicles|status|rejects, "
             "alerts/{site}/{rule}[/{device}[/{channel}]]"
         )
 
@@ -176,6 +184,7 @@ class Topics:
             f"{self.prefix}/+/+/readings",
             f"{self.prefix}/+/+/vehicles",
             f"{self.prefix}/+/+/status",
+            f"{self.prefix}/+/+/rejects",
         ]
 
     def alerts_filter(self) -> str:

@@ -102,6 +102,8 @@ def topic_for(topics: Topics, message: Message) -> str:
         return topics.vehicles(message.site, str(device))
     if message.kind == "device_status":
         return topics.device_status(message.site, str(device))
+    if message.kind == "record_reject":
+        return topics.record_rejects(message.site, str(device))
     return topics.gateway_status(message.site)
 
 

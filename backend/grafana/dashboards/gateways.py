@@ -1,7 +1,9 @@
-"""Gateway health, templated by site: online state, device polling (errors, latency, state), outbox.
+"""Gateway health, templated by site: online state, device polling (errors, latency, state), records
+refused by record streams, outbox.
 
-Gateways publish their status every `status_interval` (60 s by default) and device status on change, so
-the panels carry values forward (`fill(previous)`) where a state holds until the next message.
+Gateways publish their status every `status_interval` (60 s by default), a Modbus device's status on change
+and then every status interval, a record stream's on change and every status interval, so the panels carry
+values forward (`fill(previous)`) where a state holds until the next message.
 """
 
 from __future__ import annotations
@@ -105,8 +107,8 @@ def gateway_health(scope: Scope) -> Dashboard:
                 )
             ],
             width=12,
-            description="New failed requests between device status messages "
-            "(sent when a device's state changes).",
+            description="New failed requests (Modbus) or refused frames (record streams) between device "
+            "status messages (sent when a device's state changes and every status interval).",
             custom=_LINE | {"drawStyle": "bars", "fillOpacity": 60},
         ),
         Panel(
@@ -123,6 +125,26 @@ def gateway_health(scope: Scope) -> Dashboard:
             width=12,
             unit="ms",
             custom=_LINE,
+        ),
+        Panel(
+            "Rejected records by device",
+            "timeseries",
+            [
+                Target(
+                    "A",
+                    f'SELECT non_negative_difference(max("rejected_total")) {dev} '
+                    f'GROUP BY time($__interval), "site", "device" fill(none)',
+                    alias="$tag_site/$tag_device",
+                )
+            ],
+            width=24,
+            description="Frames a WIM controller or weighbridge stream sent that the gateway refused "
+            "(checksum, framing, a field that does not parse), between device status messages. A steady "
+            "stream of them is a wrong layout, baud rate or checksum setting; samples with the failing "
+            "field are in the backend's dead letters (reason record_reject).",
+            unit="short",
+            steps=[Step(None, "green"), Step(1.0, "orange")],
+            custom=_LINE | {"drawStyle": "bars", "fillOpacity": 60},
         ),
         Panel(
             "Outbox depth",

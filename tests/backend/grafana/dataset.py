@@ -191,6 +191,8 @@ def _device_status(site: str, devices: list[str], start: datetime, now: datetime
                     errors_total=errors,
                     latency_ms=40.0 + 5 * index + minute / 10,
                     reason="timeout" if state == "degraded" else None,
+                    # Record streams count refused frames (a babbling WIM line while degraded).
+                    rejected_total=errors * 4 if site == ROAD else None,
                 )
             )
     return out

@@ -18,6 +18,7 @@ SCHEMA_FOR_KIND: Final = {
     "vehicle": "vehicle.schema.json",
     "gateway_status": "gateway_status.schema.json",
     "device_status": "device_status.schema.json",
+    "record_reject": "record_reject.schema.json",
     "alert": "alert.schema.json",
 }
 MESSAGE_SCHEMA: Final = "message.schema.json"

@@ -32,7 +32,9 @@ def test_schemas_require_the_envelope_and_forbid_unknown_fields() -> None:
             assert "discriminator" not in document
             kinds = [document["$defs"][ref["$ref"].rsplit("/", 1)[1]]["properties"]["kind"]["const"]
                      for ref in document["oneOf"]]  # fmt: skip
-            assert sorted(kinds) == ["alert", "device_status", "gateway_status", "readings", "vehicle"]
+            assert sorted(kinds) == [
+                "alert", "device_status", "gateway_status", "readings", "record_reject", "vehicle"
+            ]  # fmt: skip
             continue
         assert document["required"][:2] == ["schema_version", "kind"], name
         assert document["additionalProperties"] is False, name
