@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import types
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -31,15 +31,37 @@ def field_suggestion(model: type[BaseModel], loc: Sequence[str | int], document:
     path = written_path(loc, document)
     if not path or not isinstance(path[-1], str):
         return ""
-    return nearest(path[-1], _field_names(_models_at(model, path[:-1])))
+    return nearest(path[-1], _field_names(_models_at(model, path[:-1], document)))
 
 
-def _models_at(model: type[BaseModel], path: Sequence[str | int]) -> set[type[BaseModel]]:
+def _models_at(model: type[BaseModel], path: Sequence[str | int], document: object) -> set[type[BaseModel]]:
     found: set[type[BaseModel]] = {model}
+    node = document
     for part in path:
-        if isinstance(part, str):  # list items (ints): their models came with the list's field
+        if isinstance(part, str):
             found = {inner for outer in found for inner in _nested(_field_annotation(outer, part))}
+            node = node.get(part) if isinstance(node, dict) else None
+        else:  # a list item: its models came with the list's field
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+        found = _matching(found, node)
     return found
+
+
+def _matching(models: set[type[BaseModel]], node: object) -> set[type[BaseModel]]:
+    """Of a union's models, those whose tag (a Literal field, `kind: levels`) the written entry has; all of
+    them when the entry names none (a typo's neighbours are then looked for in every member)."""
+    if len(models) < 2 or not isinstance(node, dict):  # a union has two members or more
+        return models
+    tagged = {
+        model
+        for model in models
+        if any(
+            get_origin(field.annotation) is Literal
+            and node.get(field.alias or name) in get_args(field.annotation)
+            for name, field in model.model_fields.items()
+        )
+    }
+    return tagged or models
 
 
 def _field_annotation(model: type[BaseModel], name: str) -> Any:

@@ -122,3 +122,18 @@ def test_written_path_drops_one_union_tag_per_level() -> None:
         0,
         "devices",
     )
+
+
+def test_a_rule_typo_is_compared_with_the_fields_of_its_own_kind(tmp_path: Path) -> None:
+    # `window` is a field of rate rules, not of levels rules: suggesting it there would lead astray.
+    path = tmp_path / "rules.yaml"
+    levels = "levels: [{name: a, trigger: 1}]"
+    path.write_text(
+        f"rules:\n  - {{id: x, kind: levels, windw: 1m, {levels}}}\n"
+        f"  - {{id: y, kind: rate, windw: 1m, {levels}}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path)
+    first, second = str(caught.value).splitlines()
+    assert "rules[0] 'x': windw:" in first and "'window'" not in first
+    assert "rules[1] 'y': windw: Extra inputs are not permitted (did you mean 'window'" in second
