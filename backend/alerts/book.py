@@ -20,7 +20,10 @@ class AlertBook(Protocol):
         """The latest transition of every alert that is pending or firing, most severe first."""
         ...
 
-    async def acknowledge(self, alert_id: str, by: str, note: str | None) -> AlertTransition:
-        """Record that an operator took ownership; the returned transition is stored and published like any
-        other. Raises UnknownAlert when `alert_id` is not active."""
+    async def acknowledge(
+        self, alert_id: str, by: str, note: str | None, *, key: str | None = None
+    ) -> AlertTransition:
+        """Record that an operator took ownership (`by`, as stated; `key`, the API key that was
+        authenticated); the returned transition is stored and published like any other. Raises UnknownAlert
+        when `alert_id` is not active."""
         ...

@@ -29,8 +29,10 @@ def tick_entry(now: datetime, ticks: list[str]) -> dict[str, Any]:
     return _entry("tick", now, ticks)
 
 
-def ack_entry(now: datetime, ticks: list[str], *, alert_id: str, by: str, note: str | None) -> dict[str, Any]:
-    return _entry("ack", now, ticks, alert_id=alert_id, by=by, note=note)
+def ack_entry(
+    now: datetime, ticks: list[str], *, alert_id: str, by: str, note: str | None, key: str | None = None
+) -> dict[str, Any]:
+    return _entry("ack", now, ticks, alert_id=alert_id, by=by, note=note, key=key)
 
 
 def _entry(op: str, now: datetime, ticks: list[str], **data: Any) -> dict[str, Any]:
@@ -57,7 +59,8 @@ def replay(engine: RuleEngine, entries: Iterable[dict[str, Any]]) -> Replayed:
         elif entry["op"] == "tick":
             engine.tick(now)
         elif entry["op"] == "ack":
-            engine.acknowledge(entry["alert_id"], entry["by"], now, entry["note"])
+            # Journals written before acknowledgements kept their key have none.
+            engine.acknowledge(entry["alert_id"], entry["by"], now, entry["note"], key=entry.get("key"))
         else:
             raise ValueError(f"rules journal: unknown entry {entry['op']!r}")
         out.steps += 1

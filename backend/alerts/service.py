@@ -141,23 +141,26 @@ class RulesService:
         """Every pending or firing alert, most severe first (the API's AlertBook)."""
         return sorted(self.engine.active_alerts(), key=lambda t: (-t.severity, t.alert_id))
 
-    async def acknowledge(self, alert_id: str, by: str, note: str | None) -> AlertTransition:
+    async def acknowledge(
+        self, alert_id: str, by: str, note: str | None, *, key: str | None = None
+    ) -> AlertTransition:
         """An operator owns an alert: stored, published and notified like any transition.
 
         Shielded: an API client that hangs up must not cancel the step between the engine's change and its
         commit, or the engine would run ahead of its journal while the service goes on."""
-        return await asyncio.shield(self._acknowledge(alert_id, by, note))
+        return await asyncio.shield(self._acknowledge(alert_id, by, note, key))
 
-    async def _acknowledge(self, alert_id: str, by: str, note: str | None) -> AlertTransition:
+    async def _acknowledge(
+        self, alert_id: str, by: str, note: str | None, key: str | None
+    ) -> AlertTransition:
         async with self._lock:
             self._raise_if_failed()
             now = self.clock()
-            transition = self.engine.acknowledge(alert_id, by, now, note)
+            transition = self.engine.acknowledge(alert_id, by, now, note, key=key)
             if transition is None:
                 raise UnknownAlert(alert_id)
-            await self._commit(
-                [transition], [], ack_entry(now, self._silent_ticks, alert_id=alert_id, by=by, note=note)
-            )
+            entry = ack_entry(now, self._silent_ticks, alert_id=alert_id, by=by, note=note, key=key)
+            await self._commit([transition], [], entry)
         return transition
 
     async def _tick(self) -> None:

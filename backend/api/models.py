@@ -37,6 +37,11 @@ class Device(Out):
     channels: list[Channel]
     last_contact: str | None = Field(description="Time of the device's latest data or status")
     status: str | None = Field(description="Latest communication state reported by the gateway")
+    rejected_total: int | None = Field(
+        default=None,
+        description="Record streams: frames the gateway's driver refused since it started (its latest "
+        "count); samples are in the dead-letter store",
+    )
 
 
 class Site(Out):
@@ -190,9 +195,12 @@ class VehicleStats(Out):
 
 # --- alerts ----------------------------------------------------------------------------------------------
 class AcknowledgementOut(Out):
-    by: str
+    by: str = Field(description="Who acted, as the caller stated it (the key's name when not stated)")
     at: str
     note: str | None
+    key: str | None = Field(
+        description="The API key that recorded it (null for acknowledgements stored before keys were kept)"
+    )
 
 
 class AlertOut(Out):

@@ -120,12 +120,15 @@ class AlertBook:
         # An alert's first transition has no previous state (the contract omits it, not says `resolved`).
         return self._transition(current, status.at, None if first else previous_state, previous_level)
 
-    def acknowledge(self, aid: str, by: str, at: datetime, note: str | None) -> AlertTransition | None:
-        """Record who took ownership of an active alert; the re-published transition, None if not active."""
+    def acknowledge(
+        self, aid: str, by: str, at: datetime, note: str | None, *, key: str | None = None
+    ) -> AlertTransition | None:
+        """Record who took ownership of an active alert (`by`, as stated; `key`, the API key that was
+        authenticated); the re-published transition, None if not active."""
         alert = self.alerts.get(aid)
         if alert is None or alert.state == "resolved":
             return None
-        alert.acknowledgement = Acknowledgement(by=by, at=at, note=note)
+        alert.acknowledgement = Acknowledgement(by=by, at=at, note=note, key=key)
         alert.seq += 1
         alert.changed_at = at
         return self._transition(alert, at, alert.state, alert.level)

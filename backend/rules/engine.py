@@ -211,11 +211,12 @@ class RuleEngine:
         return transitions + self._apply(self._from(self._runners.by_rule.values(), lambda r: r.tick(now)))
 
     def acknowledge(
-        self, alert_id: str, by: str, at: datetime, note: str | None = None
+        self, alert_id: str, by: str, at: datetime, note: str | None = None, *, key: str | None = None
     ) -> AlertTransition | None:
-        """An operator owns an active alert: the transition to re-publish (None: not active)."""
+        """An operator owns an active alert: the transition to re-publish (None: not active). `key`: the
+        API key that was authenticated, kept beside `by` (who says they acted)."""
         _aware(at)
-        return self.book.acknowledge(alert_id, by, at, note)
+        return self.book.acknowledge(alert_id, by, at, note, key=key)
 
     def active_alerts(self) -> list[AlertTransition]:
         """Every pending or firing alert, as its latest transition."""

@@ -38,10 +38,11 @@ from pantau.contract import AlertTransition
 ALERT_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9_:~-]{0,63}$"
 DEFAULT_SPAN: Final = timedelta(days=7)
 _FIELDS: Final = ("alert_id", "state", "severity", "message", "started_at", "level", "value", "threshold",
-                  "unit", "acknowledged_by", "acknowledged_at", "acknowledgement_note")  # fmt: skip
+                  "unit", "acknowledged_by", "acknowledged_at", "acknowledgement_note",
+                  "acknowledged_key")  # fmt: skip
 _CSV_COLUMNS: Final = ("time", "alert_id", "site", "rule", "device", "channel", "state", "level", "severity",
                        "value", "threshold", "unit", "message", "started_at", "acknowledged_by",
-                       "acknowledged_at", "acknowledgement_note")  # fmt: skip
+                       "acknowledged_at", "acknowledgement_note", "acknowledged_key")  # fmt: skip
 
 
 class AlertFilters(QueryModel):
@@ -110,9 +111,12 @@ def router(ctx: ApiContext) -> APIRouter:
         body: AcknowledgeIn,
         caller: Annotated[Caller, Depends(operate)],
     ) -> AlertOut:
-        """An operator takes ownership of an active alert (who: `by` or the key's name; when: now)."""
+        """An operator takes ownership of an active alert (who: `by` or the key's name; when: now). The key's
+        name is kept beside `by` either way: the audit trail shows who was authenticated and who acted."""
         try:
-            transition = await _book(ctx).acknowledge(alert_id, body.by or caller.name, body.note)
+            transition = await _book(ctx).acknowledge(
+                alert_id, body.by or caller.name, body.note, key=caller.name
+            )
         except UnknownAlert as exc:
             raise Problem(404, f"no active alert '{alert_id}'") from exc
         return _from_transition(transition)
@@ -152,7 +156,9 @@ def _from_transition(t: AlertTransition) -> AlertOut:
         unit=t.unit,
         message=t.message,
         started_at=rfc3339(t.started_at),
-        acknowledgement=AcknowledgementOut(by=ack.by, at=rfc3339(ack.at), note=ack.note) if ack else None,
+        acknowledgement=(
+            AcknowledgementOut(by=ack.by, at=rfc3339(ack.at), note=ack.note, key=ack.key) if ack else None
+        ),
     )
 
 
@@ -161,7 +167,12 @@ def _from_row(row: Row, tags: Mapping[str, str]) -> AlertOut:
     by, at = as_str(v.get("acknowledged_by")), as_str(v.get("acknowledged_at"))
     ack = None
     if by is not None and at is not None:
-        ack = AcknowledgementOut(by=by, at=_time_text(at), note=as_str(v.get("acknowledgement_note")))
+        ack = AcknowledgementOut(
+            by=by,
+            at=_time_text(at),
+            note=as_str(v.get("acknowledgement_note")),
+            key=as_str(v.get("acknowledged_key")),
+        )
     started = as_str(v.get("started_at"))
     return AlertOut(
         time=rfc3339(row.time),
@@ -196,4 +207,5 @@ def _flat(alert: AlertOut) -> dict[str, object]:
         row["acknowledged_by"] = alert.acknowledgement.by
         row["acknowledged_at"] = alert.acknowledgement.at
         row["acknowledgement_note"] = alert.acknowledgement.note
+        row["acknowledged_key"] = alert.acknowledgement.key
     return row

@@ -83,7 +83,7 @@ async def test_a_restart_re_runs_the_journal_to_the_same_engine(
     ]
     await feed(first, clock, sorted([*storm, *trucks], key=lambda m: m.ts), topics)
     (active,) = [t for t in first.active() if t.rule == "muka-air"]
-    await first.acknowledge(active.alert_id, "operator-1", "petugas menuju lokasi")
+    await first.acknowledge(active.alert_id, "operator-1", "petugas menuju lokasi", key="ops-center")
     await feed(first, clock, hydrograph(START)[150:170], topics)
     expected = first.engine.snapshot()
     state = RulesState(config.rules_state_path())
@@ -103,6 +103,7 @@ async def test_a_restart_re_runs_the_journal_to_the_same_engine(
         (still,) = [t for t in second.active() if t.rule == "muka-air"]
         assert still.acknowledgement is not None
         assert still.acknowledgement.by == "operator-1"
+        assert still.acknowledgement.key == "ops-center", "the journal keeps who was authenticated too"
     finally:
         second.state.close()
 

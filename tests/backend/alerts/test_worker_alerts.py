@@ -119,11 +119,18 @@ async def test_alert_flows_to_mqtt_webhook_and_api_acknowledgement(
             assert (siaga["state"], siaga["level"]) == ("firing", "Siaga")
 
             note = "tim BPBD menuju lokasi"
-            acked = await api.post(f"/api/v1/alerts/{siaga['alert_id']}/acknowledge", json={"note": note})
+            # The operations center's key, used by an officer who names herself: both names are kept.
+            acked = await api.post(
+                f"/api/v1/alerts/{siaga['alert_id']}/acknowledge", json={"note": note, "by": "Sari (BPBD)"}
+            )
             assert acked.status_code == 200, acked.text
+            assert (acked.json()["acknowledgement"]["by"], acked.json()["acknowledgement"]["key"]) == (
+                "Sari (BPBD)",
+                "ops-center",
+            )
             await eventually(lambda: alerts.of("muka-air")[-1].acknowledgement, what="the acknowledgement")
             ack = alerts.of("muka-air")[-1].acknowledgement
-            assert ack is not None and (ack.by, ack.note) == ("ops-center", note)
+            assert ack is not None and (ack.by, ack.key, ack.note) == ("Sari (BPBD)", "ops-center", note)
 
             unknown = await api.post("/api/v1/alerts/no-such-alert/acknowledge", json={})
             assert unknown.status_code == 404
@@ -133,13 +140,16 @@ async def test_alert_flows_to_mqtt_webhook_and_api_acknowledgement(
                 found = await influx_storage.query(
                     SeriesQuery(
                         ALERT,
-                        ("state", "acknowledged_by"),
+                        ("state", "acknowledged_by", "acknowledged_key"),
                         start=datetime.now(UTC) - timedelta(hours=2),
                         end=datetime.now(UTC) + timedelta(minutes=1),
                         tags={"rule": "muka-air"},
                     )
                 )
-                return any(row.values["acknowledged_by"] == "ops-center" for s in found for row in s.rows)
+                stored = {
+                    (r.values["acknowledged_by"], r.values["acknowledged_key"]) for s in found for r in s.rows
+                }
+                return ("Sari (BPBD)", "ops-center") in stored
 
             await eventually(acknowledged_in_history, what="the acknowledgement in the alert history")
 

@@ -24,8 +24,10 @@ class EngineAlertBook:
     def active(self) -> list[AlertTransition]:
         return sorted(self.engine.active_alerts(), key=lambda t: (-t.severity, t.alert_id))
 
-    async def acknowledge(self, alert_id: str, by: str, note: str | None) -> AlertTransition:
-        transition = self.engine.acknowledge(alert_id, by, self.clock(), note)
+    async def acknowledge(
+        self, alert_id: str, by: str, note: str | None, *, key: str | None = None
+    ) -> AlertTransition:
+        transition = self.engine.acknowledge(alert_id, by, self.clock(), note, key=key)
         if transition is None:
             raise UnknownAlert(alert_id)
         await self.storage.write([alert_point(transition)])
