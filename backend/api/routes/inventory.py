@@ -39,6 +39,7 @@ def router(ctx: ApiContext) -> APIRouter:
     async def devices(site: SitePath) -> DeviceList:
         info = _known(ctx, site)
         contact, status = await last_contact(ctx, site)
+        rejected = await rejected_totals(ctx, site)
         return DeviceList(
             devices=[
                 Device(
@@ -52,6 +53,7 @@ def router(ctx: ApiContext) -> APIRouter:
                     channels=[Channel(id=c.id, unit=c.unit, quantity=c.quantity) for c in d.channels],
                     last_contact=rfc3339(contact[d.id]) if d.id in contact else None,
                     status=status.get(d.id),
+                    rejected_total=rejected.get(d.id),
                 )
                 for d in info.devices
             ]
@@ -107,3 +109,24 @@ async def last_contact(ctx: ApiContext, site: str) -> tuple[dict[str, datetime],
             if measurement == DEVICE_STATUS and isinstance(row.values.get("state"), str):
                 status[device] = str(row.values["state"])
     return contact, status
+
+
+async def rejected_totals(ctx: ApiContext, site: str) -> dict[str, int]:
+    """Per record-stream device: the frames it refused, as its latest device status counts them."""
+    now = ctx.clock()
+    query = SeriesQuery(
+        DEVICE_STATUS,
+        ("rejected_total",),
+        now - ctx.settings.caps.latest_lookback,
+        now + ctx.clock_skew,  # as last_contact: a status a wrong clock dated ahead is not the latest
+        tags={"site": site},
+        group_by=("device",),
+        limit=1,
+        descending=True,
+    )
+    totals: dict[str, int] = {}
+    for series in await ctx.storage.query(query):
+        value = series.rows[0].values.get("rejected_total") if series.rows else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            totals[series.tags.get("device", "")] = int(value)
+    return totals

@@ -423,7 +423,10 @@ function renderGateways() {
       el("b", {}, site.gateway), ` · ${site.name} · last data ${fmtAge(contact)}`,
       el("ul", { class: "devices" }, ...devices.map((d) => el("li", { "data-device": d.id, title: d.profile },
         el("span", { class: "dot", style: { "--c": severityColor(d.enabled ? DEVICE_SEVERITY[d.status] ?? (d.last_contact ? 0 : null) : null) } }),
-        `${d.id}: ${d.enabled ? d.status || (d.last_contact ? "reporting" : "silent") : "disabled"}`))));
+        `${d.id}: ${d.enabled ? d.status || (d.last_contact ? "reporting" : "silent") : "disabled"}`,
+        // A record stream's refused frames (wrong layout, baud rate, checksum): samples are dead letters.
+        d.rejected_total ? el("span", { class: "rejects", "data-rejected": d.rejected_total },
+          ` · ${d.rejected_total} rejected`) : null))));
   }));
 }
 

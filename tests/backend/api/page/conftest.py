@@ -32,6 +32,8 @@ RIVER: Final = "ampal-mufakat"
 ROAD: Final = "soekarno-hatta-km13"
 MINUTES: Final = 360
 TRUCKS: Final = 30
+#: Frames the WIM stream's status says were refused (shown in the page's gateway health).
+REJECTED: Final = 17
 #: Every read-only route group: the page then needs no key.
 PUBLIC: Final = ["inventory", "latest", "series", "vehicles", "alerts", "reports", "health"]
 
@@ -92,7 +94,22 @@ def river(end: datetime) -> list[Message]:
 
 def trucks(end: datetime) -> list[Message]:
     traffic = TrafficGenerator(seed=7, overload_share=0.5)
+    # The WIM stream's status first (ingested before the trucks the page waits for), with refused frames.
     out: list[Message] = [
+        DeviceStatus(
+            site=ROAD,
+            gateway="gw-sh-km13",
+            seq=TRUCKS + 2,
+            ts=end - timedelta(hours=1),
+            device="wim-1",
+            state="ok",
+            since=end - timedelta(hours=6),
+            requests_total=TRUCKS + REJECTED,
+            errors_total=REJECTED,
+            rejected_total=REJECTED,
+        )
+    ]
+    out += [
         traffic.truck(end - timedelta(seconds=80 * (TRUCKS - i)), lane=1 + i % 2).to_message(
             site=ROAD, device="wim-1", gateway="gw-sh-km13", seq=i + 1
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.backend.api.page.chromium import chromium
-from tests.backend.api.page.conftest import ARTIFACTS, MINUTES, RIVER, ROAD, Live
+from tests.backend.api.page.conftest import ARTIFACTS, MINUTES, REJECTED, RIVER, ROAD, Live
 from tests.backend.api.page.facts import load, png_size
 
 
@@ -43,4 +43,5 @@ async def test_live_page_renders_the_backend_data(live: Live, tmp_path: Path) ->
     assert set(gateways) == {"gw-ampal-mufakat", "gw-sh-km13"}
     assert "rain: failing" in gateways["gw-ampal-mufakat"], gateways
     assert "wl-radar: ok" in gateways["gw-ampal-mufakat"], gateways
+    assert f"wim-1: ok · {REJECTED} rejected" in gateways["gw-sh-km13"], gateways  # issue 21
     assert png_size(shot) == (1440, png_size(shot)[1]) and png_size(shot)[1] >= 900
