@@ -21,7 +21,7 @@ from drivers.modbus.config import ModbusProfile
 from drivers.serial_records.config import RecordProfile
 from drivers.sim.device_signals import profile_signal
 from drivers.sim.modbus_device import SimulatedModbusDevice
-from drivers.sim.record_device import SimulatedRecordDevice, serve_serial, serve_tcp
+from drivers.sim.record_device import RecordFaults, SimulatedRecordDevice, serve_serial, serve_tcp
 from drivers.sim.scenario import EnforcementTraffic, compressed_clock, demo_river
 from drivers.sim.server import serial_server, tcp_server
 from drivers.sim.signals import RiverScenario
@@ -34,6 +34,8 @@ SPEED: Final = 60.0
 #: Time between vehicles: a busy corridor for the WIM lane, a weighing cycle at the weighbridge.
 TRUCK_EVERY: Final = {"wim": timedelta(seconds=3), "weighbridge": timedelta(seconds=9)}
 OVERLOAD_SHARE: Final = 0.35
+#: A burst of line noise after every Nth WIM record (about one a minute).
+NOISE_EVERY: Final = 20
 FILL_GAPS: Final = 16
 
 Task = tuple[str, Callable[[], Coroutine[Any, Any, None]]]
@@ -106,6 +108,9 @@ def _records(
         profile,
         EnforcementTraffic(overload_share=OVERLOAD_SHARE, seed=seed),
         truck_every=TRUCK_EVERY[profile.source],
+        # A WIM line picks up noise now and then, as real ones do: the demo shows the refused frames
+        # counted on the live page and sampled into the backend's dead letters.
+        faults=RecordFaults(garbage_every=NOISE_EVERY) if profile.source == "wim" else None,
     )
     connection = bus.spec.connection
 
