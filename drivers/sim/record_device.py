@@ -13,7 +13,8 @@ from pathlib import Path
 
 from drivers.serial_records.config import RecordProfile
 from drivers.serial_records.encoder import encode_record, encode_weight_frame
-from drivers.serial_records.layouts_config import WeightStatus
+from drivers.serial_records.layouts_config import FixedLayout, WeightStatus
+from drivers.serial_records.records import VehicleRecord
 from drivers.sim.traffic import TrafficGenerator
 
 FRAME_RATE_HZ = 10.0  # R320 automatic output
@@ -57,7 +58,28 @@ class SimulatedRecordDevice:
             return
         while True:
             await asyncio.sleep(self.truck_every)
-            yield encode_record(self.traffic.truck(self.clock()), self.profile) + self.faults.noise()
+            record = self._fitted(self.traffic.truck(self.clock()))
+            yield encode_record(record, self.profile) + self.faults.noise()
+
+    def _fitted(self, record: VehicleRecord) -> VehicleRecord:
+        """The traffic's record as this controller prints it: its class as the controller's own code where
+        the profile maps codes (the traffic names classes by JBI configuration; a class that does not fit
+        a fixed column prints blank), and its record id (`20261203-000001`) cut to a fixed layout's column
+        as a controller's counter prints it."""
+        update: dict[str, str | None] = {}
+        classes = self.profile.values.classes
+        if classes and record.vehicle_class is not None:
+            codes = (code for code, known in classes.items() if known.configuration == record.vehicle_class)
+            update["vehicle_class"] = next(codes, None)
+        layout = self.profile.format
+        if isinstance(layout, FixedLayout):
+            widths = {s.name: s.width for s in layout.fields if s.width}
+            if record.record_id is not None and "record_id" in widths:
+                update["record_id"] = record.record_id.replace("-", "")[-widths["record_id"] :]
+            printed_class = update.get("vehicle_class", record.vehicle_class)
+            if printed_class is not None and len(printed_class) > widths.get("vehicle_class", 0):
+                update["vehicle_class"] = None  # no code of this controller's known: printed blank
+        return record.model_copy(update=update) if update else record
 
     async def _weighbridge(self) -> AsyncIterator[bytes]:
         period = 1 / FRAME_RATE_HZ

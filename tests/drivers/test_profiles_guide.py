@@ -10,12 +10,17 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
 from drivers.profiles import load_profile
+from drivers.serial_records.config import RecordProfile
+from drivers.serial_records.parser import RecordParser
+from drivers.sim.record_device import SimulatedRecordDevice
+from drivers.sim.traffic import TrafficGenerator
 from gateway.config import load_site
 from gateway.inventory import resolve
 from tests.harness.process import free_port, port_open, wait_until
@@ -180,3 +185,21 @@ def test_records_read_watches_the_controller_through_the_profile(
     assert reader.returncode == 0, output
     assert "000412" in output
     assert "0 rejected" in output, output
+
+
+async def test_the_simulator_prints_the_guides_wim_record_in_its_columns(tmp_path: Path) -> None:
+    # `pantau simulate` crashed on this profile (UnencodableRecord): the traffic's record id
+    # (20261203-000001) did not fit the 6-character id column. It now prints the counter's last digits.
+    write_files(tmp_path)
+    profile = load_profile(tmp_path / "wim-fixed-w8.yaml")
+    assert isinstance(profile, RecordProfile)
+    device = SimulatedRecordDevice(profile, TrafficGenerator(seed=1), truck_every=timedelta(0))
+    parser = RecordParser(profile)
+    frames = device.frames()
+    ids = []
+    for _ in range(3):
+        vehicle = parser.parse((await anext(frames)).strip(b"\r\n"), received_at=datetime.now(UTC))
+        assert vehicle.record_id is not None
+        ids.append(vehicle.record_id)
+    await frames.aclose()
+    assert ids == ["000001", "000002", "000003"]
