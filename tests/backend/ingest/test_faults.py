@@ -184,8 +184,13 @@ async def test_influxd_down_for_60_s_under_load_loses_nothing(
 def shipped_broker_config(port: int, workdir: Path) -> str:
     """The shipped production config, with only what a test box must change: listener, auth, paths."""
     text = SHIPPED_MOSQUITTO_CONF.read_text()
+    # Auth is off here (use_username_as_clientid refuses a client without a user name): the queue limits
+    # are what this test checks; the client-id binding has its own tests (tests/deploy/test_client_ids.py).
     text = re.sub(
-        r"(?m)^(listener|password_file|acl_file|persistence_location|allow_anonymous)\b.*$", "", text
+        r"(?m)^(listener|password_file|acl_file|persistence_location|allow_anonymous|use_username_as_clientid)"
+        r"\b.*$",
+        "",
+        text,
     )
     # `user`: started as root, mosquitto drops to user mosquitto, who cannot write into the test's folder.
     local = f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence_location {workdir}/\n"
