@@ -116,6 +116,10 @@ def counter_delta(previous: int, current: int, bits: int) -> tuple[int, str | No
 
 
 def _raw_value(spec: ChannelSpec, words: list[int]) -> int | float | str:
+    # A reply shorter or longer than the channel (a device answering fewer registers than asked) is a
+    # decode failure of that channel; a bit or byte channel took words[0] and raised IndexError on none.
+    if len(words) != spec.register_count:
+        raise DecodeError(f"expected {spec.register_count} registers, got {len(words)}")
     if spec.type is DataType.STRING:
         return decode_string(words, spec.order, spec.byte)
     if spec.type is DataType.BIT:
