@@ -114,6 +114,14 @@ class BackendConfig(BackendModel):
     sites: Path | None = Field(
         default=None, description="Folder of site files (as the gateways use): the inventory"
     )
+    inventory_check: bool = Field(
+        default=True,
+        description=(
+            "With `sites` set: dead-letter messages for a site or device no site file lists, or whose "
+            "gateway is not the site's (unknown_site, unknown_device, gateway_mismatch); the broker's ACL "
+            "is the first line, this holds where it is missing or wrong (backend/ingest/senders.py)"
+        ),
+    )
     rules: RulesServiceConfig | None = Field(default=None, description="Evaluate rules in this worker")
     clock_skew: Duration = Field(
         default=DEFAULT_CLOCK_SKEW,

@@ -24,6 +24,7 @@ from backend.api.server import ApiServer
 from backend.api.vehicle_stats import roll_up_vehicles
 from backend.config import BackendConfig
 from backend.ingest.pipeline import IngestPipeline
+from backend.ingest.senders import SenderCheck
 from backend.ingest.spool import Spool
 from backend.ingest.subscriber import Subscriber, Subscription
 from backend.ingest.writer import SpoolWriter
@@ -61,11 +62,20 @@ class BackendWorker:
             max_payload_bytes=config.deadletter.max_payload_bytes,
         )
         self.writer = SpoolWriter(self.spool, self.storage, config.writer, clock=clock)
-        self.pipeline = IngestPipeline(
-            self.spool, Topics(config.mqtt.topic_prefix), self.writer.notify, clock_skew=config.clock_skew
-        )
-        self.subscriber = Subscriber(Subscription.ingest(config), self.pipeline, clock=clock)
         self.inventory = SiteInventory.load(config.sites) if config.sites else SiteInventory([])
+        self.pipeline = IngestPipeline(
+            self.spool,
+            Topics(config.mqtt.topic_prefix),
+            self.writer.notify,
+            clock_skew=config.clock_skew,
+            senders=SenderCheck.for_backend(config, self.inventory),
+        )
+        if self.pipeline.senders is None:
+            logger.warning(
+                "messages for any site and gateway are stored: %s",
+                "inventory_check is off" if config.sites else "no site inventory (`sites` unset)",
+            )
+        self.subscriber = Subscriber(Subscription.ingest(config), self.pipeline, clock=clock)
         self.rules = RulesService(config, self.storage, self.inventory, timer=clock) if config.rules else None
         self.api = self._api_server()
         self.storage_ready = asyncio.Event()

@@ -28,6 +28,7 @@ from backend.alerts.notifiers import Notifier, build_notifier
 from backend.alerts.state import RulesState, RulesStateError
 from backend.config import BackendConfig, RulesServiceConfig
 from backend.ingest.clock_skew import check_time
+from backend.ingest.senders import SenderCheck
 from backend.ingest.subscriber import Incoming, Subscriber, Subscription
 from backend.inventory import SiteInventory
 from backend.rules import RuleEngine, RulesFile
@@ -72,6 +73,8 @@ class RulesService:
         self.clock = clock or timer.now
         self.timer = timer  # what the tick loop sleeps on
         self.topics = Topics(config.mqtt.topic_prefix)
+        # The same check as ingest's: data ingest dead-letters as spoofed must not raise or clear an alert.
+        self.senders = SenderCheck.for_backend(config, inventory)
         # A selector that names nothing stops the start here (ConfigError), unless its rule allows it.
         rules, warnings = load_checked_rules(self.settings.file, inventory.catalog())
         for warning in warnings:
@@ -268,9 +271,12 @@ class RulesService:
         if not incoming.payload:
             return None  # a cleared retained topic
         try:
-            return decode(incoming.payload, topic=incoming.topic, topics=self.topics)
+            message = decode(incoming.payload, topic=incoming.topic, topics=self.topics)
         except ContractError:
             return None  # ingest dead-letters it with the reason; the engine only sees valid messages
+        if self.senders is not None and self.senders.refuse(message) is not None:
+            return None  # ingest dead-letters it too (backend/ingest/senders.py)
+        return message
 
 
 def _stamp() -> str:

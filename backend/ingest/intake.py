@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW, check_time
 from backend.ingest.record_rejects import RECORD_REJECT, describe_reject
+from backend.ingest.senders import SenderCheck
 from backend.ingest.spool import DeadLetter
 from backend.storage.model import Point
 from backend.storage.schema import to_points
@@ -28,16 +29,23 @@ def triage(
     topics: Topics,
     received_at: float,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+    *,
+    senders: SenderCheck | None = None,
 ) -> Accepted | DeadLetter | None:
     """Decode and check one message; a time more than `clock_skew` ahead of `received_at` is marked
-    (backend/ingest/clock_skew.py). None for an empty payload: someone cleared a retained topic, which is
-    an administrative act on the broker, not data (and not garbage either)."""
+    (backend/ingest/clock_skew.py), and, given `senders`, a message the site inventory does not vouch for
+    is a dead letter (backend/ingest/senders.py). None for an empty payload: someone cleared a retained
+    topic, which is an administrative act on the broker, not data (and not garbage either)."""
     if not payload:
         return None
     try:
         message = decode(payload, topic=topic, topics=topics)
     except ContractError as exc:
         return DeadLetter(topic, exc.reason, str(exc), payload, len(payload), received_at)
+    # Before the record_reject branch: a spoofed reject sample is spoofed data like any other.
+    refusal = senders.refuse(message) if senders is not None else None
+    if refusal is not None:
+        return DeadLetter(topic, refusal.reason, refusal.detail, payload, len(payload), received_at)
     if isinstance(message, RecordReject):
         # A gateway's sample of a frame its record stream refused: valid as a message, but what it carries
         # is a rejected record, so it joins the backend's own rejections for a person to look at.

@@ -14,6 +14,7 @@ from typing import Final
 
 from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW
 from backend.ingest.intake import Accepted, triage
+from backend.ingest.senders import SenderCheck
 from backend.ingest.spool import DeadLetter, Spool
 from backend.ingest.subscriber import Incoming
 from backend.storage.model import Point
@@ -35,7 +36,8 @@ class IngestStats:
 
 class IngestPipeline:
     """The subscriber's batch handler. `on_accepted` sees every valid message after it is durable
-    (the rules engine's feed)."""
+    (the rules engine's feed); `senders`, when given, dead-letters what the site inventory does not vouch
+    for (backend/ingest/senders.py)."""
 
     def __init__(
         self,
@@ -45,9 +47,11 @@ class IngestPipeline:
         on_accepted: Callable[[list[Message]], None] | None = None,
         *,
         clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+        senders: SenderCheck | None = None,
     ) -> None:
         self.spool = spool
         self.clock_skew = clock_skew
+        self.senders = senders
         self.topics = topics
         self.wake_writer = wake_writer
         self.on_accepted = on_accepted
@@ -65,7 +69,12 @@ class IngestPipeline:
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
             outcome = triage(
-                incoming.topic, incoming.payload, self.topics, incoming.received_at, self.clock_skew
+                incoming.topic,
+                incoming.payload,
+                self.topics,
+                incoming.received_at,
+                self.clock_skew,
+                senders=self.senders,
             )
             if outcome is None:
                 self.stats.ignored_total += 1

@@ -27,7 +27,7 @@ from tests.harness.backend import GatewayFactory, eventually
 from tests.harness.mosquitto import Mosquitto
 
 WIM_SITE = "soekarno-hatta-km13"
-WIM_GATEWAY = "gw-km13"
+WIM_GATEWAY = "gw-sh-km13"  # the site file's gateway: ingest refuses any other (backend/ingest/senders.py)
 
 RULES = """
 language: en
