@@ -101,7 +101,7 @@ def _spool(config_path: Path) -> Spool:
 
 @deadletter.command("list")
 @CONFIG
-@click.option("--reason", help="Only this reason (bad_json, invalid, schema_version, topic_mismatch, ...).")
+@click.option("--reason", help="Only this reason (bad_json, invalid, topic_mismatch, unknown_site, ...).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--before", "before_id", type=int, help="Page back: entries older than this id.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
