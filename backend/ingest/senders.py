@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 UNKNOWN_SITE: Final = "unknown_site"
 UNKNOWN_DEVICE: Final = "unknown_device"
 GATEWAY_MISMATCH: Final = "gateway_mismatch"
-REASONS: Final = (UNKNOWN_SITE, UNKNOWN_DEVICE, GATEWAY_MISMATCH)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from backend.config import BackendConfig
 from backend.ingest.intake import Accepted, triage
 from backend.ingest.senders import GATEWAY_MISMATCH, UNKNOWN_DEVICE, UNKNOWN_SITE, SenderCheck
 from backend.ingest.spool import DeadLetter
-from backend.inventory import SiteInventory
+from backend.inventory import DeviceInfo, SiteInfo, SiteInventory
 from backend.storage.model import ALL_TAGS, SeriesQuery, Storage
 from pantau.contract import GatewayStatus, Message, Reading, Readings, Topics, encode
 from pantau.contract.examples import example_messages
@@ -121,6 +121,27 @@ def test_what_the_inventory_lists_is_accepted(senders: SenderCheck, message: Mes
     assert isinstance(outcome, Accepted)
 
 
+def test_a_device_listed_but_disabled_is_accepted() -> None:
+    """Enabled in the field before the backend's copy of the site file says so: its data is the site's."""
+    spare = DeviceInfo(
+        "wl-spare", "vegapuls-c21", "modbus", None, enabled=False, poll_interval_s=60.0, channels=()
+    )
+    site = SiteInfo(
+        RIVER,
+        "Ampal",
+        "river_gauge",
+        lat=-1.2,
+        lon=116.8,
+        elevation_m=None,
+        road_class=None,
+        gateway=RIVER_GATEWAY,
+        tags=frozenset(),
+        devices=(spare,),
+    )
+    message = poll(RIVER, RIVER_GATEWAY, "wl-spare", 1, T0, 1.0)
+    assert SenderCheck(SiteInventory([site])).refuse(message) is None
+
+
 def test_the_record_reject_of_a_known_device_stays_a_record_reject(senders: SenderCheck) -> None:
     message = _with("record_reject")
     outcome = triage(topic_for(TOPICS, message), encode(message), TOPICS, ARRIVAL, senders=senders)
@@ -184,11 +205,11 @@ async def test_spoofed_data_on_an_open_broker_is_dead_lettered_and_never_alerts(
             lambda: [t for t in alerts.of("muka-air") if t.state == "firing"], what="the real gauge firing"
         )
 
-        async def stored() -> list[tuple[str, str, float]]:
+        async def stored() -> list[tuple[str, str, object]]:
             window = (start - timedelta(days=1), datetime.now(UTC))
             found = await storage.query(SeriesQuery("reading", ("value",), *window, group_by=ALL_TAGS))
             return sorted(
-                (series.tags["site"], series.tags["device"], float(row.values["value"]))
+                (series.tags["site"], series.tags["device"], row.values["value"])
                 for series in found
                 for row in series.rows
             )
