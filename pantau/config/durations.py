@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Final
@@ -18,13 +19,24 @@ def parse_duration(value: object) -> object:
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
+        return _seconds(value, value)
     if isinstance(value, str):
         text = value.strip().replace(" ", "")
         if not _WHOLE.fullmatch(text):
             raise ValueError(f"duration {value!r} is not like '500ms', '5s', '5m', '1h30m' or '7d'")
-        return timedelta(seconds=sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text)))
+        return _seconds(sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text)), value)
     return value
+
+
+def _seconds(seconds: float, written: object) -> timedelta:
+    # timedelta raises OverflowError past 999999999 days (and for infinity), which pydantic does not turn
+    # into a validation error: it escaped the config loaders as a traceback instead of naming the field.
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration {written!r} is not a finite number of seconds")
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"duration {written!r} is too long (at most 999999999 days)") from None
 
 
 def format_duration(value: timedelta) -> str:
