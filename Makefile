@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast lint fmt schema grafana demo bench clean
+.PHONY: test test-fast fuzz lint fmt schema grafana demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ test: $(STAMP)
 ## listening socket (`-m "not services"`; the rule and its guard: tests/harness/lanes.py)
 test-fast: $(STAMP)
 	PANTAU_FAST_LANE=1 $(BIN)/python -m pytest -m "not services" $(PYTEST_ARGS)
+
+## fuzz: the fuzz tests of tests/fuzz (hypothesis) with the long profile: 20 000 examples per test, random, the
+## example database kept so a finding replays (CI runs the same tests with the bounded, derandomized `ci` profile)
+fuzz: $(STAMP)
+	PANTAU_FUZZ_PROFILE=long $(BIN)/python -m pytest -m "not services" --timeout 3600 tests/fuzz $(PYTEST_ARGS)
 
 ## lint: ruff (broad rule set) and mypy --strict on the packages
 lint: $(STAMP)
