@@ -22,9 +22,14 @@ test-fast: $(STAMP)
 	PANTAU_FAST_LANE=1 $(BIN)/python -m pytest -m "not services" $(PYTEST_ARGS)
 
 ## fuzz: the fuzz tests of tests/fuzz (hypothesis) with the long profile: 20 000 examples per test, random, the
-## example database kept so a finding replays (CI runs the same tests with the bounded, derandomized `ci` profile)
+## example database kept so a finding replays (CI runs the same tests with the bounded, derandomized `ci` profile);
+## then each coverage-guided atheris target for FUZZ_SECONDS (a crash is saved as crash-<hash> here)
+FUZZ_SECONDS ?= 300
 fuzz: $(STAMP)
 	PANTAU_FUZZ_PROFILE=long $(BIN)/python -m pytest -m "not services" --timeout 3600 tests/fuzz $(PYTEST_ARGS)
+	for target in records modbus contract; do \
+		$(BIN)/python -m tests.fuzz.atheris_targets $$target -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 ## lint: ruff (broad rule set) and mypy --strict on the packages
 lint: $(STAMP)
