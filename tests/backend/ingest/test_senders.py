@@ -18,6 +18,7 @@ from backend.inventory import DeviceInfo, SiteInfo, SiteInventory
 from backend.storage.model import ALL_TAGS, SeriesQuery, Storage
 from pantau.contract import GatewayStatus, Message, Reading, Readings, Topics, encode
 from pantau.contract.examples import example_messages
+from tests.backend.alerts.test_worker_alerts import RULES  # Waspada 1.5 m, Siaga 2.0 m
 from tests.harness.alerts import SITES, listening, rules_config, rules_worker
 from tests.harness.backend import GatewayFactory, eventually, topic_for
 from tests.harness.mosquitto import Mosquitto
@@ -157,21 +158,6 @@ def test_the_check_is_on_by_default_once_the_backend_has_an_inventory() -> None:
     assert SenderCheck.for_backend(BackendConfig(), SiteInventory([])) is None
     switched_off = BackendConfig.model_validate({"sites": str(SITES), "inventory_check": False})
     assert SenderCheck.for_backend(switched_off, inventory) is None
-
-
-RULES = """
-language: en
-rules:
-  - id: muka-air
-    kind: levels
-    select: {site: ampal-mufakat, device: wl-radar, channel: level}
-    unit: m
-    pending: 2m
-    hold: 10m
-    levels:
-      - {name: Waspada, trigger: 1.5, clear: 1.4, severity: 2}
-      - {name: Siaga, trigger: 2.0, clear: 1.9, severity: 4}
-"""
 
 
 async def test_spoofed_data_on_an_open_broker_is_dead_lettered_and_never_alerts(
