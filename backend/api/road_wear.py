@@ -1,7 +1,5 @@
-"""Road wear of a stored vehicle: ESAL by the fourth-power law, sum over axles of (load / 8,160 kg)^4.
-
-The rules engine stores `esal` with its verdict; records stored without one get it computed here from the
-`axles` JSON field, with the same standard axle (`backend.rules.odol.STANDARD_AXLE_KG`).
+"""Road wear of a stored vehicle: the rules engine stores `esal` with its verdict; records stored without one
+get it computed here from their `axles` JSON field, by the one formula (`backend.rules.road_wear.esal`).
 """
 
 from __future__ import annotations
@@ -10,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from backend.rules.odol import STANDARD_AXLE_KG
+from backend.rules.road_wear import esal
 from backend.storage.model import FieldValue
 
 
@@ -34,7 +32,4 @@ def esal_of(values: Mapping[str, FieldValue | None]) -> float | None:
     stored = values.get("esal")
     if isinstance(stored, int | float) and not isinstance(stored, bool):
         return float(stored)
-    loads = [float(axle["load_kg"]) for axle in axle_loads(values.get("axles"))]
-    if not loads:
-        return None
-    return sum((load / STANDARD_AXLE_KG) ** 4 for load in loads)
+    return esal(float(axle["load_kg"]) for axle in axle_loads(values.get("axles")))

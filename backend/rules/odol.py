@@ -25,10 +25,9 @@ from backend.rules.config import OdolRule
 from backend.rules.inventory import Inventory, RoadClass
 from backend.rules.levels import LevelTracker, TrackedRunner
 from backend.rules.limits import ClassLimits, JbiTable, RoadClasses, default_jbi, default_road_classes
+from backend.rules.road_wear import esal
 from pantau.contract import Quality, Vehicle
 
-#: The standard axle of the fourth-power law (AASHTO 18 kip single axle).
-STANDARD_AXLE_KG = 8160.0
 Verdict = Literal["ok", "tolerated", "violation", "unknown"]
 
 
@@ -69,13 +68,6 @@ class OdolVerdict:
             if value is not None:
                 out[name] = float(value) if isinstance(value, float) else value
         return out
-
-
-def esal(vehicle: Vehicle) -> float | None:
-    """Equivalent standard axle loads: sum over axles of (load / 8,160 kg)^4 (the fourth-power law)."""
-    if not vehicle.axles:
-        return None
-    return sum((axle.load_kg / STANDARD_AXLE_KG) ** 4 for axle in vehicle.axles)
 
 
 def judge(
@@ -150,7 +142,7 @@ def judge(
         over_dimension_fields=tuple(over_fields or ()) if rule.check_dimensions else (),
         band=band.name if band else None,
         band_severity=band.severity if band else 0,
-        esal=esal(vehicle),
+        esal=esal(axle.load_kg for axle in vehicle.axles),
     )
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from backend.rules.config import OdolRule
 from backend.rules.limits import default_jbi, default_road_classes
-from backend.rules.odol import STANDARD_AXLE_KG, judge
+from backend.rules.odol import judge
+from backend.rules.road_wear import STANDARD_AXLE_KG
 from pantau.contract import Dimensions, Quality
 
 from .helpers import T0, engine, rule, vehicle
