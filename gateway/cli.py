@@ -7,18 +7,21 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import httpx
 
-from drivers.modbus.cli import print_readings
 from gateway.config import SiteConfig, load_site
 from gateway.inventory import ResolvedBus, ResolvedModbusBus, notes, resolve
-from gateway.outbox import Outbox
-from gateway.runtime import Gateway, RuntimeOptions
 from pantau.config import ConfigError
 from pantau.process import parse_address, run_until_signalled
+
+if TYPE_CHECKING:
+    from gateway.outbox import Outbox
+
+# `check` is what a technician runs most, often on a slow box: it needs the site schemas only. What the
+# other commands need (the runtime with its MQTT client, httpx, the outbox, the Modbus tools) is imported
+# inside them, so `check` does not pay for it.
 
 CONFIG = click.option(
     "--config",
@@ -69,6 +72,8 @@ def check(config_path: Path, probe: bool) -> None:  # noqa: FBT001 - click flag
 
 
 async def _probe(buses: list[ResolvedBus]) -> int:
+    from drivers.modbus.cli import print_readings  # noqa: PLC0415 - only --probe prints readings
+
     failed = 0
     for resolved in buses:
         if not isinstance(resolved, ResolvedModbusBus):
@@ -98,6 +103,8 @@ async def _probe(buses: list[ResolvedBus]) -> int:
 )
 def run(config_path: Path, outbox_path: Path | None, metrics: str) -> None:
     """Run the gateway until SIGTERM/Ctrl-C (then it flushes and publishes `offline`)."""
+    from gateway.runtime import Gateway, RuntimeOptions  # noqa: PLC0415 - see the imports above
+
     site, _buses = _load(config_path)
     options = RuntimeOptions(outbox_path=outbox_path, metrics_address=parse_address(metrics, "--metrics"))
     try:
@@ -114,6 +121,8 @@ def run(config_path: Path, outbox_path: Path | None, metrics: str) -> None:
 )
 def status(config_path: Path, metrics: str) -> None:
     """Health of the gateway on this box: outbox, broker connection, devices."""
+    import httpx  # noqa: PLC0415 - see the imports above
+
     site, _buses = _load(config_path)
     address = parse_address(metrics, "--metrics")
     try:
@@ -156,6 +165,8 @@ def status(config_path: Path, metrics: str) -> None:
 
 
 def _offline_status(site: SiteConfig) -> None:
+    from gateway.outbox import Outbox  # noqa: PLC0415 - see the imports above
+
     if site.outbox.path.exists():
         state = Outbox(site.outbox.path).state()
         click.echo(
@@ -211,6 +222,8 @@ def dead_letters(config_path: Path, outbox_path: Path | None, requeue: str | Non
     file, and the running gateway sends re-queued messages within a few seconds, with their own numbers."""
     if requeue is not None and drop is not None:
         raise click.UsageError("give --requeue or --drop, not both")
+    from gateway.outbox import Outbox  # noqa: PLC0415 - see the imports above
+
     site, _buses = _load(config_path)
     path = outbox_path or site.outbox.path
     if not path.exists():

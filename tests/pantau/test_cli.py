@@ -80,3 +80,37 @@ def test_the_installed_console_script_runs() -> None:
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert "contract" in result.stdout
+
+
+#: What the backend, the Grafana pusher and the demo need, and a field gateway does not: a site file check
+#: on a `pantau[gateway]` box must not import them (they are not even installed there).
+NOT_FOR_A_GATEWAY_CHECK = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "grafana_client",
+    "amqtt",
+    "httpx",
+    "aiomqtt",
+    "backend",
+)
+
+
+def test_gateway_check_imports_only_what_it_runs() -> None:
+    site = Path(__file__).parents[2] / "firmware_configs" / "sites" / "ampal-mufakat.yaml"
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pantau", "gateway", "check", "--config", str(site)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok — site ampal-mufakat" in result.stdout
+    # -X importtime writes one line per module imported: "import time: self | cumulative |   name".
+    imported = {
+        line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if "import time:" in line
+    }
+    assert "gateway.config" in imported  # the parse is right: it sees what check needs
+    loaded = sorted(name for name in imported if name.split(".")[0] in NOT_FOR_A_GATEWAY_CHECK)
+    assert loaded == []
