@@ -12,15 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.rules.inventory import RoadClass
 from backend.rules.limits import AxleConfiguration, ClassLimits, Kg
 from backend.rules.select import Selector
 from backend.rules.templates import Messages
-from pantau.config import ConfigError, Duration, Marks, read_yaml
-from pantau.config.positions import written_path
-from pantau.config.suggest import field_suggestion
+from pantau.config import ConfigError, Duration, Marks, read_yaml, validate_model
 from pantau.contract.fields import Label, Slug, Unit
 
 Severity = Annotated[int, Field(ge=0, le=10)]
@@ -423,46 +421,4 @@ def read_rules(path: Path) -> tuple[RulesFile, Marks]:
 
 def validate_rules(document: dict[str, Any], *, source: str, marks: Marks | None = None) -> RulesFile:
     """Validate a parsed rules document; problems read `source:12:5: rules[2] 'rain-1h': window: ...`."""
-    try:
-        return RulesFile.model_validate(document)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=False)
-        problems = [
-            f"{_where(error['loc'], document)}: {error['msg'].removeprefix('Value error, ')}"
-            + (
-                field_suggestion(RulesFile, error["loc"], document)
-                if error["type"] == "extra_forbidden"
-                else ""
-            )
-            for error in errors
-        ]
-        raise ConfigError(
-            source,
-            problems,
-            [
-                marks.of_problem(
-                    written_path(error["loc"], document), error["msg"].removeprefix("Value error, ")
-                )
-                if marks
-                else None
-                for error in errors
-            ],
-        ) from exc
-
-
-def _where(loc: tuple[int | str, ...], document: dict[str, Any]) -> str:
-    """`rules[2] 'rain-1h'.levels[0].trigger`: the rule named by its id, the union tag (`kind`) left out."""
-    rules = document.get("rules")
-    if len(loc) < 2 or loc[0] != "rules" or not isinstance(loc[1], int) or not isinstance(rules, list):
-        return ".".join(str(part) for part in loc) or "(top level)"
-    index = loc[1]
-    rule = rules[index] if index < len(rules) else None
-    text = f"rules[{index}]"
-    rest = list(loc[2:])
-    if isinstance(rule, dict):
-        if isinstance(rule.get("id"), str):
-            text += f" '{rule['id']}'"
-        if rest and rest[0] == rule.get("kind"):
-            rest = rest[1:]
-    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in rest).lstrip(".")
-    return f"{text}: {path}" if path else text
+    return validate_model(document, RulesFile, source=source, marks=marks, entries="rules")

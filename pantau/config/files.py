@@ -68,9 +68,18 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
     return validate_model(document.data, model, source=str(path), marks=document.marks)
 
 
-def validate_model(document: dict[str, Any], model: type[M], *, source: str, marks: Marks | None = None) -> M:
-    """Validate an already-parsed document; errors read `source:12:5: devices[2] 'wl-hulu': type: ...`
-    (the line and column when `marks` of the file are given)."""
+def validate_model(
+    document: dict[str, Any],
+    model: type[M],
+    *,
+    source: str,
+    marks: Marks | None = None,
+    entries: str | None = None,
+) -> M:
+    """Validate an already-parsed document; errors read `source:12:5: devices[2] 'wl-hulu'.type: ...`
+    (the line and column when `marks` of the file are given). `entries` names the top-level list whose
+    items are what the reader thinks in (a rules file's `rules`): a problem in one reads
+    `rules[2] 'rain-1h': window: ...`, the entry set off from the field by a colon."""
     try:
         return model.model_validate(document)
     except ValidationError as exc:
@@ -84,7 +93,7 @@ def validate_model(document: dict[str, Any], model: type[M], *, source: str, mar
             if error["type"] == "extra_forbidden":
                 message += field_suggestion(model, loc, document)
             locs.append(loc)
-            problems.append(f"{_location(loc, document)}: {message}")
+            problems.append(f"{_location(loc, document, entries)}: {message}")
         positions = [
             marks.of_problem(written_path(loc, document), _plain(error["msg"])) if marks else None
             for loc, error in zip(locs, errors, strict=True)
@@ -108,22 +117,24 @@ def _named_item(message: str, document: dict[str, Any]) -> tuple[tuple[str | int
 _QUOTED = re.compile(r"'([^']+)'")
 
 
-def _location(loc: tuple[int | str, ...], document: object) -> str:
-    """`devices[2] 'wl-hulu'.channels[0] 'level'.type`: list items are named by their `id`."""
+def _location(loc: tuple[int | str, ...], document: object, entries: str | None = None) -> str:
+    """`devices[2] 'wl-hulu'.channels[0] 'level'.type`: list items are named by their `id`, the tags of
+    discriminated unions (`kind: modbus`) left out; an item of `entries` is set off by a colon
+    (`rules[2] 'rain-1h': levels[0].trigger`)."""
     text = ""
     node: object = document
-    for part in loc:
+    for part in written_path(loc, document):
         if isinstance(part, int):
             text += f"[{part}]"
-            node = node[part] if isinstance(node, list) and part < len(node) else None
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
             if isinstance(node, dict) and isinstance(node.get("id"), str):
                 text += f" '{node['id']}'"
+            if entries is not None and text.startswith(f"{entries}[") and text.count("[") == 1:
+                text += ":"
         else:
-            if isinstance(node, dict) and part not in node and part in node.values():
-                continue  # the tag of a discriminated union (`kind: modbus`), not a field
-            text += f".{part}" if text else part
+            text += f" {part}" if text.endswith(":") else f".{part}" if text else part
             node = node.get(part) if isinstance(node, dict) else None
-    return text or "(top level)"
+    return text.removesuffix(":") or "(top level)"
 
 
 def _plain(message: str) -> str:
