@@ -18,11 +18,11 @@ from typing import Final
 
 from backend.rules.coverage import Catalog, KnownChannel, KnownDevice
 from backend.rules.inventory import RoadClass
-from drivers.modbus.config import ModbusProfile
-from drivers.serial_records.config import RecordProfile
 from gateway.config import SiteConfig, load_site
 from gateway.inventory import ResolvedDevice, ResolvedModbusBus, resolve
 from pantau.config import ConfigError
+from pantau.profiles.modbus.profile import ModbusProfile
+from pantau.profiles.records.profile import RecordProfile
 
 #: Tags of a site by its kind (site files have no tags of their own).
 SITE_KIND_TAGS: Final[Mapping[str, frozenset[str]]] = {

@@ -18,16 +18,17 @@ import time
 from datetime import timedelta
 
 from drivers.modbus.bus import BusTiming, ModbusBus, TcpBusConfig
-from drivers.modbus.config import ModbusProfile
 from drivers.modbus.decoder import DeviceDecoder, RawResult
 from drivers.modbus.device import Caution, ModbusDevice
 from drivers.modbus.encoder import channel_words
 from drivers.modbus.planner import CostModel, plan_cost
-from drivers.profiles import load_profile, shipped_profiles
+from drivers.profiles import load_profile
 from drivers.sim.device_signals import profile_signal
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from drivers.sim.server import tcp_server
 from drivers.sim.signals import RiverScenario
+from pantau.profiles.files import shipped_profiles
+from pantau.profiles.modbus.profile import ModbusProfile
 from tests.harness.process import free_port
 
 POLLS = 40

@@ -13,13 +13,14 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig, TcpBusConfig
-from drivers.modbus.config import DerivedKind, ModbusProfile
 from drivers.modbus.device import ModbusDevice
-from drivers.profile_base import ProfileHeader
-from drivers.profiles import PROFILE_DIR, load_profile
+from drivers.profiles import load_profile
 from gateway.config import DeviceConfig, ModbusBusSpec, RecordStreamSpec, SiteConfig
 from pantau.config import ConfigError, Marks
 from pantau.config.suggest import nearest
+from pantau.profiles.base import ProfileHeader
+from pantau.profiles.files import PROFILE_DIR
+from pantau.profiles.modbus.profile import DerivedKind, ModbusProfile
 from pantau.resilience import SYSTEM_CLOCK, Clock
 
 

@@ -23,7 +23,6 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import start_http_server
 
 from drivers.modbus.bus import ModbusBus
-from drivers.serial_records.config import RecordProfile
 from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.stream import RecordStream
 from gateway.clock_sanity import ClockSanity
@@ -35,6 +34,7 @@ from gateway.publisher import Identity, Publisher
 from gateway.scheduler import BusPoller, ScheduledDevice
 from gateway.stream_reports import RejectReports, RejectSampler, StreamHealth
 from pantau.contract import Topics, encode
+from pantau.profiles.records.profile import RecordProfile
 from pantau.resilience import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)

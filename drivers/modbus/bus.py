@@ -21,7 +21,6 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.pdu import ExceptionResponse as PduExceptionResponse
 from pymodbus.pdu import ModbusPDU
 
-from drivers.modbus.config import SerialDefaults, Table
 from drivers.modbus.errors import (
     BusError,
     CrcError,
@@ -32,9 +31,10 @@ from drivers.modbus.errors import (
     describe_exception,
 )
 from drivers.modbus.rtu import LineCounters, RtuLine, char_time, open_serial, open_tcp, quiet_time
-from drivers.profile_base import ProfileModel
 from pantau.aio import guarded
 from pantau.config import Duration
+from pantau.profiles.base import ProfileModel
+from pantau.profiles.modbus.profile import SerialDefaults, Table
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 __all__ = [

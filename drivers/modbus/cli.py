@@ -22,7 +22,14 @@ from drivers.modbus.bus import (
     TransportError,
 )
 from drivers.modbus.codec import DecodeError, decode_byte, decode_number, decode_string
-from drivers.modbus.config import (
+from drivers.modbus.device import ModbusDevice, PollResult
+from drivers.modbus.errors import SILENT_UNIT_HINT
+from drivers.modbus.rtu import LineCounters
+from drivers.profiles import load_profile
+from pantau.config import ConfigError, parse_duration
+from pantau.contract import Reading
+from pantau.profiles.files import find_profile
+from pantau.profiles.modbus.profile import (
     REGISTER_COUNT,
     ByteOrder,
     DataType,
@@ -31,13 +38,7 @@ from drivers.modbus.config import (
     SerialDefaults,
     Table,
 )
-from drivers.modbus.device import ModbusDevice, PollResult
-from drivers.modbus.errors import SILENT_UNIT_HINT
-from drivers.modbus.rtu import LineCounters
-from drivers.profiles import find_profile, load_profile
-from drivers.serial_records.config import RecordProfile
-from pantau.config import ConfigError, parse_duration
-from pantau.contract import Reading
+from pantau.profiles.records.profile import RecordProfile
 
 FUNCTIONS = {
     "holding": Table.HOLDING,

@@ -12,7 +12,7 @@ from typing import Final
 
 from pymodbus.client.mixin import ModbusClientMixin
 
-from drivers.modbus.config import REGISTER_COUNT, ByteOrder, DataType, RegisterByte
+from pantau.profiles.modbus.profile import REGISTER_COUNT, ByteOrder, DataType, RegisterByte
 
 _PYMODBUS_TYPE: Final = {
     DataType.INT16: ModbusClientMixin.DATATYPE.INT16,

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from drivers.modbus.codec import DecodeError, decode_bit, decode_byte, decode_number, decode_string
-from drivers.modbus.config import ChannelSpec, DataType, DerivedKind, DerivedSpec, ModbusProfile
 from pantau.contract import Quality, Reading, Reason
 from pantau.contract.fields import INT64_MAX, INT64_MIN
+from pantau.profiles.modbus.profile import ChannelSpec, DataType, DerivedKind, DerivedSpec, ModbusProfile
 
 #: Decimal-places registers beyond this are a wiring or map error, not a real transmitter setting.
 MAX_DECIMALS: Final = 6

@@ -22,11 +22,11 @@ from datetime import datetime
 from enum import IntEnum
 
 from drivers.modbus.bus import BusError, ExceptionResponse, ModbusBus, RequestTimeout, TransportError
-from drivers.modbus.config import ChannelSpec, ModbusProfile
 from drivers.modbus.decoder import DeviceDecoder, RawResult, ReadFailure
 from drivers.modbus.errors import SILENT_UNIT_HINT
 from drivers.modbus.planner import CostModel, Limits, Request, Span, one_per_register_run, plan_reads
 from pantau.contract import Reading
+from pantau.profiles.modbus.profile import ChannelSpec, ModbusProfile
 from pantau.resilience import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)

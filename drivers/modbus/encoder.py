@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from typing import Final
 
 from drivers.modbus.codec import to_big_endian
-from drivers.modbus.config import ByteOrder, ChannelSpec, DataType, ModbusProfile, RegisterByte, Table
+from pantau.profiles.modbus.profile import (
+    ByteOrder,
+    ChannelSpec,
+    DataType,
+    ModbusProfile,
+    RegisterByte,
+    Table,
+)
 
 _STRUCT: Final = {
     DataType.INT8: ">b",

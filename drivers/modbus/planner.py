@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from drivers.modbus.config import MODBUS_MAX_BITS, Table
+from pantau.profiles.modbus.profile import MODBUS_MAX_BITS, Table
 
 #: Bits per character on the wire for RTU: start + 8 data + parity-or-second-stop + stop.
 RTU_BITS_PER_CHAR: Final = 11

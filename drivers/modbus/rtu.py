@@ -38,7 +38,7 @@ from drivers.modbus.rtu_frame import (
     read_request,
     unpack,
 )
-from drivers.profile_base import SerialSettings
+from pantau.profiles.base import SerialSettings
 
 logger = logging.getLogger(__name__)
 

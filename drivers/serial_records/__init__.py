@@ -6,7 +6,6 @@ over RS-232 or TCP. The record format is configuration (a `RecordProfile`); see 
     await stream.run(on_record)          # VehicleRecord -> record.to_message(site=..., ...) -> publish
 """
 
-from drivers.serial_records.config import RecordProfile
 from drivers.serial_records.encoder import encode_record, encode_weight_frame
 from drivers.serial_records.endpoints import Endpoint, SerialEndpoint, TcpEndpoint
 from drivers.serial_records.errors import (
@@ -17,7 +16,6 @@ from drivers.serial_records.errors import (
     UnsupportedFormat,
 )
 from drivers.serial_records.framing import BadFrame, Frame, make_framer
-from drivers.serial_records.layouts_config import WeightStatus
 from drivers.serial_records.parser import RecordParser
 from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.rejects import Reject, printable
@@ -29,6 +27,8 @@ from drivers.serial_records.stream import (
     StreamCounters,
 )
 from drivers.serial_records.weighbridge import SampleParser, Weighbridge, WeightSample
+from pantau.profiles.records.layouts import WeightStatus
+from pantau.profiles.records.profile import RecordProfile
 
 __all__ = [
     "BadFrame",

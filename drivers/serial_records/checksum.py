@@ -11,8 +11,8 @@ from functools import reduce
 from operator import xor
 from typing import Final
 
-from drivers.serial_records.config import ChecksumSpec
 from drivers.serial_records.errors import ChecksumMismatch
+from pantau.profiles.records.profile import ChecksumSpec
 
 _HEX_DIGITS: Final = frozenset(b"0123456789abcdefABCDEF")
 

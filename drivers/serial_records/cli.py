@@ -17,14 +17,15 @@ from typing import Any, Final, TextIO
 
 import click
 
-from drivers.profiles import find_profile, load_profile
-from drivers.serial_records.config import RecordProfile
+from drivers.profiles import load_profile
 from drivers.serial_records.endpoints import SerialEndpoint, TcpEndpoint
 from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.rejects import Reject
 from drivers.serial_records.stream import RecordStream
 from pantau.config import ConfigError, parse_duration
 from pantau.contract import format_utc
+from pantau.profiles.files import find_profile
+from pantau.profiles.records.profile import RecordProfile
 
 #: The CLI's reconnect: a commissioning session wants to see a flaky link come back quickly.
 _LINK: Final = {"connect_timeout": timedelta(seconds=5), "backoff_base": timedelta(seconds=1)}

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drivers.serial_records.checksum import append_checksum
-from drivers.serial_records.config import DelimiterFraming, Framing, RecordProfile, UnitField, ValueMapping
 from drivers.serial_records.errors import UnencodableRecord, UnsupportedFormat
-from drivers.serial_records.layouts_config import (
+from drivers.serial_records.records import VehicleRecord
+from drivers.serial_records.timestamps import format_timestamp
+from pantau.profiles.records.layouts import (
     AXLES_MARKER,
     DelimitedLayout,
     FieldSlot,
@@ -21,9 +22,8 @@ from drivers.serial_records.layouts_config import (
     WeightStatus,
     WeightStreamLayout,
 )
-from drivers.serial_records.quantities import Quantity, unscaled
-from drivers.serial_records.records import VehicleRecord
-from drivers.serial_records.timestamps import format_timestamp
+from pantau.profiles.records.profile import DelimiterFraming, Framing, RecordProfile, UnitField, ValueMapping
+from pantau.profiles.records.quantities import Quantity, unscaled
 
 
 def encode_record(record: VehicleRecord, profile: RecordProfile) -> bytes:

@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from drivers.profile_base import ProfileModel
-from drivers.serial_records.config import SerialSettings
 from pantau.config import Duration
+from pantau.profiles.base import ProfileModel
+from pantau.profiles.records.profile import SerialSettings
 
 
 class _Link(ProfileModel):

@@ -2,26 +2,26 @@
 
 A fixed-width layout that reads the wrong columns still parses: every column holds digits. Only a record
 whose right reading is known tells the two apart. Each example is a frame as the device printed it and
-either the fields it must parse to (`expect`) or the field the parser must blame (`reject`). The profile
-model runs them on load (`RecordProfile`), so `pantau profile check` and the gateway refuse a profile whose
-examples fail, each failure located at its example (`examples[1]: axles[0].load_kg: parsed 612.0, ...`).
+either the fields it must parse to (`expect`) or the field the parser must blame (`reject`). The drivers'
+profile loader runs them (`drivers.profiles.load_profile`), so `pantau profile check` and the gateway refuse a
+profile whose examples fail, each failure located at its example
+(`examples[1]: axles[0].load_kg: parsed 612.0, ...`).
 """
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from drivers.serial_records.encoder import frame_payload
 from drivers.serial_records.errors import MalformedRecord, UnencodableRecord
-from drivers.serial_records.layouts_config import WeightStreamLayout
 from drivers.serial_records.parser import RecordParser
 from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.weighbridge import SampleParser
-
-if TYPE_CHECKING:
-    from drivers.serial_records.config import RecordExample, RecordProfile
+from pantau.config import ConfigError, Marks
+from pantau.profiles.records.layouts import WeightStreamLayout
+from pantau.profiles.records.profile import RecordExample, RecordProfile
 
 #: Receive time handed to the parser: records of a format without a timestamp carry it.
 EXAMPLE_RECEIVED_AT: Final = datetime(2026, 1, 1, tzinfo=UTC)
@@ -29,6 +29,18 @@ EXAMPLE_RECEIVED_AT: Final = datetime(2026, 1, 1, tzinfo=UTC)
 SAMPLE_FIELDS: Final = ("weight_kg", "status")
 #: Parsed numbers equal the expected ones to this relative tolerance (unit scaling is decimal-exact).
 _RELATIVE: Final = 1e-9
+
+
+def prove_examples(profile: RecordProfile, source: str, marks: Marks | None = None) -> None:
+    """Raise ConfigError with a line per failing example (`source:12:3: examples[1]: ...` with `marks` of
+    the profile file)."""
+    problems = example_problems(profile)
+    if problems:
+        raise ConfigError(
+            source,
+            [f"examples[{index}]: {problem}" for index, problem in problems],
+            [marks.at(["examples", index]) if marks else None for index, _ in problems],
+        )
 
 
 def example_problems(profile: RecordProfile) -> list[tuple[int, str]]:

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from drivers.serial_records.config import DelimiterFraming, Framing
 from drivers.serial_records.errors import excerpt
+from pantau.profiles.records.profile import DelimiterFraming, Framing
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from drivers.serial_records.errors import MalformedRecord
-from drivers.serial_records.layouts_config import (
+from drivers.serial_records.regex_diagnosis import diagnose
+from pantau.contract.messages import MAX_AXLES
+from pantau.profiles.records.layouts import (
     AXLES_MARKER,
     AxleBlock,
     DelimitedLayout,
@@ -18,9 +20,7 @@ from drivers.serial_records.layouts_config import (
     RegexLayout,
     is_ignored,
 )
-from drivers.serial_records.quantities import parse_integer
-from drivers.serial_records.regex_diagnosis import diagnose
-from pantau.contract.messages import MAX_AXLES
+from pantau.profiles.records.quantities import parse_integer
 
 
 @dataclass(frozen=True, slots=True)

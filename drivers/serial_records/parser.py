@@ -14,16 +14,16 @@ from typing import Any, Final, Literal
 from pydantic import ValidationError
 
 from drivers.serial_records.checksum import split_checksum
-from drivers.serial_records.config import RecordProfile, ValueMapping
 from drivers.serial_records.errors import MalformedRecord
 from drivers.serial_records.layouts import PrintedFields, cut_record
-from drivers.serial_records.layouts_config import DelimitedLayout, FixedLayout, RegexLayout
-from drivers.serial_records.quantities import Quantity, parse_integer, scaled, unit_factor
 from drivers.serial_records.records import VehicleRecord, describe_validation_error
 from drivers.serial_records.timestamps import parse_timestamp
-from drivers.serial_records.vehicle_classes import apply_class
 from pantau.contract.messages import Quality, Reason
 from pantau.contract.vehicle_class import normalise_class_code
+from pantau.profiles.records.layouts import DelimitedLayout, FixedLayout, RegexLayout
+from pantau.profiles.records.profile import RecordProfile, ValueMapping
+from pantau.profiles.records.quantities import Quantity, parse_integer, scaled, unit_factor
+from pantau.profiles.records.vehicle_classes import apply_class
 
 #: Reason for a record whose printed GVW is not the sum of its axle loads within the profile's tolerance.
 GVW_MISMATCH_REASON: Final = "gvw_axle_sum_mismatch"

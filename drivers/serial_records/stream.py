@@ -23,15 +23,15 @@ from typing import Final, NoReturn
 
 import serial_asyncio_fast
 
-from drivers.serial_records.config import RecordProfile
 from drivers.serial_records.endpoints import SerialEndpoint, TcpEndpoint
 from drivers.serial_records.errors import ChecksumMismatch, MalformedRecord, excerpt
 from drivers.serial_records.framing import BadFrame, make_framer
-from drivers.serial_records.layouts_config import WeightStreamLayout
 from drivers.serial_records.parser import RecordParser
 from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.rejects import Reject, classify
 from drivers.serial_records.weighbridge import SampleParser, Weighbridge
+from pantau.profiles.records.layouts import WeightStreamLayout
+from pantau.profiles.records.profile import RecordProfile
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock
 
 logger = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from drivers.serial_records.config import EpochTimestamps, TextTimestamps
-from drivers.serial_records.quantities import parse_integer
+from pantau.profiles.records.profile import EpochTimestamps, TextTimestamps
+from pantau.profiles.records.quantities import parse_integer
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_UNITS: Final = {

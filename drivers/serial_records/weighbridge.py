@@ -25,13 +25,13 @@ from typing import Final
 from pydantic import ValidationError
 
 from drivers.serial_records.checksum import split_checksum
-from drivers.serial_records.config import RecordProfile, WeighingSettings
 from drivers.serial_records.errors import MalformedRecord
-from drivers.serial_records.layouts_config import STATUSES_WITHOUT_WEIGHT, WeightStatus, WeightStreamLayout
 from drivers.serial_records.parser import decode_text
-from drivers.serial_records.quantities import Quantity, scaled
 from drivers.serial_records.records import VehicleRecord, describe_validation_error
 from pantau.contract.messages import Quality, Reason
+from pantau.profiles.records.layouts import STATUSES_WITHOUT_WEIGHT, WeightStatus, WeightStreamLayout
+from pantau.profiles.records.profile import RecordProfile, WeighingSettings
+from pantau.profiles.records.quantities import Quantity, scaled
 
 #: Reason for a weighing taken in net mode: the tare was subtracted, so the figure is not a gross weight.
 NET_WEIGHT_REASON: Final = "net_weight"

@@ -10,9 +10,7 @@ from typing import Any
 
 import click
 
-from drivers.modbus.config import ModbusProfile
-from drivers.profiles import find_profile, load_profile
-from drivers.serial_records.config import RecordProfile
+from drivers.profiles import load_profile
 from drivers.sim.device_signals import profile_signal
 from drivers.sim.modbus_device import Faults, SimulatedModbusDevice
 from drivers.sim.record_device import RecordFaults, SimulatedRecordDevice, serve_serial, serve_tcp
@@ -21,6 +19,9 @@ from drivers.sim.signals import RiverScenario, Storm
 from drivers.sim.traffic import TrafficGenerator
 from drivers.sim.virtual_cable import VirtualCable
 from pantau.config import ConfigError, parse_duration
+from pantau.profiles.files import find_profile
+from pantau.profiles.modbus.profile import ModbusProfile
+from pantau.profiles.records.profile import RecordProfile
 
 
 @click.command()

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from drivers.modbus.config import ChannelSpec, DataType, ModbusProfile
 from drivers.sim.modbus_device import Signal
 from drivers.sim.signals import RiverScenario
+from pantau.profiles.modbus.profile import ChannelSpec, DataType, ModbusProfile
 
 #: A uint32 micrometre counter wraps after 4294.967296 m of rain: keep simulated totals inside it.
 _UINT32_UM_IN_MM = 2**32 / 1000

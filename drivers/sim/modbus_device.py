@@ -18,8 +18,8 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
-from drivers.modbus.config import ModbusProfile, Table
 from drivers.modbus.encoder import EncodeError, register_image
+from pantau.profiles.modbus.profile import ModbusProfile, Table
 
 #: Engineering values per channel at a point in time.
 Signal = Callable[[datetime], Mapping[str, float | str]]

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from drivers.serial_records.config import RecordProfile
 from drivers.serial_records.encoder import encode_record, encode_weight_frame
-from drivers.serial_records.layouts_config import FixedLayout, WeightStatus
 from drivers.serial_records.records import VehicleRecord
 from drivers.sim.traffic import TrafficGenerator
+from pantau.profiles.records.layouts import FixedLayout, WeightStatus
+from pantau.profiles.records.profile import RecordProfile
 
 FRAME_RATE_HZ = 10.0  # R320 automatic output
 

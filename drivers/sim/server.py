@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
-from drivers.modbus.config import SerialDefaults
 from drivers.sim.modbus_device import Faults, SimulatedModbusDevice, absent_units
+from pantau.profiles.modbus.profile import SerialDefaults
 
 
 def tcp_server(devices: Sequence[SimulatedModbusDevice], host: str, port: int) -> ModbusTcpServer:

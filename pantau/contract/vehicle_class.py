@@ -2,7 +2,7 @@
 
 A WIM controller prints its class as `08`, a profile's YAML may say `8` (an integer), an API consumer asks
 for `?vehicle_class=08`: all three are one class. The gateway publishes codes normalised this way
-(drivers/serial_records/vehicle_classes.py) and the API normalises its filters the same way, so a class
+(pantau/profiles/records/vehicle_classes.py) and the API normalises its filters the same way, so a class
 never splits into two series and a filter never misses one.
 """
 

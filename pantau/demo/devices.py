@@ -17,8 +17,6 @@ from typing import Any, Final
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 from drivers.modbus.bus import SerialBusConfig
-from drivers.modbus.config import ModbusProfile
-from drivers.serial_records.config import RecordProfile
 from drivers.sim.device_signals import profile_signal
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from drivers.sim.record_device import RecordFaults, SimulatedRecordDevice, serve_serial, serve_tcp
@@ -28,6 +26,8 @@ from drivers.sim.signals import RiverScenario
 from drivers.sim.virtual_cable import VirtualCable
 from gateway.config import SiteConfig
 from gateway.inventory import ResolvedModbusBus, ResolvedRecordStream, resolve
+from pantau.profiles.modbus.profile import ModbusProfile
+from pantau.profiles.records.profile import RecordProfile
 
 #: Simulated seconds per real second: the storm's hour of rising water takes a minute.
 SPEED: Final = 60.0

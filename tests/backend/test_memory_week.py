@@ -36,7 +36,6 @@ from backend.storage.model import Point, Retention
 from backend.storage.rollup import roll_up
 from backend.storage.schema import READING_1H, READING_1M, alert_point
 from backend.storage.sqlite import SqliteStorage
-from drivers.profiles import PROFILE_DIR
 from drivers.sim.traffic import TrafficGenerator
 from pantau.contract import (
     DeviceStatus,
@@ -49,6 +48,7 @@ from pantau.contract import (
     Vehicle,
     encode,
 )
+from pantau.profiles.files import PROFILE_DIR
 
 FIELD: Final = PROFILE_DIR.parent
 START: Final = datetime(2026, 12, 7, tzinfo=UTC)

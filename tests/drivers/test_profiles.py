@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from drivers.profiles import PROFILE_DIR, find_profile, load_profile, shipped_profiles
+from drivers.profiles import load_profile
 from pantau.config import ConfigError
+from pantau.profiles.files import PROFILE_DIR, find_profile, shipped_profiles
 
 GOOD = """
 id: {id}

@@ -17,12 +17,12 @@ import pytest
 import yaml
 
 from drivers.profiles import load_profile
-from drivers.serial_records.config import RecordProfile
 from drivers.serial_records.parser import RecordParser
 from drivers.sim.record_device import SimulatedRecordDevice
 from drivers.sim.traffic import TrafficGenerator
 from gateway.config import load_site
 from gateway.inventory import resolve
+from pantau.profiles.records.profile import RecordProfile
 from tests.harness.process import free_port, port_open, wait_until
 from tests.harness.serial_pty import SocatPtyPair
 

@@ -21,16 +21,17 @@ from typing import Final
 import atheris
 
 with atheris.instrument_imports(include=["drivers", "pantau"]):
-    from drivers.modbus.config import ModbusProfile
     from drivers.modbus.decoder import DeviceDecoder, RawResult
-    from drivers.profiles import load_profile, shipped_profiles
+    from drivers.profiles import load_profile
     from drivers.serial_records import RecordParser, RecordProfile
     from drivers.serial_records.checksum import append_checksum
     from drivers.serial_records.errors import ChecksumMismatch, MalformedRecord
-    from drivers.serial_records.layouts_config import DelimitedLayout, WeightStreamLayout
     from drivers.serial_records.weighbridge import SampleParser
     from pantau.contract import codec
     from pantau.contract.errors import ContractError
+    from pantau.profiles.files import shipped_profiles
+    from pantau.profiles.modbus.profile import ModbusProfile
+    from pantau.profiles.records.layouts import DelimitedLayout, WeightStreamLayout
 
 from tests.fuzz.test_serial_records_fuzz import SEEDS
 

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.modbus.config import ModbusProfile
 from drivers.modbus.decoder import DeviceDecoder, RawResult, ReadFailure
-from drivers.profiles import load_profile, shipped_profiles
+from drivers.profiles import load_profile
 from pantau.contract import Quality, Reading, Readings, codec
+from pantau.profiles.files import shipped_profiles
+from pantau.profiles.modbus.profile import ModbusProfile
 from tests.fuzz.profiles import FUZZ
 
 MODBUS_PROFILES = [

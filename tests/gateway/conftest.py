@@ -14,8 +14,7 @@ import aiomqtt
 import pytest
 import yaml
 
-from drivers.modbus.config import ModbusProfile
-from drivers.profiles import PROFILE_DIR, load_profile
+from drivers.profiles import load_profile
 from drivers.sim.device_signals import profile_signal
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from drivers.sim.signals import RiverScenario
@@ -23,6 +22,8 @@ from gateway.config import MqttConfig
 from gateway.outbox import Outbox
 from gateway.publisher import Identity, Publisher
 from pantau.contract import Message, Topics, decode
+from pantau.profiles.files import PROFILE_DIR
+from pantau.profiles.modbus.profile import ModbusProfile
 from pantau.resilience import SYSTEM_CLOCK, Clock
 from tests.harness.modbus import ModbusServerThread
 from tests.harness.mosquitto import Mosquitto

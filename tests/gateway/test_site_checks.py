@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from drivers.modbus.config import ModbusProfile
-from drivers.profiles import find_profile, load_profile
+from drivers.profiles import load_profile
 from gateway.config import load_site
 from gateway.inventory import ResolvedModbusBus, resolve
 from pantau.config import ConfigError
+from pantau.profiles.files import find_profile
+from pantau.profiles.modbus.profile import ModbusProfile
 
 SITES = Path(__file__).parents[2] / "firmware_configs" / "sites"
 

@@ -19,9 +19,10 @@ from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from drivers.modbus.config import ModbusProfile
-from drivers.profiles import PROFILE_DIR, load_profile
+from drivers.profiles import load_profile
 from drivers.sim.modbus_device import absent_units
+from pantau.profiles.files import PROFILE_DIR
+from pantau.profiles.modbus.profile import ModbusProfile
 from tests.harness.process import free_port, port_open, wait_until
 
 # pymodbus rejects an empty block list; a never-read cell at the top of the address space stands in.

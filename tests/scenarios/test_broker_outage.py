@@ -18,14 +18,15 @@ from typing import Any
 import pytest
 import yaml
 
-from drivers.profiles import PROFILE_DIR, load_profile
-from drivers.serial_records.config import RecordProfile
+from drivers.profiles import load_profile
 from drivers.sim.modbus_device import SimulatedModbusDevice, constant_signal
 from drivers.sim.record_device import SimulatedRecordDevice, serve_tcp
 from drivers.sim.traffic import TrafficGenerator
 from gateway.config import load_site
 from gateway.runtime import Gateway, RuntimeOptions
 from pantau.contract import GatewayStatus, Readings, Vehicle
+from pantau.profiles.files import PROFILE_DIR
+from pantau.profiles.records.profile import RecordProfile
 from pantau.resilience import VirtualClock
 from tests.gateway.conftest import Recorder, recording
 from tests.harness.binaries import require_binary

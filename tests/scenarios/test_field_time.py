@@ -24,8 +24,7 @@ from backend.storage.config import InfluxConfig
 from backend.storage.influx.client import InfluxHttp
 from drivers.modbus.bus import BusTiming, ModbusBus, TcpBusConfig
 from drivers.modbus.device import ModbusDevice
-from drivers.profiles import PROFILE_DIR, load_profile
-from drivers.serial_records.config import RecordProfile
+from drivers.profiles import load_profile
 from drivers.serial_records.endpoints import TcpEndpoint
 from drivers.serial_records.stream import RecordStream
 from drivers.sim.modbus_device import SimulatedModbusDevice, constant_signal
@@ -34,6 +33,8 @@ from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity, Publisher
 from gateway.scheduler import DEAD_DEVICE_RETRY_CAP, BusPoller, ScheduledDevice
 from pantau.contract import Readings, Topics
+from pantau.profiles.files import PROFILE_DIR
+from pantau.profiles.records.profile import RecordProfile
 from pantau.resilience import VirtualClock
 from tests.harness.modbus import ModbusServerFactory, ModbusServerThread, shipped_modbus_profile
 from tests.harness.process import free_port

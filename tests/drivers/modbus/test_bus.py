@@ -7,7 +7,7 @@ import random
 from datetime import timedelta
 
 from drivers.modbus.bus import BusError, BusTiming, ModbusBus, TcpBusConfig
-from drivers.modbus.config import Table
+from pantau.profiles.modbus.profile import Table
 from tests.harness.modbus import ModbusServerFactory, register_device
 
 CANCELS = 500

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.modbus.codec import DecodeError, decode_bit, decode_byte, decode_number, decode_string
-from drivers.modbus.config import ByteOrder, DataType, RegisterByte
 from drivers.modbus.encoder import encode_byte, encode_number, encode_string
+from pantau.profiles.modbus.profile import ByteOrder, DataType, RegisterByte
 
 A, C, B, D = ByteOrder.ABCD, ByteOrder.CDAB, ByteOrder.BADC, ByteOrder.DCBA
 

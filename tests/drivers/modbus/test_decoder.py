@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from drivers.modbus.config import DataType, ModbusProfile
 from drivers.modbus.decoder import DeviceDecoder, ReadFailure, counter_delta
 from drivers.modbus.encoder import encode_number
 from drivers.profiles import load_profile
 from pantau.contract import Quality
+from pantau.profiles.modbus.profile import DataType, ModbusProfile
 
 
 def profile(channels: list[dict[str, Any]], derived: list[dict[str, Any]] | None = None) -> ModbusProfile:

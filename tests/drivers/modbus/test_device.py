@@ -18,11 +18,12 @@ import yaml
 
 from drivers.modbus import device as device_module
 from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig, TcpBusConfig
-from drivers.modbus.config import ModbusProfile
 from drivers.modbus.device import Caution, ModbusDevice
-from drivers.profiles import PROFILE_DIR, load_profile
+from drivers.profiles import load_profile
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from pantau.contract import Quality, Reading
+from pantau.profiles.files import PROFILE_DIR
+from pantau.profiles.modbus.profile import ModbusProfile
 from tests.harness.modbus import (
     ModbusServerFactory,
     ModbusServerThread,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.modbus.config import Table
 from drivers.modbus.planner import CostModel, Limits, PlanError, Request, Span, plan_cost, plan_reads
+from pantau.profiles.modbus.profile import Table
 
 H, INP = Table.HOLDING, Table.INPUT
 FEWEST = CostModel.fewest_requests()

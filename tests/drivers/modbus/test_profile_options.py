@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drivers.modbus.config import ModbusProfile
 from drivers.profiles import load_profile
 from pantau.config import ConfigError
+from pantau.profiles.modbus.profile import ModbusProfile
 
 HEADER = {"id": "options", "protocol": "modbus", "manufacturer": "pantau tests", "model": "options"}
 STATUS = {"id": "status", "register": 1, "type": "uint16"}

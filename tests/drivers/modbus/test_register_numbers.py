@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from drivers.modbus.config import ModbusProfile
-from drivers.modbus.register_numbers import modicon_problem
 from drivers.profiles import load_profile
 from pantau.cli import cli
 from pantau.config import ConfigError
+from pantau.profiles.modbus.profile import ModbusProfile
+from pantau.profiles.modbus.register_numbers import modicon_problem
 
 CASES = [
     (40107, "holding", "write `register: 107` and `address_base: 1` (sent as address 106)"),

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig
-from drivers.modbus.config import ModbusProfile, Table
 from drivers.modbus.device import Caution, ModbusDevice
 from drivers.modbus.encoder import register_image
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from pantau.contract import Quality
+from pantau.profiles.modbus.profile import ModbusProfile, Table
 from tests.harness.modbus import ModbusServerThread, shipped_modbus_profile, vegapuls_values
 from tests.harness.rtu_slave import (
     ReadRequest,

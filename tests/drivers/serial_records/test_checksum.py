@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.serial_records.checksum import append_checksum, split_checksum, sum8, xor8
-from drivers.serial_records.config import ChecksumSpec
 from drivers.serial_records.errors import ChecksumMismatch
+from pantau.profiles.records.profile import ChecksumSpec
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from drivers.serial_records import RecordProfile
-from drivers.serial_records.config import DelimiterFraming, StxEtxFraming, TextTimestamps
-from drivers.serial_records.layouts_config import DelimitedLayout, WeightStreamLayout
-from drivers.serial_records.text_escapes import decode_escapes
 from pantau.config import ConfigError, load_yaml_model, validate_model
+from pantau.profiles.records.layouts import DelimitedLayout, WeightStreamLayout
+from pantau.profiles.records.profile import DelimiterFraming, StxEtxFraming, TextTimestamps
+from pantau.profiles.records.text_escapes import decode_escapes
 from tests.drivers.serial_records.conftest import FIXED_DOC, PROFILE_DIR, REGEX_DOC
 
 

@@ -11,11 +11,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from drivers.profiles import load_profile, shipped_profiles
+from drivers.profiles import load_profile
 from drivers.serial_records import RecordProfile
-from drivers.serial_records.examples import example_problems
+from drivers.serial_records.examples import example_problems, prove_examples
 from pantau.cli import cli
 from pantau.config import ConfigError
+from pantau.profiles.files import shipped_profiles
 from tests.drivers.serial_records.conftest import make_profile
 from tests.drivers.serial_records.fleet import INTERLEAVED_DOC, Truck
 
@@ -34,6 +35,13 @@ TRUCK_EXPECTED: dict[str, Any] = {
     ],
     "quality": "good",
 }
+
+
+def make_proven_profile(document: dict[str, Any]) -> RecordProfile:
+    """The profile of `document`, its examples run as the drivers' loader runs them."""
+    profile = make_profile(document)
+    prove_examples(profile, "test")
+    return profile
 
 
 def frame_text(truck: Truck) -> str:
@@ -67,7 +75,7 @@ def test_examples_that_hold_load() -> None:
         {"frame": frame_text(TRUCK), "expect": TRUCK_EXPECTED},
         {"frame": frame_text(STATUS_RECORD), "reject": "_record_type"},
     ]
-    assert len(make_profile(profile_document(examples)).examples) == 2
+    assert len(make_proven_profile(profile_document(examples)).examples) == 2
 
 
 def test_a_layout_reading_the_wrong_columns_fails_its_example_at_its_line(tmp_path: Path) -> None:
@@ -133,20 +141,22 @@ def test_a_layout_reading_the_wrong_columns_fails_its_example_at_its_line(tmp_pa
 )
 def test_an_example_that_does_not_hold_says_how(example: dict[str, Any], problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        make_profile(profile_document([{"frame": frame_text(TRUCK), "expect": TRUCK_EXPECTED}, example]))
+        make_proven_profile(
+            profile_document([{"frame": frame_text(TRUCK), "expect": TRUCK_EXPECTED}, example])
+        )
     assert str(caught.value) == f"test: examples[1]: {problem}"
 
 
 def test_an_example_states_one_outcome() -> None:
     with pytest.raises(ConfigError, match=r"either `expect` .* or `reject`"):
-        make_profile(profile_document([{"frame": frame_text(TRUCK)}]))
+        make_proven_profile(profile_document([{"frame": frame_text(TRUCK)}]))
 
 
 def test_a_weight_stream_example(r320_profile: RecordProfile) -> None:
     document = r320_profile.model_dump(mode="json", exclude={"examples"})
     document["examples"] = [{"frame": "   31640G", "expect": {"weight_kg": 31460, "status": "gross"}}]
     with pytest.raises(ConfigError, match=r"examples\[0\]: weight_kg: parsed 31640.0, expected 31460"):
-        make_profile(document)
+        make_proven_profile(document)
 
 
 def test_profile_check_runs_the_examples_and_wants_some(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from drivers.serial_records.config import EpochTimestamps, TextTimestamps
-from drivers.serial_records.quantities import Quantity, parse_decimal, scaled, unit_factor, unscaled
 from drivers.serial_records.timestamps import format_timestamp, parse_timestamp, timestamp_resolution
+from pantau.profiles.records.profile import EpochTimestamps, TextTimestamps
+from pantau.profiles.records.quantities import Quantity, parse_decimal, scaled, unit_factor, unscaled
 
 
 @pytest.mark.parametrize(

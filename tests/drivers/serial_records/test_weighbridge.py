@@ -15,10 +15,10 @@ from drivers.serial_records import (
     Weighbridge,
     WeightSample,
 )
-from drivers.serial_records.config import WeighingSettings
-from drivers.serial_records.layouts_config import WeightStatus
 from drivers.serial_records.weighbridge import NET_WEIGHT_REASON
 from pantau.contract import Quality, Reason
+from pantau.profiles.records.layouts import WeightStatus
+from pantau.profiles.records.profile import WeighingSettings
 
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 TICK = timedelta(milliseconds=100)  # the R320 streams at about 10 Hz

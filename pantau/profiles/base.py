@@ -2,7 +2,7 @@
 
 A profile describes one product (a register map or a record format) and what it measures, so a site config
 only adds the address, datum/mounting height and poll interval. Profiles live in
-`firmware_configs/profiles/*.yaml`; `drivers.profiles.load_profile` reads them.
+`firmware_configs/profiles/*.yaml`; `pantau.profiles.files.read_profile` reads them.
 """
 
 from __future__ import annotations

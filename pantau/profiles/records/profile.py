@@ -20,11 +20,13 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from drivers.profile_base import ProfileHeader, ProfileModel, SerialSettings
-from drivers.serial_records.layouts_config import (
+from pantau.config import Duration
+from pantau.contract.fields import Slug
+from pantau.contract.messages import Tyres
+from pantau.profiles.base import ProfileHeader, ProfileModel, SerialSettings
+from pantau.profiles.records.layouts import (
     AXLE_FIELDS,
     DelimitedLayout,
     FixedLayout,
@@ -32,12 +34,9 @@ from drivers.serial_records.layouts_config import (
     RegexLayout,
     WeightStreamLayout,
 )
-from drivers.serial_records.quantities import LengthUnit, MassUnit, SpeedUnit
-from drivers.serial_records.text_escapes import decode_escapes
-from drivers.serial_records.vehicle_classes import ClassMap
-from pantau.config import Duration
-from pantau.contract.fields import Slug
-from pantau.contract.messages import Tyres
+from pantau.profiles.records.quantities import LengthUnit, MassUnit, SpeedUnit
+from pantau.profiles.records.text_escapes import decode_escapes
+from pantau.profiles.records.vehicle_classes import ClassMap
 
 __all__ = [
     "AXLE_FIELDS",
@@ -335,30 +334,6 @@ class RecordProfile(ProfileHeader):
             raise ValueError("silence_timeout must be positive")
         if not is_stream:
             self._check_record_fields(self.format.field_names())
-        return self
-
-    @model_validator(mode="after")
-    def _examples_parse_as_stated(self) -> RecordProfile:
-        """Run `examples` through this profile's parser: a layout reading the wrong columns fails here."""
-        if not self.examples:
-            return self
-        # Imported here: the parsers are built on this module, so it cannot import them at the top.
-        from drivers.serial_records.examples import example_problems  # noqa: PLC0415
-
-        problems = example_problems(self)
-        if problems:
-            # Raised as located errors, so each names its example (and, in a file, its line).
-            raise ValidationError.from_exception_data(
-                type(self).__name__,
-                [
-                    InitErrorDetails(
-                        type=PydanticCustomError("record_example", "{problem}", {"problem": problem}),
-                        loc=("examples", index),
-                        input=self.examples[index].frame,
-                    )
-                    for index, problem in problems
-                ],
-            )
         return self
 
     def _check_record_fields(self, names: set[str]) -> None:

@@ -13,10 +13,10 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, model_validator
 
-from drivers.modbus.register_numbers import modicon_problem
-from drivers.profile_base import ProfileHeader, ProfileModel, SerialSettings
 from pantau.config import Duration
 from pantau.contract.fields import Slug, Unit
+from pantau.profiles.base import ProfileHeader, ProfileModel, SerialSettings
+from pantau.profiles.modbus.register_numbers import modicon_problem
 
 #: The Modbus spec's limit for FC3/FC4 (125 registers = 250 data bytes) and FC1/FC2 (2000 bits).
 MODBUS_MAX_REGISTERS: Final = 125

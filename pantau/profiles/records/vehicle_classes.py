@@ -19,9 +19,9 @@ from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from drivers.profile_base import ProfileModel
 from pantau.contract.messages import MAX_AXLES, Tyres
 from pantau.contract.vehicle_class import normalise_class_code
+from pantau.profiles.base import ProfileModel
 
 #: JBI notation: axle groups joined by `-`, axles within a group by `.`; `1` single tyres, `2` dual.
 _CONFIGURATION: Final = re.compile(r"[12](?:\.[12])*(?:-[12](?:\.[12])*)*")

@@ -22,9 +22,9 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from drivers.profile_base import ProfileModel
-from drivers.serial_records.quantities import MassUnit
-from drivers.serial_records.text_escapes import decode_escapes
+from pantau.profiles.base import ProfileModel
+from pantau.profiles.records.quantities import MassUnit
+from pantau.profiles.records.text_escapes import decode_escapes
 
 #: Record fields a format can fill, named as in the contract's Vehicle (`speed` is km/h, `gvw` kg,
 #: `length`/`width`/`height` metres after unit conversion; `date` + `time` combine into `ts`).

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Final
 
 #: Modicon's leading digit of each table by its profile name (coils are 0xxxx: no different from a plain
-#: number). Names, not drivers.modbus.config.Table, which validates with this module.
+#: number). Names, not pantau.profiles.modbus.profile.Table, which validates with this module.
 MODICON_DIGIT: Final = {"discrete_inputs": 1, "input": 3, "holding": 4}
 
 

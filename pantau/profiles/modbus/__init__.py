@@ -1,0 +1,1 @@
+"""Modbus device profiles: register maps as configuration (`profile.py`), Modicon numbering checks."""
