@@ -42,7 +42,9 @@ def _problem(document: dict[str, object], entries: str | None = None) -> str:
 def test_a_union_tag_that_is_also_a_key_name_is_left_out() -> None:
     # kind: levels with a key `levels`: pydantic's location is spec.levels.levels; the file has spec.levels.
     document = {"entries": [{"id": "a", "spec": {"kind": "levels", "levels": []}}]}
-    assert _problem(document) == "f.yaml: entries[0] 'a'.spec.levels: List should have at least 1 item after validation, not 0"
+    assert _problem(document) == (
+        "f.yaml: entries[0] 'a'.spec.levels: List should have at least 1 item after validation, not 0"
+    )
 
 
 def test_an_entry_of_the_named_list_is_set_off_by_a_colon() -> None:
