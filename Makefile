@@ -57,6 +57,7 @@ demo: $(STAMP)
 ## bench: benchmarks (figures as ratios against a baseline run side by side; never part of `make test`)
 bench: $(STAMP)
 	$(BIN)/python -m bench.modbus_polling
+	$(BIN)/python -m bench.gateway_cpu
 	$(BIN)/python -m bench.ingest_throughput
 
 clean:
