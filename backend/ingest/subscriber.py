@@ -1,10 +1,9 @@
 """The ingest subscription: QoS 1, persistent session, acknowledged only once the spool has the message.
 
-aiomqtt acknowledges every message as soon as it arrives; we need the opposite, so we switch paho (the
-client aiomqtt wraps, `client._client`, the seam aiomqtt leaves) to manual acknowledgement and take its
-messages straight from paho's callback into our own batch buffer. A PUBACK goes out only after the batch
-is committed to the spool, on the connection that received the message: after a reconnect the broker
-redelivers whatever was not acknowledged, and idempotent storage makes the duplicate harmless.
+aiomqtt acknowledges every message as soon as it arrives; we need the opposite, so the MQTT adapter
+(pantau.mqtt.ManualAcks) receives without acknowledging into our own batch buffer. A PUBACK goes out only
+after the batch is committed to the spool, on the connection that received the message: after a reconnect
+the broker redelivers whatever was not acknowledged, and idempotent storage makes the duplicate harmless.
 
 MQTT v5 gives two more things: `Receive Maximum` bounds how many unacknowledged messages the broker sends
 us (and so our memory), and a shared subscription (`$share/{group}/...`) lets several workers split the
@@ -15,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -28,22 +26,14 @@ from paho.mqtt.properties import Properties
 from backend.config import BackendConfig, BackendMqtt
 from pantau.aio import guarded
 from pantau.contract import Topics
+from pantau.mqtt import Incoming, ManualAcks
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
+
+__all__ = ["BatchHandler", "Incoming", "Subscriber", "SubscriberStats", "Subscription"]
 
 logger = logging.getLogger(__name__)
 
 BACKOFF_BASE_S: Final = 0.5
-_PUBACK: Final = 0x40
-_PUBACK_PACKET: Final = struct.Struct("!BBH")  # fixed header, remaining length 2, packet id
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    received_at: float
 
 
 @dataclass(slots=True)
@@ -61,33 +51,19 @@ BatchHandler = Callable[[list[Incoming]], Awaitable[None]]
 
 
 class _Connection:
-    """One broker connection: paho's callbacks feed a buffer the batch loop drains."""
+    """One broker connection: the adapter's callbacks feed a buffer the batch loop drains."""
 
     def __init__(self, client: aiomqtt.Client, clock: Clock) -> None:
-        self.client = client
-        self.clock = clock
-        self.paho: Any = client._client  # aiomqtt's only seam for manual acknowledgement
-        self.paho.manual_ack_set(on=True)
-        # paho's outgoing queue (command, packet, mid, qos), where its own ack() puts each PUBACK.
-        self._queue_packet: Callable[[int, bytes, int, int], object] | None = getattr(
-            self.paho, "_packet_queue", None
-        )
         self.buffer: list[Incoming] = []
         self.wake = asyncio.Event()
-        self.lost = False
-        self.paho.on_message = self._on_message
-        forward_disconnect: Any = self.paho.on_disconnect
+        self.acks = ManualAcks(client, received=self._on_message, lost=self.wake.set, clock=clock)
 
-        def on_disconnect(*args: Any) -> None:
-            self.lost = True
-            self.wake.set()
-            forward_disconnect(*args)
+    @property
+    def lost(self) -> bool:
+        return self.acks.lost
 
-        self.paho.on_disconnect = on_disconnect
-
-    def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
-        arrived = self.clock.time()
-        self.buffer.append(Incoming(message.topic, message.payload, message.mid, message.qos, arrived))
+    def _on_message(self, message: Incoming) -> None:
+        self.buffer.append(message)
         self.wake.set()
 
     async def next_batch(self, size: int, linger: float) -> list[Incoming]:
@@ -114,32 +90,8 @@ class _Connection:
         return batch
 
     def ack(self, batch: list[Incoming]) -> int:
-        """PUBACK in arrival order (as MQTT requires); nothing once this connection is gone.
-
-        paho's `ack` queues one packet, so one socket send, per message: a few thousand syscalls per batch.
-        The batch's PUBACKs go out as one queued write instead (the same bytes, in the same order, through
-        paho's outgoing queue, so they stay ordered with anything else paho sends)."""
-        if self.lost:
-            return 0
-        packets = bytearray()
-        for message in batch:
-            if message.qos == 1:
-                packets += _PUBACK_PACKET.pack(_PUBACK, 2, message.mid)
-            elif message.qos == 2:  # PUBCOMP after paho's own PUBREC/PUBREL exchange
-                self._send(packets)
-                packets = bytearray()
-                self.paho.ack(message.mid, message.qos)
-        self._send(packets)
-        return len(batch)
-
-    def _send(self, packets: bytearray) -> None:
-        if not packets:
-            return
-        if self._queue_packet is None:  # a paho without the seam: one ack call per message, as paho does
-            for (mid,) in struct.iter_unpack("!2xH", packets):
-                self.paho.ack(mid, 1)
-            return
-        self._queue_packet(_PUBACK, bytes(packets), 0, 0)
+        """PUBACK the batch in arrival order; nothing once this connection is gone."""
+        return self.acks.ack_batch(batch)
 
     def _check(self) -> None:
         if self.lost:
@@ -193,8 +145,8 @@ class Subscriber:
     async def run(self) -> None:
         while True:
             try:
-                # Hook paho before connecting: a persistent session delivers queued messages right after
-                # CONNACK, and any message paho saw first would be acknowledged without being stored.
+                # Take over acknowledgement before connecting: a persistent session delivers queued
+                # messages right after CONNACK, and any acknowledged on arrival would not be stored first.
                 client = self._client()
                 connection = _Connection(client, self.clock)
                 async with client:

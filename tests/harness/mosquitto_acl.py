@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from gateway.puback import PubackWaiter
+from pantau.mqtt import PubackWaiter
 from tests.harness.binaries import require_binary
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.process import start_with_port_retries

@@ -1,0 +1,144 @@
+"""Every private part of aiomqtt and paho-mqtt that pantau relies on, touched here and nowhere else.
+
+pantau needs two things aiomqtt 2.x does not offer: acknowledging a message only once it is stored
+(aiomqtt acknowledges on arrival) and the PUBACK reason code of each message it publishes (aiomqtt takes any
+PUBACK as success). paho, the client aiomqtt wraps, offers both publicly (`manual_ack_set`, `ack`, `publish`
+returning the message id, the `on_publish` callback with its reason code), so the one way in is:
+
+- `aiomqtt.Client._client`, the paho client (aiomqtt creates it with callback API version 2 and installs
+  its own `on_message`, `on_publish` and `on_disconnect` in its constructor: hooks set here, after that,
+  replace or wrap them for the whole connection);
+- `paho.mqtt.client.Client._packet_queue(command, packet, mid, qos)`, paho's outgoing queue, where its own
+  `ack()` puts each PUBACK: a batch's PUBACKs go in as one write, in order with whatever else paho sends.
+  Without it (a paho that renamed it) acknowledgements fall back to paho's public `ack()`, one write each.
+
+`problems()` says what of this has moved, naming the installed versions. The contract test
+(tests/pantau/mqtt/test_internals.py) runs it and a real manual-acknowledgement and reason-code round trip
+against Mosquitto, so an upgrade that moves them fails there, by name, before it reaches a site.
+pyproject pins both libraries to the ranges this was checked against.
+
+Errors: `InternalsMoved` (a RuntimeError: a wrong install, not a broker problem, so no reconnect loop
+retries it).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import struct
+from collections.abc import Callable, Iterable
+from importlib.metadata import version
+from typing import Any, Final
+
+import aiomqtt
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+logger = logging.getLogger(__name__)
+
+_PUBACK: Final = 0x40  # MQTT control packet type 4, no flags
+#: A PUBACK without reason code or properties: success, valid in MQTT 3.1.1 and 5 alike.
+_PUBACK_PACKET: Final = struct.Struct("!BBH")  # fixed header, remaining length 2, packet id
+_PACKET_QUEUE_PARAMETERS: Final = ("command", "packet", "mid", "qos")
+
+#: The paho callbacks pantau hooks, with the parameters paho's callback API version 2 passes.
+CALLBACKS: Final = {
+    "on_message": ("client", "userdata", "message"),
+    "on_publish": ("client", "userdata", "mid", "reason_code", "properties"),
+    "on_disconnect": ("client", "userdata", "flags", "reason_code", "properties"),
+}
+
+
+class InternalsMoved(RuntimeError):
+    """aiomqtt or paho-mqtt no longer has a private part pantau relies on (see `problems()`)."""
+
+
+def versions() -> str:
+    """The installed versions, for every message about internals."""
+    return f"aiomqtt {version('aiomqtt')}, paho-mqtt {version('paho-mqtt')}"
+
+
+async def problems() -> list[str]:
+    """What of the parts this module relies on is missing or changed; empty when all is in place.
+    (Async because an aiomqtt client can only be made in a running event loop; it is never connected.)"""
+    found: list[str] = []
+    client = aiomqtt.Client("localhost")
+    inner = getattr(client, "_client", None)
+    if not isinstance(inner, paho.Client):
+        found.append(f"aiomqtt.Client._client is {type(inner).__name__}, not a paho.mqtt.client.Client")
+    elif inner.callback_api_version != CallbackAPIVersion.VERSION2:
+        found.append(f"aiomqtt creates paho clients with callback API {inner.callback_api_version}, not 2")
+    else:
+        found += [
+            f"aiomqtt installs no {name} of its own on the paho client"
+            for name in CALLBACKS
+            if getattr(inner, name) is None
+        ]
+    for name in ("manual_ack_set", "ack", "publish"):
+        if not callable(getattr(paho.Client, name, None)):
+            found.append(f"paho.mqtt.client.Client.{name} is gone")
+    if _packet_queue_parameters() != _PACKET_QUEUE_PARAMETERS:
+        found.append(
+            "paho.mqtt.client.Client._packet_queue takes "
+            f"{_packet_queue_parameters()}, not {_PACKET_QUEUE_PARAMETERS}"
+        )
+    if paho.PUBACK != _PUBACK:
+        found.append(f"paho's PUBACK is 0x{paho.PUBACK:02x}, not 0x{_PUBACK:02x}")
+    return [f"{problem} ({versions()})" for problem in found]
+
+
+def paho_client(client: aiomqtt.Client) -> paho.Client:
+    """The paho client inside `client`: its public API acknowledges manually and reports reason codes."""
+    inner = getattr(client, "_client", None)
+    if not isinstance(inner, paho.Client):
+        raise InternalsMoved(f"aiomqtt.Client._client is not a paho client ({versions()})")
+    return inner
+
+
+def hook(inner: paho.Client, name: str, callback: Callable[..., None], *, forward: bool) -> None:
+    """Install `callback` as paho's `name` callback (one of CALLBACKS), calling aiomqtt's own handler after
+    it when `forward` (aiomqtt's handler keeps its own waits working: a publish, the end of the session)."""
+    if name not in CALLBACKS:
+        raise ValueError(f"pantau does not hook paho's {name}")
+    if not forward:
+        setattr(inner, name, callback)
+        return
+    aiomqtt_handler: Callable[..., None] = getattr(inner, name)
+
+    def both(*args: Any) -> None:
+        callback(*args)
+        aiomqtt_handler(*args)
+
+    setattr(inner, name, both)
+
+
+def queue_pubacks(inner: paho.Client, mids: Iterable[int]) -> int:
+    """Send a PUBACK for each QoS 1 message id, in the given order, as one write; returns how many.
+
+    paho's `ack()` queues one packet, so one socket send, per message: a few thousand syscalls per batch.
+    The same bytes go into paho's outgoing queue at once, so they stay ordered with anything else paho
+    sends. Without the queue, one public `ack()` per message."""
+    mids = list(mids)
+    if not mids:
+        return 0
+    if not _PACKET_QUEUE_OK:
+        for mid in mids:
+            inner.ack(mid, 1)
+        return len(mids)
+    packets = b"".join(_PUBACK_PACKET.pack(_PUBACK, 2, mid) for mid in mids)
+    inner._packet_queue(_PUBACK, packets, 0, 0)  # the one private call (module docstring)
+    return len(mids)
+
+
+def _packet_queue_parameters() -> tuple[str, ...]:
+    queue = getattr(paho.Client, "_packet_queue", None)
+    if queue is None:
+        return ()
+    return tuple(list(inspect.signature(queue).parameters)[1:5])
+
+
+_PACKET_QUEUE_OK: Final = _packet_queue_parameters() == _PACKET_QUEUE_PARAMETERS
+if not _PACKET_QUEUE_OK:
+    logger.warning(
+        "paho's outgoing queue moved (%s): acknowledging one message per write, which is slower", versions()
+    )
