@@ -28,9 +28,12 @@ def raise_swallowed_cancellation() -> None:
 async def guarded(call: Awaitable[T]) -> T:
     """Await a pymodbus or aiomqtt call and re-raise a cancellation it swallowed (see above).
 
-    The one guard: the Modbus TCP adapter (drivers/modbus/bus.py) and the MQTT clients wrap each library
-    call that waits with asyncio.wait_for in it. Inside an `asyncio.timeout` block of the caller's this
-    is right too: a swallowed cancellation that was the block's own expiry becomes its TimeoutError."""
+    The one guard, for both libraries (so it lives here, not in the MQTT adapter the drivers may not import):
+    the Modbus TCP adapter (drivers/modbus/bus.py) and the MQTT clients wrap each library call that waits
+    with asyncio.wait_for in it: aiomqtt's subscribe, unsubscribe and publish (its connect waits without a
+    timeout, where wait_for swallows nothing; pantau.mqtt's own waits use asyncio.timeout).
+    Inside an `asyncio.timeout` block of the caller's this is right too: a swallowed cancellation that was
+    the block's own expiry becomes its TimeoutError."""
     result = await call
     raise_swallowed_cancellation()
     return result

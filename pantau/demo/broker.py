@@ -20,20 +20,66 @@ Left as it is: amqtt waits 5 s for a PUBACK, then logs a warning and forgets the
 after a reconnect). At-least-once therefore holds only while the backend acknowledges within 5 s, which
 it does by far in the demo; in the field Mosquitto keeps unacknowledged messages for as long as it takes.
 Sessions live in memory: stopping the demo forgets them, which a demo may.
+
+This module is the only one that reaches inside amqtt: the private members it overrides or reads are listed
+in AMQTT_METHODS and AMQTT_STATE, and `amqtt_problems()` says which of them moved (checked at start and by
+tests/pantau/demo/test_broker_internals.py), so an amqtt upgrade fails by name, not by a demo that hangs.
+
+Errors: `AmqttInternalsMoved` (a RuntimeError: the installed amqtt is not one this module fits).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
+from importlib.metadata import version
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
 from amqtt.broker import Broker
 from amqtt.session import Session
 
 logger = logging.getLogger(__name__)
+
+#: amqtt's private methods this module overrides (amqtt calls them) or calls, with their parameters.
+AMQTT_METHODS: Final = {
+    "_publish_session_retained_messages": ("session",),
+    "_publish_retained_messages_for_subscription": ("subscription", "session"),
+    "_get_handler": ("session",),
+    "_matches": ("topic", "a_filter"),
+}
+#: The overrides only work while amqtt itself calls them.
+AMQTT_CALLS: Final = ("_publish_session_retained_messages", "_publish_retained_messages_for_subscription")
+#: amqtt's private broker state the overrides read: subscribers by filter, retained messages by topic.
+AMQTT_STATE: Final = ("_subscriptions", "_retained_messages")
+
+
+class AmqttInternalsMoved(RuntimeError):
+    """The installed amqtt lacks a private member the demo broker overrides or reads."""
+
+
+def amqtt_problems(broker: Broker | None = None) -> list[str]:
+    """Which of the private members listed above moved, naming the installed amqtt; empty when none did.
+    With a `broker` (made, not started), its state too."""
+    found = []
+    for name, parameters in AMQTT_METHODS.items():
+        method = getattr(Broker, name, None)
+        if method is None:
+            found.append(f"Broker.{name} is gone")
+        elif tuple(list(inspect.signature(method).parameters)[1:]) != parameters:
+            found.append(f"Broker.{name} no longer takes {parameters}")
+    source = inspect.getsource(Broker)
+    found += [f"Broker no longer calls self.{name}" for name in AMQTT_CALLS if f"self.{name}(" not in source]
+    if broker is not None:
+        found += [
+            f"Broker().{name} is not a dict"
+            for name in AMQTT_STATE
+            if not isinstance(getattr(broker, name, None), dict)
+        ]
+    return [f"{problem} (amqtt {version('amqtt')})" for problem in found]
+
 
 #: The plugins the demo broker loads (amqtt's defaults minus $SYS and the packet/event loggers).
 PLUGINS: dict[str, dict[str, Any]] = {
@@ -106,12 +152,15 @@ class EmbeddedBroker:
         # what matters.
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
-        self._broker = _Broker(
+        broker = _Broker(
             {
                 "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
                 "plugins": PLUGINS,
             }
         )
+        if problems := amqtt_problems(broker):
+            raise AmqttInternalsMoved("the demo broker does not fit this amqtt: " + "; ".join(problems))
+        self._broker = broker
         await self._broker.start()
         return self
 
