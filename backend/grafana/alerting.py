@@ -21,17 +21,11 @@ from typing import Any, Final
 from backend.grafana.dashboards.river import river_uid
 from backend.grafana.queries import eq, where
 from backend.grafana.scope import Scope
-from backend.rules.config import (
-    AccumulationRule,
-    LevelsRule,
-    OdolRule,
-    QcRule,
-    RateRule,
-    Rule,
-    StaleRule,
-    ThresholdRule,
-    WimDriftRule,
-)
+from backend.rules.config import Rule
+from backend.rules.kinds import KINDS
+from backend.rules.kinds.kind import ALERT_GROUPS
+from backend.rules.kinds.stale.config import StaleRule
+from backend.rules.rule import ThresholdRule
 from backend.storage.schema import ALERT, BACKEND_STATUS, GATEWAY_STATUS
 
 Json = dict[str, Any]
@@ -43,12 +37,6 @@ TEMPLATE_NAME: Final = "pantau"
 WEBHOOK_URL_ENV: Final = "PANTAU_ALERT_WEBHOOK_URL"
 EVALUATE_EVERY: Final = timedelta(minutes=1)
 
-#: Rule groups by what they are about (one evaluation interval each).
-_GROUPS: Final = (
-    ("flood", (LevelsRule, RateRule, AccumulationRule)),
-    ("data-quality", (QcRule, StaleRule)),
-    ("odol", (OdolRule, WimDriftRule)),
-)
 NO_DATA_GROUP: Final = "no-data"
 
 TEMPLATE: Final = """{{ define "pantau.title" -}}
@@ -98,8 +86,8 @@ class RuleGroup:
 
 def rule_groups(scope: Scope) -> list[RuleGroup]:
     groups = []
-    for name, kinds in _GROUPS:
-        rules = [_follow(scope, rule) for rule in scope.rules.rules if isinstance(rule, kinds)]
+    for name in ALERT_GROUPS:
+        rules = [_follow(scope, rule) for rule in scope.rules.rules if KINDS[rule.kind].alert_group == name]
         if rules:
             groups.append(RuleGroup(name, rules))
     groups.append(RuleGroup(NO_DATA_GROUP, [_backend_silent(scope), *_gateways_silent(scope)]))
@@ -215,7 +203,7 @@ def _follow(scope: Scope, rule: Rule) -> Json:
 
 def _dashboard_of(scope: Scope, rule: Rule) -> str | None:
     """The river dashboard of a channel rule that covers exactly one gauge site."""
-    if not isinstance(rule, LevelsRule | RateRule | AccumulationRule | QcRule):
+    if not KINDS[rule.kind].river_dashboard:
         return None
     sites = [site.id for site in scope.river_sites() if scope.rule_series(rule, site)]
     return river_uid(sites[0]) if len(sites) == 1 else None

@@ -13,9 +13,9 @@ Errors::
 from backend.rules.config import RulesFile, load_rules, validate_rules
 from backend.rules.engine import Evaluation, RuleEngine, VehicleEvaluation
 from backend.rules.inventory import Inventory, StaticInventory
-from backend.rules.odol import OdolVerdict
+from backend.rules.kinds.odol.evaluator import OdolVerdict
+from backend.rules.kinds.wim_drift.evaluator import DriftUpdate
 from backend.rules.quality import QcVerdict
-from backend.rules.wim_drift import DriftUpdate
 
 __all__ = [
     "DriftUpdate",

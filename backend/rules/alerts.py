@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from backend.rules.config import RulesFile
 from pantau.contract import Acknowledgement, AlertTransition
 from pantau.contract.messages import AlertState
+
+if TYPE_CHECKING:
+    from backend.rules.config import RulesFile
 
 #: The contract's `Label` bound on alert ids.
 MAX_ALERT_ID: Final = 64

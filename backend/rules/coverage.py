@@ -16,18 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from backend.rules.config import (
-    AccumulationRule,
-    LevelsRule,
-    OdolRule,
-    Rule,
-    RulesFile,
-    StaleRule,
-    WimDriftRule,
-    read_rules,
-)
+from backend.rules.config import Rule, RulesFile, read_rules
+from backend.rules.rule import VehicleRule
 from backend.rules.select import Selector, is_glob, matches_pattern
 from pantau.config import ConfigError
 from pantau.config.suggest import nearest
@@ -75,7 +66,6 @@ class CoverageProblem:
         return f"rules[{index}] '{self.rule}': {field}: {self.text}"
 
 
-Level = Literal["site", "device", "channel"]
 _EMPTY = (
     "the site inventory is empty (no site files, or no `sites:` in the backend config): nothing to select"
 )
@@ -111,16 +101,6 @@ def load_checked_rules(path: Path, catalog: Catalog) -> tuple[RulesFile, list[st
     return rules, warnings
 
 
-def _level(rule: Rule) -> Level:
-    if isinstance(rule, StaleRule):
-        if rule.scope == "gateway":
-            return "site"
-        return "channel" if rule.select.channel or rule.select.quantity else "device"
-    if isinstance(rule, OdolRule | WimDriftRule):
-        return "device"
-    return "channel"
-
-
 Loc = tuple[str | int, ...]
 
 
@@ -131,8 +111,8 @@ class _RuleCheck:
         self.rule = rule
         self.select: Selector = rule.select
         self.catalog = catalog
-        self.level = _level(rule)
-        self.vehicles = isinstance(rule, OdolRule | WimDriftRule)
+        self.level = rule.watches()
+        self.vehicles = isinstance(rule, VehicleRule)
         self.found: list[tuple[Loc, str]] = []
 
     def problems(self) -> list[tuple[Loc, str]]:
@@ -220,9 +200,7 @@ class _RuleCheck:
         return chosen
 
     def _units(self, channels: Sequence[KnownChannel]) -> None:
-        rule = self.rule
-        # Accumulation's unit has a default (mm) that its messages print: checked even when not written.
-        unit = rule.unit if isinstance(rule, LevelsRule | AccumulationRule) else None
+        unit = self.rule.checked_unit()
         if unit is None:
             return
         every = {c.unit for c in self.catalog.channels if c.unit}

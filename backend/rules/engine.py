@@ -18,28 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from backend.rules.accumulation import AccumulationRunner
 from backend.rules.alerts import AlertBook, Series, Status
-from backend.rules.config import (
-    AccumulationRule,
-    LevelsRule,
-    OdolRule,
-    QcRule,
-    RateRule,
-    Rule,
-    RulesFile,
-    StaleRule,
-    WimDriftRule,
-)
+from backend.rules.config import Rule, RulesFile
 from backend.rules.inventory import Inventory
-from backend.rules.levels import LevelsRunner
-from backend.rules.odol import OdolRunner, OdolVerdict
-from backend.rules.qc import QcRunner
+from backend.rules.kinds import KINDS
+from backend.rules.kinds.odol.evaluator import OdolVerdict
+from backend.rules.kinds.wim_drift.evaluator import DriftUpdate
+from backend.rules.liveness import Liveness
 from backend.rules.quality import QcVerdict
-from backend.rules.rate import RateRunner
-from backend.rules.runner import Runner
-from backend.rules.stale import Liveness, StaleRunner
-from backend.rules.wim_drift import DriftUpdate, WimDriftRunner
+from backend.rules.runner import PresenceWatch, ReadingCheck, Runner, VehicleJudge, VehicleObserver
 from pantau.contract import AlertTransition, DeviceStatus, GatewayStatus, Quality, Readings, Vehicle
 from pantau.contract.fields import SLUG_PATTERN
 
@@ -77,11 +64,13 @@ class VehicleEvaluation:
 
 @dataclass
 class _Runners:
-    qc: list[QcRunner] = field(default_factory=list)
+    """The rules' evaluators by their part in the evaluation order (`backend/rules/runner.py`)."""
+
+    qc: list[ReadingCheck[Any, Any]] = field(default_factory=list)
     readings: list[Runner[Any, Any]] = field(default_factory=list)
-    stale: list[StaleRunner] = field(default_factory=list)
-    odol: list[OdolRunner] = field(default_factory=list)
-    drift: list[WimDriftRunner] = field(default_factory=list)
+    stale: list[PresenceWatch[Any, Any]] = field(default_factory=list)
+    odol: list[VehicleJudge[Any, Any]] = field(default_factory=list)
+    drift: list[VehicleObserver[Any, Any]] = field(default_factory=list)
     by_rule: dict[str, Runner[Any, Any]] = field(default_factory=dict)
 
 
@@ -101,26 +90,17 @@ class RuleEngine:
             self._register(self._make(rule))
 
     def _make(self, rule: Rule) -> Runner[Any, Any]:
-        if isinstance(rule, QcRule):
-            return QcRunner(rule, self.inventory)
-        if isinstance(rule, StaleRule):
-            return StaleRunner(rule, self.inventory, self.liveness)
-        if isinstance(rule, OdolRule):
-            return OdolRunner(rule, self.inventory)
-        if isinstance(rule, WimDriftRule):
-            return WimDriftRunner(rule, self.inventory)
-        factory: type[Runner[Any, Any]] = _READING_RUNNERS[type(rule)]
-        return factory(rule, self.inventory)
+        return KINDS[rule.kind].evaluator.create(rule, self.inventory, self.liveness)
 
     def _register(self, runner: Runner[Any, Any]) -> None:
         r = self._runners
-        if isinstance(runner, QcRunner):
+        if isinstance(runner, ReadingCheck):
             r.qc.append(runner)
-        elif isinstance(runner, StaleRunner):
+        elif isinstance(runner, PresenceWatch):
             r.stale.append(runner)
-        elif isinstance(runner, OdolRunner):
+        elif isinstance(runner, VehicleJudge):
             r.odol.append(runner)
-        elif isinstance(runner, WimDriftRunner):
+        elif isinstance(runner, VehicleObserver):
             r.drift.append(runner)
         else:
             r.readings.append(runner)
@@ -281,13 +261,6 @@ class RuleEngine:
             if transition is not None:
                 transitions.append(transition)
         return transitions
-
-
-_READING_RUNNERS: Final[dict[type, type[Runner[Any, Any]]]] = {
-    LevelsRule: LevelsRunner,
-    RateRule: RateRunner,
-    AccumulationRule: AccumulationRunner,
-}
 
 
 def _aware(now: datetime) -> None:

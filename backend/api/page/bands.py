@@ -1,12 +1,13 @@
-"""Alert bands for the live page's level charts: the `levels` rules of the rules file, resolved against the
-site inventory to the channels they watch (pure: no I/O)."""
+"""Alert bands for the live page's level charts: the rules whose kind draws its levels there (`levels`),
+resolved against the site inventory to the channels they watch (pure: no I/O)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.inventory import SiteInventory
-from backend.rules.config import LevelsRule, RulesFile
+from backend.rules.config import RulesFile
+from backend.rules.kinds import KINDS
 
 
 class BandLevel(BaseModel):
@@ -40,19 +41,16 @@ class BandList(BaseModel):
 
 
 def level_bands(rules: RulesFile, inventory: SiteInventory) -> list[Band]:
-    """Every (levels rule, channel) pair the rule selects, in inventory order."""
+    """Every (rule, channel) pair a rule drawn on the page selects, in inventory order."""
     bands: list[Band] = []
     for rule in rules.rules:
-        if not isinstance(rule, LevelsRule):
+        drawn = KINDS[rule.kind].page_levels
+        if drawn is None:
             continue
+        page = drawn(rule)
         levels = [
-            BandLevel(
-                name=level.name,
-                trigger=level.trigger,
-                clear=level.clear_at,
-                severity=rule.level_severity(i),
-            )
-            for i, level in enumerate(rule.levels)
+            BandLevel(name=level.name, trigger=level.trigger, clear=level.clear, severity=level.severity)
+            for level in page.levels
         ]
         for site in inventory.sites():
             for device in site.devices:
@@ -64,9 +62,9 @@ def level_bands(rules: RulesFile, inventory: SiteInventory) -> list[Band]:
                                 device=device.id,
                                 channel=channel.id,
                                 rule=rule.id,
-                                direction=rule.direction,
-                                unit=rule.unit or channel.unit,
-                                normal=rule.normal,
+                                direction=page.direction,
+                                unit=page.unit or channel.unit,
+                                normal=page.normal,
                                 levels=levels,
                             )
                         )

@@ -15,7 +15,7 @@ from backend.grafana.levels import severity_steps
 from backend.grafana.model import Dashboard, Panel, Step, Target, panel_link, tagged_dashboards
 from backend.grafana.queries import any_of, one_of, since, where
 from backend.grafana.scope import WATER_LEVEL, Scope
-from backend.rules.config import LevelsRule
+from backend.rules.kinds.levels.config import LevelsRule
 from backend.storage.schema import ALERT, GATEWAY_STATUS, READING, VEHICLE
 
 UID: Final = "pantau-city"

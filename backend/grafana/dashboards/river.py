@@ -19,7 +19,9 @@ from backend.grafana.model import Annotation, Dashboard, Panel, Target, Variable
 from backend.grafana.queries import eq, matches_var, series_clause, since, where
 from backend.grafana.scope import RAIN_INCREMENT, WATER_LEVEL, Scope
 from backend.inventory import SiteInfo
-from backend.rules.config import AccumulationRule, LevelsRule, RateRule
+from backend.rules.kinds.accumulation.config import AccumulationRule
+from backend.rules.kinds.levels.config import LevelsRule
+from backend.rules.kinds.rate.config import RateRule
 from backend.storage.influx.influxql import duration_literal
 from backend.storage.schema import ALERT, READING
 

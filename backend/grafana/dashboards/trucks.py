@@ -14,7 +14,8 @@ from backend.grafana.levels import rule_steps, severity_color
 from backend.grafana.model import Dashboard, Panel, Target, Variable, tagged_dashboards
 from backend.grafana.queries import eq, equals_var, where
 from backend.grafana.scope import Scope
-from backend.rules.config import Band, OdolRule, WimDriftRule
+from backend.rules.kinds.odol.config import Band, OdolRule
+from backend.rules.kinds.wim_drift.config import WimDriftRule
 from backend.storage.schema import SCALE_DRIFT, VEHICLE, VEHICLE_VERDICT
 
 UID: Final = "pantau-trucks"

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from backend.rules import load_rules
-from backend.rules.config import LevelsRule, OdolRule
+from backend.rules.kinds.levels.config import LevelsRule
+from backend.rules.kinds.odol.config import OdolRule
 from backend.rules.limits import default_jbi, default_road_classes
 from backend.rules.templates import Messages
 from pantau.config import ConfigError

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from backend.rules.config import OdolRule
+from backend.rules.kinds.odol.config import OdolRule
+from backend.rules.kinds.odol.evaluator import judge
 from backend.rules.limits import default_jbi, default_road_classes
-from backend.rules.odol import judge
 from backend.rules.road_wear import STANDARD_AXLE_KG
 from pantau.contract import Dimensions, Quality
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.rules.accumulation import counter_increment
-from backend.rules.rate import theil_sen
+from backend.rules.kinds.accumulation.evaluator import counter_increment
+from backend.rules.kinds.rate.evaluator import theil_sen
 from pantau.contract import Reading
 
 from .helpers import T0, engine, readings, vehicle

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from backend.rules.config import OdolRule
+from backend.rules.kinds.odol.config import OdolRule
+from backend.rules.kinds.odol.evaluator import judge
 from backend.rules.limits import default_jbi, default_road_classes
-from backend.rules.odol import judge
 from drivers.serial_records import MalformedRecord, RecordParser, RecordProfile, VehicleRecord
 from drivers.serial_records.checksum import append_checksum
 from pantau.config import ConfigError

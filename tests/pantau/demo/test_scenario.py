@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from backend.rules.config import LevelsRule, OdolRule, QcRule, validate_rules
+from backend.rules.config import validate_rules
+from backend.rules.kinds.levels.config import LevelsRule
+from backend.rules.kinds.odol.config import OdolRule
+from backend.rules.kinds.qc.config import QcRule
 from drivers.serial_records.records import VehicleRecord
 from drivers.sim.scenario import EnforcementTraffic, RecurringStorm, demo_river
 from drivers.sim.traffic import JBI_CONFIGURATIONS
-from gateway.config import ModbusBusSpec, RecordStreamSpec
 from pantau.demo.configs import PUBLIC_ROUTES, Broker, Links, rules_document, write_demo_files
 from pantau.demo.devices import SPEED
+from pantau.site.config import ModbusBusSpec, RecordStreamSpec
 
 START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 MOUNTING_HEIGHT_M = 6.20  # firmware_configs/sites/ampal-mufakat.yaml, wl-radar

@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from backend.rules.alerts import Series, Status
-from backend.rules.config import AccumulationRule
+from backend.rules.hysteresis import LevelTracker, TrackedRunner
 from backend.rules.inventory import Inventory
-from backend.rules.levels import LevelTracker, TrackedRunner
+from backend.rules.kinds.accumulation.config import AccumulationRule
 from backend.rules.quality import QcVerdict
 from backend.rules.runner import from_iso, iso
 from pantau.contract import Reading

@@ -13,51 +13,16 @@ Devices and sites in the inventory that never said anything go stale `after` the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from backend.rules.alerts import Series, Status
-from backend.rules.config import StaleRule
 from backend.rules.inventory import Inventory
-from backend.rules.runner import Runner, from_iso, iso
+from backend.rules.kinds.stale.config import StaleRule
+from backend.rules.liveness import Liveness
+from backend.rules.runner import PresenceWatch, from_iso, iso
 from pantau.contract import format_utc
-
-
-@dataclass
-class Liveness:
-    """What the engine heard from each site's gateway: shared by every stale rule, part of the snapshot."""
-
-    heard: dict[str, datetime] = field(default_factory=dict)
-    offline_since: dict[str, datetime] = field(default_factory=dict)
-    offline_reason: dict[str, str | None] = field(default_factory=dict)
-
-    def hear(self, site: str, now: datetime) -> None:
-        if site not in self.heard or now > self.heard[site]:
-            self.heard[site] = now
-
-    def gateway(self, site: str, *, online: bool, at: datetime, reason: str | None) -> None:
-        if online:
-            self.offline_since.pop(site, None)
-            self.offline_reason.pop(site, None)
-        elif site not in self.offline_since:
-            self.offline_since[site] = at
-            self.offline_reason[site] = reason
-
-    def dump(self) -> dict[str, Any]:
-        return {
-            "heard": {s: iso(t) for s, t in self.heard.items()},
-            "offline_since": {s: iso(t) for s, t in self.offline_since.items()},
-            "offline_reason": dict(self.offline_reason),
-        }
-
-    @classmethod
-    def load(cls, data: dict[str, Any]) -> Liveness:
-        return cls(
-            heard={s: datetime.fromisoformat(t) for s, t in data["heard"].items()},
-            offline_since={s: datetime.fromisoformat(t) for s, t in data["offline_since"].items()},
-            offline_reason=dict(data["offline_reason"]),
-        )
 
 
 @dataclass
@@ -68,12 +33,16 @@ class Freshness:
     disabled: bool = False
 
 
-class StaleRunner(Runner[StaleRule, Freshness]):
+class StaleRunner(PresenceWatch[StaleRule, Freshness]):
     """`kind: stale`, both scopes."""
 
     def __init__(self, rule: StaleRule, inventory: Inventory, liveness: Liveness) -> None:
         super().__init__(rule, inventory)
         self.liveness = liveness
+
+    @classmethod
+    def create(cls, rule: StaleRule, inventory: Inventory, liveness: Liveness) -> StaleRunner:
+        return cls(rule, inventory, liveness)
 
     @property
     def gateway_scope(self) -> bool:

@@ -15,10 +15,11 @@ from statistics import median
 from typing import Any
 
 from backend.rules.alerts import Series, Status
-from backend.rules.config import WimDriftRule
+from backend.rules.hysteresis import LevelTracker, TrackedRunner
 from backend.rules.inventory import Inventory
-from backend.rules.levels import LevelTracker, TrackedRunner
+from backend.rules.kinds.wim_drift.config import WimDriftRule
 from backend.rules.limits import groups_of
+from backend.rules.runner import VehicleObserver
 from pantau.contract import Quality, Vehicle
 
 
@@ -36,7 +37,7 @@ class DriftUpdate:
     drift_pct: float | None
 
 
-class WimDriftRunner(TrackedRunner):
+class WimDriftRunner(TrackedRunner, VehicleObserver[WimDriftRule, LevelTracker]):
     """`kind: wim_drift`."""
 
     rule: WimDriftRule

@@ -23,11 +23,13 @@ from statistics import median
 from typing import Any
 
 from backend.rules.alerts import Series, Status
-from backend.rules.config import Level, LevelsRule, QcRule
+from backend.rules.hysteresis import LevelTracker
 from backend.rules.inventory import Inventory
-from backend.rules.levels import LevelTracker
+from backend.rules.kinds.levels.config import LevelsRule
+from backend.rules.kinds.qc.config import QcRule
 from backend.rules.quality import FAIL, PASS, SUSPECT, QcVerdict
-from backend.rules.runner import Runner
+from backend.rules.rule import Level
+from backend.rules.runner import ReadingCheck
 from pantau.contract import Reading, Reason
 
 
@@ -72,7 +74,7 @@ class QcSeries:
     alert: LevelTracker = field(default_factory=LevelTracker)
 
 
-class QcRunner(Runner[QcRule, QcSeries]):
+class QcRunner(ReadingCheck[QcRule, QcSeries]):
     """Verdicts per reading; the series alert fires once failures (or suspects) last `alert_after`."""
 
     def __init__(self, rule: QcRule, inventory: Inventory) -> None:

@@ -21,11 +21,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from backend.rules.alerts import Series, Status
-from backend.rules.config import OdolRule
+from backend.rules.hysteresis import LevelTracker, TrackedRunner
 from backend.rules.inventory import Inventory, RoadClass
-from backend.rules.levels import LevelTracker, TrackedRunner
+from backend.rules.kinds.odol.config import OdolRule
 from backend.rules.limits import ClassLimits, JbiTable, RoadClasses, default_jbi, default_road_classes
 from backend.rules.road_wear import esal
+from backend.rules.runner import VehicleJudge
 from pantau.contract import Quality, Vehicle
 
 Verdict = Literal["ok", "tolerated", "violation", "unknown"]
@@ -180,7 +181,7 @@ def _over_dimension(
     return [name for name, mm, limit in measured if mm > round(limit * allowed, 3)]
 
 
-class OdolRunner(TrackedRunner):
+class OdolRunner(TrackedRunner, VehicleJudge[OdolRule, LevelTracker]):
     """`kind: odol`."""
 
     rule: OdolRule

@@ -15,9 +15,9 @@ from statistics import median
 from typing import Any
 
 from backend.rules.alerts import Series, Status
-from backend.rules.config import RateRule
+from backend.rules.hysteresis import TrackedRunner
 from backend.rules.inventory import Inventory
-from backend.rules.levels import TrackedRunner
+from backend.rules.kinds.rate.config import RateRule
 from backend.rules.quality import QcVerdict
 from backend.rules.runner import iso
 from pantau.contract import Reading

@@ -17,10 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backend.rules.alerts import Series, Status
-from backend.rules.config import LevelsRule, ThresholdRule
-from backend.rules.quality import QcVerdict
+from backend.rules.rule import ThresholdRule
 from backend.rules.runner import Runner, from_iso, iso
-from pantau.contract import Reading
 
 
 @dataclass
@@ -166,14 +164,3 @@ class TrackedRunner(Runner[Any, LevelTracker]):
 
     def load(self, data: Any) -> LevelTracker | None:
         return LevelTracker.load(self.rule, data)
-
-
-class LevelsRunner(TrackedRunner):
-    """`kind: levels`: the reading values themselves; readings QC failed (or missing) are ignored."""
-
-    rule: LevelsRule
-
-    def on_reading(self, series: Series, reading: Reading, verdict: QcVerdict, at: datetime) -> list[Status]:
-        if reading.value is None or not verdict.usable:
-            return []
-        return self.feed(series, reading.value, at, self.rule.unit or reading.unit)
