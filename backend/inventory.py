@@ -1,7 +1,7 @@
 """The site inventory the backend serves: sites, their devices and channels, from the gateways' site files.
 
 The same files the gateways run from (`firmware_configs/sites/*.yaml`) are read here, profiles resolved the
-gateway's way (`gateway.inventory.resolve`), so the API lists exactly the channels the gateways publish, with
+gateway's way (`pantau.site.resolve`), so the API lists exactly the channels the gateways publish, with
 the units and quantities of their device profiles. `SiteInventory` also answers the rules engine's
 `backend.rules.inventory.Inventory` questions.
 
@@ -18,11 +18,12 @@ from typing import Final
 
 from backend.rules.coverage import Catalog, KnownChannel, KnownDevice
 from backend.rules.inventory import RoadClass
-from gateway.config import SiteConfig, load_site
-from gateway.inventory import ResolvedDevice, ResolvedModbusBus, resolve
 from pantau.config import ConfigError
+from pantau.profiles.files import read_profile
 from pantau.profiles.modbus.profile import ModbusProfile
 from pantau.profiles.records.profile import RecordProfile
+from pantau.site.config import SiteConfig, load_site
+from pantau.site.resolve import ResolvedDevice, ResolvedModbusBus, resolve
 
 #: Tags of a site by its kind (site files have no tags of their own).
 SITE_KIND_TAGS: Final[Mapping[str, frozenset[str]]] = {
@@ -137,7 +138,7 @@ class SiteInventory:
 def site_info(config: SiteConfig, source: Path) -> SiteInfo:
     """A site file as inventory; profiles resolved as the gateway does (ConfigError on a bad profile)."""
     devices: list[DeviceInfo] = []
-    for bus in resolve(config, source):
+    for bus in resolve(config, source, load=read_profile):
         resolved = bus.devices if isinstance(bus, ResolvedModbusBus) else [bus.device]
         devices.extend(_device_info(device) for device in resolved)
     return SiteInfo(

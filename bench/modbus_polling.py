@@ -17,7 +17,7 @@ import struct
 import time
 from datetime import timedelta
 
-from drivers.modbus.bus import BusTiming, ModbusBus, TcpBusConfig
+from drivers.modbus.bus import ModbusBus
 from drivers.modbus.decoder import DeviceDecoder, RawResult
 from drivers.modbus.device import Caution, ModbusDevice
 from drivers.modbus.encoder import channel_words
@@ -29,6 +29,7 @@ from drivers.sim.server import tcp_server
 from drivers.sim.signals import RiverScenario
 from pantau.profiles.files import shipped_profiles
 from pantau.profiles.modbus.profile import ModbusProfile
+from pantau.site.connections import BusTiming, TcpBusConfig
 from tests.harness.process import free_port
 
 POLLS = 40

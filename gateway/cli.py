@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gateway.config import SiteConfig, load_site
-from gateway.inventory import ResolvedBus, ResolvedModbusBus, notes, resolve
+from gateway.inventory import build_bus, resolve_site
 from pantau.config import ConfigError
 from pantau.process import parse_address, run_until_signalled
+from pantau.site.config import SiteConfig, load_site
+from pantau.site.resolve import ResolvedBus, ResolvedModbusBus, notes
 
 if TYPE_CHECKING:
     from gateway.outbox import Outbox
@@ -47,7 +48,7 @@ def gateway() -> None:
 def _load(config_path: Path) -> tuple[SiteConfig, list[ResolvedBus]]:
     try:
         site = load_site(config_path)
-        return site, resolve(site, config_path)
+        return site, resolve_site(site, config_path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -79,7 +80,7 @@ async def _probe(buses: list[ResolvedBus]) -> int:
         if not isinstance(resolved, ResolvedModbusBus):
             click.echo(f"\n{resolved.spec.id}: record stream — probe it with the records tools")
             continue
-        bus, devices = resolved.build()
+        bus, devices = build_bus(resolved)
         click.echo(f"\n{resolved.spec.id} ({bus.describe})")
         try:
             for device, config in zip(devices, resolved.devices, strict=True):

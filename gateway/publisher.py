@@ -38,13 +38,13 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.clock_sanity import ClockSanity, dated
-from gateway.config import MqttConfig
 from gateway.dead_letters import Refusal
 from gateway.outbox import Builder, Outbox, OutboxMessage
 from pantau import __version__
 from pantau.contract import GatewayStatus, OutboxStats, Topics, encode
 from pantau.mqtt import PubackWaiter
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
+from pantau.site.config import MqttConfig
 
 logger = logging.getLogger(__name__)
 

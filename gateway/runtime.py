@@ -26,8 +26,7 @@ from drivers.modbus.bus import ModbusBus
 from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.stream import RecordStream
 from gateway.clock_sanity import ClockSanity
-from gateway.config import SiteConfig
-from gateway.inventory import ResolvedModbusBus, ResolvedRecordStream, resolve
+from gateway.inventory import build_bus, resolve_site
 from gateway.metrics import registry_for
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity, Publisher
@@ -36,6 +35,8 @@ from gateway.stream_reports import RejectReports, RejectSampler, StreamHealth
 from pantau.contract import Topics, encode
 from pantau.profiles.records.profile import RecordProfile
 from pantau.resilience import SYSTEM_CLOCK, Clock
+from pantau.site.config import SiteConfig
+from pantau.site.resolve import ResolvedModbusBus, ResolvedRecordStream
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class Gateway:
         self.site = site
         self.options = options or RuntimeOptions()
         self.topics = Topics(site.mqtt.topic_prefix)
-        self.resolved = resolve(site, source)
+        self.resolved = resolve_site(site, source)
         self.clock = self.options.clock
         self.outbox = Outbox(
             self.options.outbox_path or site.outbox.path,
@@ -84,7 +85,7 @@ class Gateway:
         self._metrics_server: WSGIServer | None = None
 
     def _poller(self, resolved: ResolvedModbusBus) -> BusPoller:
-        bus, devices = resolved.build(self.clock)
+        bus, devices = build_bus(resolved, self.clock)
         self._buses.append(bus)
         scheduled = [
             ScheduledDevice(r.config, device) for r, device in zip(resolved.devices, devices, strict=True)

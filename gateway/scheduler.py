@@ -18,10 +18,10 @@ from typing import Final, Literal
 
 from drivers.modbus.device import ModbusDevice, PollResult
 from gateway.clock_sanity import ClockSanity, dated
-from gateway.config import DeviceConfig, ReportOnChange
 from gateway.outbox import Builder
 from pantau.contract import DeviceStatus, Quality, Reading, Readings, Topics, encode
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock
+from pantau.site.config import DeviceConfig, ReportOnChange
 
 logger = logging.getLogger(__name__)
 

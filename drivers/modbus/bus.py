@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
-from typing import Annotated, Final, Literal
+from typing import Final
 
-from pydantic import Field
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
@@ -32,21 +30,17 @@ from drivers.modbus.errors import (
 )
 from drivers.modbus.rtu import LineCounters, RtuLine, char_time, open_serial, open_tcp, quiet_time
 from pantau.aio import guarded
-from pantau.config import Duration
-from pantau.profiles.base import ProfileModel
-from pantau.profiles.modbus.profile import SerialDefaults, Table
+from pantau.profiles.modbus.profile import Table
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
+from pantau.site.connections import BusTiming, SerialBusConfig, TcpBusConfig
 
 __all__ = [
     "BusError",
-    "BusTiming",
     "CrcError",
     "ExceptionResponse",
     "FramingError",
     "ModbusBus",
     "RequestTimeout",
-    "SerialBusConfig",
-    "TcpBusConfig",
     "TransportError",
 ]
 
@@ -56,47 +50,6 @@ logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 BACKOFF_BASE_S: Final = 0.5
 _FUNCTION_CODES: Final = {Table.COILS: 1, Table.DISCRETE_INPUTS: 2, Table.HOLDING: 3, Table.INPUT: 4}
-
-
-class TcpBusConfig(ProfileModel):
-    """Modbus TCP, or RTU framing through a serial device server (`framing: rtu`)."""
-
-    transport: Literal["tcp"]
-    host: str = Field(min_length=1, max_length=253)
-    port: int = Field(default=502, ge=1, le=65535)
-    framing: Literal["socket", "rtu"] = "socket"
-
-
-class SerialBusConfig(SerialDefaults):
-    """Modbus RTU on a serial port (an RS-485 adapter such as /dev/ttyUSB0)."""
-
-    transport: Literal["rtu"]
-    port: str = Field(min_length=1, max_length=256)
-
-
-class BusTiming(ProfileModel):
-    timeout: Duration = Field(default=timedelta(seconds=1), description="Per request")
-    inter_frame_delay: Duration = Field(
-        default=timedelta(milliseconds=20), description="Silence between requests"
-    )
-    # 0 by default: on a shared bus a retry doubles what a dead device costs the others, and the next poll
-    # is seconds away anyway. Raise it for a noisy line where single frames get lost.
-    retries: int = Field(default=0, ge=0, le=5, description="Repeats of a request that timed out")
-    late_reply_window: Duration | None = Field(
-        default=None,
-        ge=timedelta(0),
-        le=timedelta(seconds=10),
-        description=(
-            "RTU: after a failed request, how long the line is listened to (and all heard thrown away) "
-            "before the next request; default: the timeout"
-        ),
-    )
-    backoff_cap: Duration = Field(
-        default=timedelta(seconds=60), description="Longest wait between reconnects"
-    )
-
-
-BusConfig = Annotated[TcpBusConfig | SerialBusConfig, Field(discriminator="transport")]
 
 
 class ModbusBus:

@@ -11,16 +11,7 @@ from typing import Any
 
 import click
 
-from drivers.modbus.bus import (
-    BusError,
-    BusTiming,
-    ExceptionResponse,
-    ModbusBus,
-    RequestTimeout,
-    SerialBusConfig,
-    TcpBusConfig,
-    TransportError,
-)
+from drivers.modbus.bus import BusError, ExceptionResponse, ModbusBus, RequestTimeout, TransportError
 from drivers.modbus.codec import DecodeError, decode_byte, decode_number, decode_string
 from drivers.modbus.device import ModbusDevice, PollResult
 from drivers.modbus.errors import SILENT_UNIT_HINT
@@ -39,6 +30,7 @@ from pantau.profiles.modbus.profile import (
     Table,
 )
 from pantau.profiles.records.profile import RecordProfile
+from pantau.site.connections import BusTiming, SerialBusConfig, TcpBusConfig
 
 FUNCTIONS = {
     "holding": Table.HOLDING,

@@ -7,7 +7,6 @@ over RS-232 or TCP. The record format is configuration (a `RecordProfile`); see 
 """
 
 from drivers.serial_records.encoder import encode_record, encode_weight_frame
-from drivers.serial_records.endpoints import Endpoint, SerialEndpoint, TcpEndpoint
 from drivers.serial_records.errors import (
     ChecksumMismatch,
     MalformedRecord,
@@ -29,6 +28,7 @@ from drivers.serial_records.stream import (
 from drivers.serial_records.weighbridge import SampleParser, Weighbridge, WeightSample
 from pantau.profiles.records.layouts import WeightStatus
 from pantau.profiles.records.profile import RecordProfile
+from pantau.site.connections import Endpoint, SerialEndpoint, TcpEndpoint
 
 __all__ = [
     "BadFrame",

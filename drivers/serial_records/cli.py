@@ -18,7 +18,6 @@ from typing import Any, Final, TextIO
 import click
 
 from drivers.profiles import load_profile
-from drivers.serial_records.endpoints import SerialEndpoint, TcpEndpoint
 from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.rejects import Reject
 from drivers.serial_records.stream import RecordStream
@@ -26,6 +25,7 @@ from pantau.config import ConfigError, parse_duration
 from pantau.contract import format_utc
 from pantau.profiles.files import find_profile
 from pantau.profiles.records.profile import RecordProfile
+from pantau.site.connections import SerialEndpoint, TcpEndpoint
 
 #: The CLI's reconnect: a commissioning session wants to see a flaky link come back quickly.
 _LINK: Final = {"connect_timeout": timedelta(seconds=5), "backoff_base": timedelta(seconds=1)}

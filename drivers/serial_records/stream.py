@@ -23,7 +23,6 @@ from typing import Final, NoReturn
 
 import serial_asyncio_fast
 
-from drivers.serial_records.endpoints import SerialEndpoint, TcpEndpoint
 from drivers.serial_records.errors import ChecksumMismatch, MalformedRecord, excerpt
 from drivers.serial_records.framing import BadFrame, make_framer
 from drivers.serial_records.parser import RecordParser
@@ -33,6 +32,7 @@ from drivers.serial_records.weighbridge import SampleParser, Weighbridge
 from pantau.profiles.records.layouts import WeightStreamLayout
 from pantau.profiles.records.profile import RecordProfile
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock
+from pantau.site.connections import SerialEndpoint, TcpEndpoint
 
 logger = logging.getLogger(__name__)
 

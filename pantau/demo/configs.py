@@ -22,9 +22,9 @@ import yaml
 
 from backend.config import BackendConfig, load_backend_config
 from backend.rules.config import load_rules
-from gateway.config import SiteConfig, load_site
 from pantau.config import ConfigError
 from pantau.profiles.files import PROFILE_DIR
+from pantau.site.config import SiteConfig, load_site
 
 FIELD_CONFIGS: Final = PROFILE_DIR.parent
 SITE_FILES: Final = ("ampal-mufakat.yaml", "soekarno-hatta-km13.yaml")

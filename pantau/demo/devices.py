@@ -16,7 +16,6 @@ from typing import Any, Final
 
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
-from drivers.modbus.bus import SerialBusConfig
 from drivers.sim.device_signals import profile_signal
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from drivers.sim.record_device import RecordFaults, SimulatedRecordDevice, serve_serial, serve_tcp
@@ -24,10 +23,12 @@ from drivers.sim.scenario import EnforcementTraffic, compressed_clock, demo_rive
 from drivers.sim.server import serial_server, tcp_server
 from drivers.sim.signals import RiverScenario
 from drivers.sim.virtual_cable import VirtualCable
-from gateway.config import SiteConfig
-from gateway.inventory import ResolvedModbusBus, ResolvedRecordStream, resolve
+from gateway.inventory import resolve_site
 from pantau.profiles.modbus.profile import ModbusProfile
 from pantau.profiles.records.profile import RecordProfile
+from pantau.site.config import SiteConfig
+from pantau.site.connections import SerialBusConfig
+from pantau.site.resolve import ResolvedModbusBus, ResolvedRecordStream
 
 #: Simulated seconds per real second: the storm's hour of rising water takes a minute.
 SPEED: Final = 60.0
@@ -60,7 +61,7 @@ def simulators(
     """(task name, coroutine factory) for every bus of every site; serial buses use `cables[bus id]`."""
     tasks: list[Task] = []
     for seed, (site, source) in enumerate(sites):
-        for bus in resolve(site, source):
+        for bus in resolve_site(site, source):
             if isinstance(bus, ResolvedModbusBus):
                 tasks.append((f"sim[{bus.spec.id}]", _modbus(bus, cables, world)))
             elif isinstance(bus, ResolvedRecordStream):

@@ -14,10 +14,10 @@ from backend.storage.config import InfluxConfig
 from backend.storage.influx import InfluxStorage
 from backend.storage.model import Retention, Storage
 from backend.storage.sqlite import SqliteStorage
-from gateway.config import MqttConfig
 from gateway.outbox import Outbox
 from gateway.publisher import Identity, Publisher
 from pantau.contract import Topics
+from pantau.site.config import MqttConfig
 from tests.harness.backend import GATEWAY, SITE, Gateway, GatewayFactory
 from tests.harness.influxd import Influxd
 from tests.harness.mosquitto import Mosquitto

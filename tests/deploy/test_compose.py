@@ -19,8 +19,8 @@ from backend.inventory import SiteInventory
 from backend.rules import load_rules
 from backend.storage.config import RetentionConfig
 from backend.storage.influx import influxql
-from gateway.config import DeviceConfig, ModbusBusSpec, RecordStreamSpec, load_site
-from gateway.inventory import resolve
+from gateway.inventory import resolve_site
+from pantau.site.config import DeviceConfig, ModbusBusSpec, RecordStreamSpec, load_site
 from tests.deploy.compose import (
     COMPOSE,
     DEPLOY,
@@ -228,7 +228,7 @@ def test_simulated_gateways_reach_their_simulators_with_their_own_user(gateway: 
     (site_file,) = [b.source for b in binds(service) if b.target == "/etc/pantau/site.yaml"]
     assert service["command"] == ["gateway", "run", "--config", "/etc/pantau/site.yaml"]
     site = load_site(site_file)
-    buses = resolve(site, site_file)  # profiles and parameters fit together
+    buses = resolve_site(site, site_file)  # profiles and parameters fit together
     assert len(buses) == len(site.buses)
     # The same site, gateway and devices as the field file the backend's inventory reads.
     field = load_site(REPO / "firmware_configs" / "sites" / site_file.name)

@@ -20,9 +20,9 @@ from drivers.profiles import load_profile
 from drivers.serial_records.parser import RecordParser
 from drivers.sim.record_device import SimulatedRecordDevice
 from drivers.sim.traffic import TrafficGenerator
-from gateway.config import load_site
-from gateway.inventory import resolve
+from gateway.inventory import resolve_site
 from pantau.profiles.records.profile import RecordProfile
+from pantau.site.config import load_site
 from tests.harness.process import free_port, port_open, wait_until
 from tests.harness.serial_pty import SocatPtyPair
 
@@ -84,7 +84,9 @@ def test_the_site_entry_goes_with_its_profile(tmp_path: Path) -> None:
     site["buses"][0]["devices"] += yaml.safe_load(entry)
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(site, allow_unicode=True))
-    devices = [d.config.id for bus in resolve(load_site(path), path) for d in getattr(bus, "devices", [])]
+    devices = [
+        d.config.id for bus in resolve_site(load_site(path), path) for d in getattr(bus, "devices", [])
+    ]
     assert "wl-ht100" in devices
 
 

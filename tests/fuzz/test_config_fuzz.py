@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from backend.inventory import SiteInventory
 from backend.rules.config import load_rules
 from backend.rules.coverage import load_checked_rules
-from gateway.config import load_site
-from gateway.inventory import resolve
+from gateway.inventory import resolve_site
 from pantau.config import ConfigError
+from pantau.site.config import load_site
 from tests.fuzz.profiles import FUZZ
 
 CONFIGS = Path(__file__).resolve().parents[2] / "firmware_configs"
@@ -114,7 +114,7 @@ def assert_loads_or_names_the_file(text: str, name: str, load: Callable[[Path], 
 
 
 def load_and_resolve_site(path: Path) -> None:
-    resolve(load_site(path), path)
+    resolve_site(load_site(path), path)
 
 
 def load_and_check_rules(path: Path) -> None:

@@ -18,13 +18,13 @@ from drivers.profiles import load_profile
 from drivers.sim.device_signals import profile_signal
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from drivers.sim.signals import RiverScenario
-from gateway.config import MqttConfig
 from gateway.outbox import Outbox
 from gateway.publisher import Identity, Publisher
 from pantau.contract import Message, Topics, decode
 from pantau.profiles.files import PROFILE_DIR
 from pantau.profiles.modbus.profile import ModbusProfile
 from pantau.resilience import SYSTEM_CLOCK, Clock
+from pantau.site.config import MqttConfig
 from tests.harness.modbus import ModbusServerThread
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.serial_pty import SocatPtyPair

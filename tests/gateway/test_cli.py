@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.config import load_site
 from gateway.runtime import Gateway, RuntimeOptions
+from pantau.site.config import load_site
 from tests.gateway.conftest import FieldSite
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.process import free_port

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import generate_latest
 
-from drivers.modbus.bus import BusTiming, ModbusBus, TcpBusConfig
+from drivers.modbus.bus import ModbusBus
 from drivers.modbus.device import ModbusDevice
 from drivers.sim.modbus_device import SimulatedModbusDevice, constant_signal
 from gateway.clock_sanity import RELEASED, SETTLE, STEP_BOUND, ClockSanity
-from gateway.config import DeviceConfig, MqttConfig, load_site
 from gateway.metrics import registry_for
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity, Publisher
@@ -24,6 +23,8 @@ from gateway.scheduler import BusPoller, ScheduledDevice
 from pantau.contract import GatewayStatus, Quality, Reading, Readings, Topics, Vehicle, decode, encode
 from pantau.contract.examples import example_messages
 from pantau.resilience import VirtualClock
+from pantau.site.config import DeviceConfig, MqttConfig, load_site
+from pantau.site.connections import BusTiming, TcpBusConfig
 from tests.gateway.test_memory_week import site_file
 from tests.harness.modbus import ModbusServerFactory, shipped_modbus_profile
 from tests.harness.mosquitto import Mosquitto

@@ -21,12 +21,12 @@ import yaml
 from drivers.profiles import load_profile
 from drivers.sim.record_device import SimulatedRecordDevice, serve_tcp
 from drivers.sim.traffic import TrafficGenerator
-from gateway.config import load_site
 from gateway.outbox import Outbox
 from gateway.runtime import Gateway, RuntimeOptions
 from pantau.contract import DeviceStatus, GatewayStatus, Quality, Readings, Vehicle
 from pantau.profiles.files import PROFILE_DIR
 from pantau.profiles.records.profile import RecordProfile
+from pantau.site.config import load_site
 from tests.gateway.conftest import FieldSite, recording
 from tests.gateway.test_cli import pantau
 from tests.harness.binaries import require_binary

@@ -20,9 +20,9 @@ from typing import Final
 import yaml
 
 from drivers.sim.modbus_device import SimulatedModbusDevice, constant_signal
-from gateway.config import load_site
 from gateway.runtime import Gateway, RuntimeOptions
 from pantau.resilience import VirtualClock
+from pantau.site.config import load_site
 from tests.harness.modbus import ModbusServerFactory, shipped_modbus_profile
 from tests.harness.mosquitto import Mosquitto
 

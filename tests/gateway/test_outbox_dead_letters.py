@@ -13,10 +13,10 @@ import yaml
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-from gateway.config import MqttConfig
 from gateway.dead_letters import Refusal
 from gateway.outbox import Outbox
 from pantau.cli import cli
+from pantau.site.config import MqttConfig
 from tests.gateway.test_cli import SITES
 
 NOT_AUTHORIZED = Refusal(0, 0x87, "Not authorized")

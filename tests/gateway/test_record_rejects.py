@@ -20,10 +20,10 @@ from backend.storage.model import ALL_TAGS, Retention, SeriesQuery, Storage
 from backend.storage.sqlite import SqliteStorage
 from drivers.profiles import load_profile
 from drivers.serial_records import RecordProfile
-from gateway.config import load_site
 from gateway.runtime import Gateway, RuntimeOptions
 from pantau.contract import DeviceStatus, RecordReject
 from pantau.profiles.files import PROFILE_DIR
+from pantau.site.config import load_site
 from tests.drivers.serial_records.test_parser import CSV_BODY, csv_frame
 from tests.gateway.conftest import Recorder, recording
 from tests.harness.backend import backend_config, eventually, opened, running

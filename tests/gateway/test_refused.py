@@ -19,13 +19,13 @@ import pytest
 import yaml
 from prometheus_client import generate_latest
 
-from gateway.config import MqttConfig, load_site
 from gateway.metrics import registry_for
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity
 from gateway.runtime import Gateway, RuntimeOptions
 from pantau.contract import GatewayStatus, Reading, Readings, Topics, encode
 from pantau.resilience import VirtualClock
+from pantau.site.config import MqttConfig, load_site
 from tests.gateway.conftest import FieldSite, Recorder, publishing, recording
 from tests.gateway.test_cli import SITES, pantau
 from tests.harness.mosquitto_acl import AclBroker, start_acl_broker

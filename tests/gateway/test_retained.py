@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from gateway.config import MqttConfig
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity
 from pantau.contract import DeviceStatus, Reading, Readings, Topics, decode, encode
+from pantau.site.config import MqttConfig
 from tests.gateway.conftest import publishing
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.retained import retained_under

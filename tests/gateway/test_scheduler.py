@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from drivers.modbus.bus import BusTiming, ModbusBus, TcpBusConfig
+from drivers.modbus.bus import ModbusBus
 from drivers.modbus.device import ModbusDevice
 from drivers.sim.modbus_device import SimulatedModbusDevice, constant_signal
-from gateway.config import DeviceConfig
 from gateway.outbox import Builder
 from gateway.scheduler import BusPoller, ScheduledDevice, next_slot
 from pantau.contract import Readings, Topics
 from pantau.resilience import VirtualClock
+from pantau.site.config import DeviceConfig
+from pantau.site.connections import BusTiming, TcpBusConfig
 from tests.harness.modbus import ModbusServerFactory, shipped_modbus_profile
 
 START = datetime(2026, 12, 3, 6, 0, 0, tzinfo=UTC)

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from drivers.profiles import load_profile
-from gateway.config import load_site
-from gateway.inventory import ResolvedModbusBus, resolve
+from gateway.inventory import build_bus, resolve_site
 from pantau.config import ConfigError
 from pantau.profiles.files import find_profile
 from pantau.profiles.modbus.profile import ModbusProfile
+from pantau.site.config import load_site
+from pantau.site.resolve import ResolvedModbusBus
 
 SITES = Path(__file__).parents[2] / "firmware_configs" / "sites"
 
@@ -27,7 +28,7 @@ def write(tmp_path: Path, name: str, old: str, new: str) -> Path:
 
 def problems(path: Path) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        resolve(load_site(path), path)
+        resolve_site(load_site(path), path)
     return str(caught.value).splitlines()
 
 
@@ -100,7 +101,7 @@ def test_cross_checks_name_line_and_column(tmp_path: Path) -> None:
 
 def test_the_shipped_sites_pass() -> None:
     for path in sorted(SITES.glob("*.yaml")):
-        assert resolve(load_site(path), path)
+        assert resolve_site(load_site(path), path)
 
 
 def test_an_address_base_override_revalidates_the_profile_as_written(tmp_path: Path) -> None:
@@ -108,9 +109,9 @@ def test_an_address_base_override_revalidates_the_profile_as_written(tmp_path: P
     path = write(
         tmp_path, "ampal-mufakat.yaml", "        unit: 246\n", "        unit: 246\n        address_base: 1\n"
     )
-    (bus, *_) = resolve(load_site(path), path)
+    (bus, *_) = resolve_site(load_site(path), path)
     assert isinstance(bus, ResolvedModbusBus)
-    _, devices = bus.build()
+    _, devices = build_bus(bus)
     shipped = load_profile(find_profile("vegapuls-c21"))
     assert devices[0].profile.address_base == 1
     assert isinstance(shipped, ModbusProfile)
@@ -128,9 +129,9 @@ def test_a_late_reply_window_on_modbus_tcp_is_an_error(tmp_path: Path) -> None:
     message = "applies to RTU framing (a serial port, or framing: rtu through a serial server)"
     assert problems(path) == [f"{where}: {message}; Modbus TCP matches replies by transaction id"]
     path.write_text(text.replace(rtu, "transport: tcp, host: 192.168.1.20, framing: rtu"))
-    assert resolve(load_site(path), path)
+    assert resolve_site(load_site(path), path)
     path.write_text(text)  # RTU on a serial port
-    assert resolve(load_site(path), path)
+    assert resolve_site(load_site(path), path)
 
 
 def test_a_deadband_on_a_channel_never_published_is_an_error(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from gateway.config import load_site
 from pantau.config import ConfigError, validate_model
 from pantau.config.durations import Duration, parse_duration
+from pantau.site.config import load_site
 
 
 class Timing(BaseModel):

@@ -9,9 +9,9 @@ import pytest
 from backend.config import load_backend_config
 from backend.rules import load_rules
 from drivers.profiles import load_profile
-from gateway.config import load_site
 from pantau.config import ConfigError, Mark, Marks
 from pantau.config.positions import written_path
+from pantau.site.config import load_site
 
 FIELD = Path(__file__).parents[2] / "firmware_configs"
 

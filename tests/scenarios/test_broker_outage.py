@@ -22,12 +22,12 @@ from drivers.profiles import load_profile
 from drivers.sim.modbus_device import SimulatedModbusDevice, constant_signal
 from drivers.sim.record_device import SimulatedRecordDevice, serve_tcp
 from drivers.sim.traffic import TrafficGenerator
-from gateway.config import load_site
 from gateway.runtime import Gateway, RuntimeOptions
 from pantau.contract import GatewayStatus, Readings, Vehicle
 from pantau.profiles.files import PROFILE_DIR
 from pantau.profiles.records.profile import RecordProfile
 from pantau.resilience import VirtualClock
+from pantau.site.config import load_site
 from tests.gateway.conftest import Recorder, recording
 from tests.harness.binaries import require_binary
 from tests.harness.modbus import ModbusServerThread, shipped_modbus_profile, vegapuls_values

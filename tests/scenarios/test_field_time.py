@@ -22,13 +22,11 @@ from backend.config import BackendConfig, BackendMqtt
 from backend.ingest.subscriber import Subscriber, Subscription
 from backend.storage.config import InfluxConfig
 from backend.storage.influx.client import InfluxHttp
-from drivers.modbus.bus import BusTiming, ModbusBus, TcpBusConfig
+from drivers.modbus.bus import ModbusBus
 from drivers.modbus.device import ModbusDevice
 from drivers.profiles import load_profile
-from drivers.serial_records.endpoints import TcpEndpoint
 from drivers.serial_records.stream import RecordStream
 from drivers.sim.modbus_device import SimulatedModbusDevice, constant_signal
-from gateway.config import DeviceConfig, MqttConfig
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity, Publisher
 from gateway.scheduler import DEAD_DEVICE_RETRY_CAP, BusPoller, ScheduledDevice
@@ -36,6 +34,8 @@ from pantau.contract import Readings, Topics
 from pantau.profiles.files import PROFILE_DIR
 from pantau.profiles.records.profile import RecordProfile
 from pantau.resilience import VirtualClock
+from pantau.site.config import DeviceConfig, MqttConfig
+from pantau.site.connections import BusTiming, TcpBusConfig, TcpEndpoint
 from tests.harness.modbus import ModbusServerFactory, ModbusServerThread, shipped_modbus_profile
 from tests.harness.process import free_port
 

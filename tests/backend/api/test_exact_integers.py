@@ -15,11 +15,12 @@ from fastapi import FastAPI
 
 from backend.api import create_app
 from backend.storage.model import ALL_TAGS, SeriesQuery, Storage
-from drivers.modbus.bus import BusTiming, ModbusBus, TcpBusConfig
+from drivers.modbus.bus import ModbusBus
 from drivers.modbus.device import ModbusDevice
 from drivers.sim.modbus_device import SimulatedModbusDevice, constant_signal
 from pantau.contract import Readings
 from pantau.profiles.modbus.profile import ModbusProfile
+from pantau.site.connections import BusTiming, TcpBusConfig
 from tests.backend.api import dataset
 from tests.backend.api.conftest import KEYS, api_config, serve
 from tests.harness.backend import GATEWAY, SITE, GatewayFactory, backend_config, eventually, running

@@ -26,10 +26,10 @@ from backend.grafana.scope import Scope
 from backend.storage.config import InfluxConfig
 from backend.storage.influx import InfluxStorage
 from backend.storage.model import Retention
-from gateway.config import MqttConfig
 from gateway.outbox import Outbox
 from gateway.publisher import Identity, Publisher
 from pantau.contract import Message, Topics
+from pantau.site.config import MqttConfig
 from tests.backend.grafana import dataset
 from tests.harness.backend import Gateway, backend_config, eventually, running
 from tests.harness.influxd import Influxd

@@ -6,8 +6,9 @@ import asyncio
 import random
 from datetime import timedelta
 
-from drivers.modbus.bus import BusError, BusTiming, ModbusBus, TcpBusConfig
+from drivers.modbus.bus import BusError, ModbusBus
 from pantau.profiles.modbus.profile import Table
+from pantau.site.connections import BusTiming, TcpBusConfig
 from tests.harness.modbus import ModbusServerFactory, register_device
 
 CANCELS = 500

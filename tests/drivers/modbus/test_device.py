@@ -17,13 +17,14 @@ import pytest
 import yaml
 
 from drivers.modbus import device as device_module
-from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig, TcpBusConfig
+from drivers.modbus.bus import ModbusBus
 from drivers.modbus.device import Caution, ModbusDevice
 from drivers.profiles import load_profile
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from pantau.contract import Quality, Reading
 from pantau.profiles.files import PROFILE_DIR
 from pantau.profiles.modbus.profile import ModbusProfile
+from pantau.site.connections import BusTiming, SerialBusConfig, TcpBusConfig
 from tests.harness.modbus import (
     ModbusServerFactory,
     ModbusServerThread,

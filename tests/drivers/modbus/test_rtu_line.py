@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from drivers.modbus.bus import BusTiming, ModbusBus, SerialBusConfig
+from drivers.modbus.bus import ModbusBus
 from drivers.modbus.device import Caution, ModbusDevice
 from drivers.modbus.encoder import register_image
 from drivers.sim.modbus_device import SimulatedModbusDevice
 from pantau.contract import Quality
 from pantau.profiles.modbus.profile import ModbusProfile, Table
+from pantau.site.connections import BusTiming, SerialBusConfig
 from tests.harness.modbus import ModbusServerThread, shipped_modbus_profile, vegapuls_values
 from tests.harness.rtu_slave import (
     ReadRequest,

@@ -13,11 +13,11 @@ import pytest
 
 from backend.config import BackendConfig
 from backend.ingest.subscriber import Incoming, Subscriber, Subscription
-from gateway.config import MqttConfig
 from gateway.outbox import Outbox
 from gateway.publisher import Identity, Publisher
 from pantau.contract import GatewayStatus, Topics, decode
 from pantau.demo.broker import EmbeddedBroker
+from pantau.site.config import MqttConfig
 from tests.harness.process import free_port
 
 pytestmark = pytest.mark.services  # the embedded broker listens on loopback

@@ -14,12 +14,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from drivers.modbus.bus import BusConfig, BusTiming
-from drivers.serial_records.endpoints import Endpoint
 from pantau.config import Duration, load_yaml_model
 from pantau.config.mqtt import MqttConnection
 from pantau.contract.fields import Slug
 from pantau.contract.topics import RESERVED_SITE_IDS
+from pantau.site.connections import BusConfig, BusTiming, Endpoint
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
@@ -177,5 +176,5 @@ class SiteConfig(SiteModel):
 
 
 def load_site(path: Path) -> SiteConfig:
-    """Read and validate a site file (profiles are resolved separately: see gateway.profiles)."""
+    """Read and validate a site file (profiles are resolved separately: `pantau.site.resolve`)."""
     return load_yaml_model(path, SiteConfig)

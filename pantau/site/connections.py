@@ -1,7 +1,9 @@
-"""Where a record stream comes from: a serial port or a TCP socket (a serial device server such as a
-Moxa NPort, or a controller's own Ethernet port), with the link's timeouts and reconnect back-off.
+"""How a gateway reaches its devices: the `connection:` of each bus in a site file.
 
-These belong to the site, not the product: a site config embeds one (`kind: serial` or `kind: tcp`).
+A Modbus bus is a serial port (`transport: rtu`) or a TCP device or serial device server (`transport: tcp`,
+`framing: socket|rtu`), with its timing; a record stream is a serial port (`kind: serial`) or a TCP socket
+(`kind: tcp`). These belong to the site, not the product; the drivers open them
+(`drivers.modbus.bus.ModbusBus`, `drivers.serial_records.stream.RecordStream`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,55 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from pantau.config import Duration
-from pantau.profiles.base import ProfileModel
-from pantau.profiles.records.profile import SerialSettings
+from pantau.profiles.base import ProfileModel, SerialSettings
+
+
+class TcpBusConfig(ProfileModel):
+    """Modbus TCP, or RTU framing through a serial device server (`framing: rtu`)."""
+
+    transport: Literal["tcp"]
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=502, ge=1, le=65535)
+    framing: Literal["socket", "rtu"] = "socket"
+
+
+class SerialBusConfig(SerialSettings):
+    """Modbus RTU on a serial port (an RS-485 adapter such as /dev/ttyUSB0)."""
+
+    transport: Literal["rtu"]
+    port: str = Field(min_length=1, max_length=256)
+
+
+class BusTiming(ProfileModel):
+    """How long a Modbus bus waits for replies, how quiet it keeps between frames, how it reconnects."""
+
+    timeout: Duration = Field(default=timedelta(seconds=1), description="Per request")
+    inter_frame_delay: Duration = Field(
+        default=timedelta(milliseconds=20), description="Silence between requests"
+    )
+    # 0 by default: on a shared bus a retry doubles what a dead device costs the others, and the next poll
+    # is seconds away anyway. Raise it for a noisy line where single frames get lost.
+    retries: int = Field(default=0, ge=0, le=5, description="Repeats of a request that timed out")
+    late_reply_window: Duration | None = Field(
+        default=None,
+        ge=timedelta(0),
+        le=timedelta(seconds=10),
+        description=(
+            "RTU: after a failed request, how long the line is listened to (and all heard thrown away) "
+            "before the next request; default: the timeout"
+        ),
+    )
+    backoff_cap: Duration = Field(
+        default=timedelta(seconds=60), description="Longest wait between reconnects"
+    )
+
+
+BusConfig = Annotated[TcpBusConfig | SerialBusConfig, Field(discriminator="transport")]
 
 
 class _Link(ProfileModel):
+    """A record stream's link: how long opening and reading may take, and how reconnects back off."""
+
     connect_timeout: Duration = Field(default=timedelta(seconds=10), description="Opening the port/socket")
     read_timeout: Duration = Field(
         default=timedelta(seconds=60),
