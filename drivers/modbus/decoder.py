@@ -1,17 +1,22 @@
 """Raw poll results -> contract Readings, channel by channel, with quality flags.
 
+`_raw_value` and `_reading` say what a channel's words mean; a device runs them compiled per channel
+(drivers/modbus/compiled.py), with these as the reference and the path of the channels it does not compile.
+
 Pure apart from the counter memory a device keeps between polls (rain totals). A failed request marks
 only its own channels missing; everything else in the poll is still decoded and published.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 from drivers.modbus.codec import DecodeError, decode_bit, decode_byte, decode_number, decode_string
+from drivers.modbus.compiled import ReadingBuilder, Unpacker, compile_reading, compile_unpacker
 from pantau.contract import Quality, Reading, Reason
 from pantau.contract.fields import INT64_MAX, INT64_MIN
 from pantau.profiles.modbus.profile import ChannelSpec, DataType, DerivedKind, DerivedSpec, ModbusProfile
@@ -32,6 +37,18 @@ class ReadFailure:
 RawResult = list[int] | ReadFailure
 
 
+@dataclass(frozen=True, slots=True)
+class _Channel:
+    """A channel with its decoding compiled (drivers/modbus/compiled.py); `reading` None: the reference's."""
+
+    spec: ChannelSpec
+    unpack: Unpacker
+    reading: ReadingBuilder | None
+
+
+_NOT_READ: Final = ReadFailure("not_read")
+
+
 @dataclass
 class DeviceDecoder:
     """Decodes polls of one device; remembers counter values between polls."""
@@ -40,28 +57,40 @@ class DeviceDecoder:
     params: Mapping[str, float] = field(default_factory=dict)
     _counters: dict[str, int] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Compiled once per device, not per poll: the profile does not change under a running device.
+        self._channels = tuple(
+            _Channel(spec, compile_unpacker(spec, functools.partial(_raw_value, spec)), compile_reading(spec))
+            for spec in self.profile.channels
+        )
+        self._internal = frozenset(spec.id for spec in self.profile.channels if spec.internal)
+
     def decode(self, raw: Mapping[str, RawResult]) -> dict[str, Reading]:
         """Readings for every published channel and derived channel of the profile."""
         values: dict[str, int | float | str] = {}
         readings: dict[str, Reading] = {}
-        for spec in self.profile.channels:
-            result = raw.get(spec.id, ReadFailure("not_read"))
+        for channel in self._channels:
+            spec = channel.spec
+            result = raw.get(spec.id, _NOT_READ)
             if isinstance(result, ReadFailure):
                 readings[spec.id] = Reading.missing(result.reason, result.detail, unit=spec.unit)
                 continue
             try:
-                values[spec.id] = _raw_value(spec, result)
+                values[spec.id] = channel.unpack(result)
             except DecodeError as exc:
                 readings[spec.id] = Reading(
                     unit=spec.unit, quality=Quality.BAD, reason="decode", detail=str(exc)
                 )
-        for spec in self.profile.channels:
-            if spec.id not in readings:
-                readings[spec.id] = _reading(spec, values)
+        for channel in self._channels:
+            cid = channel.spec.id
+            if cid not in readings:
+                build = channel.reading
+                readings[cid] = build(values[cid]) if build is not None else _reading(channel.spec, values)
         for derived in self.profile.derived:
             readings[derived.id] = self._derive(derived, readings[derived.source], values.get(derived.source))
-        internal = {spec.id for spec in self.profile.channels if spec.internal}
-        return {cid: reading for cid, reading in readings.items() if cid not in internal}
+        if not self._internal:
+            return readings
+        return {cid: reading for cid, reading in readings.items() if cid not in self._internal}
 
     def _derive(self, spec: DerivedSpec, source: Reading, raw: int | float | str | None) -> Reading:
         if source.value is None or source.quality in (Quality.BAD, Quality.MISSING):

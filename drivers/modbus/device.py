@@ -26,7 +26,7 @@ from drivers.modbus.decoder import DeviceDecoder, RawResult, ReadFailure
 from drivers.modbus.errors import SILENT_UNIT_HINT
 from drivers.modbus.planner import CostModel, Limits, Request, Span, one_per_register_run, plan_reads
 from pantau.contract import Reading
-from pantau.profiles.modbus.profile import ChannelSpec, ModbusProfile
+from pantau.profiles.modbus.profile import ModbusProfile
 from pantau.resilience import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,8 @@ class ModbusDevice:
         self._last_answer: datetime | None = None
         #: Late replies of this unit the bus had discarded when the device last answered.
         self._late_at_last_answer = 0
+        #: Per request read, where each of its channels' words lie in the reply: (channel, start, end).
+        self._slices: dict[Request, tuple[tuple[str, int, int], ...]] = {}
         #: The plan, made once, each request with the caution it was planned at.
         self._plan: dict[Request, Caution] = dict.fromkeys(
             self._planned(list(self._specs), self.caution), self.caution
@@ -223,10 +225,16 @@ class ModbusDevice:
         return split
 
     def _slice(self, raw: dict[str, RawResult], request: Request, words: list[int]) -> None:
-        for key in request.keys:
-            spec: ChannelSpec = self._specs[key]
-            offset = self.profile.wire_address(spec) - request.start
-            raw[key] = words[offset : offset + spec.register_count]
+        slices = self._slices.get(request)
+        if slices is None:  # once per request of the plan, not per poll
+            slices = self._slices[request] = tuple(
+                (key, offset, offset + spec.register_count)
+                for key in request.keys
+                for spec in (self._specs[key],)
+                for offset in (self.profile.wire_address(spec) - request.start,)
+            )
+        for key, start, end in slices:
+            raw[key] = words[start:end]
 
 
 @dataclass
