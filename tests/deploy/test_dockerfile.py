@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from backend.api import ApiConfig, create_app
+from backend.api.app import create_app
+from backend.api.config import ApiConfig
 from backend.inventory import SiteInventory
 from backend.storage.model import Retention
 from backend.storage.sqlite import SqliteStorage

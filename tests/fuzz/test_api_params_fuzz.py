@@ -20,7 +20,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from backend.api import create_app
+from backend.api.app import create_app
 from backend.storage.model import Retention
 from backend.storage.schema import to_points
 from backend.storage.sqlite import SqliteStorage

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from backend.api import create_app
+from backend.api.app import create_app
 from backend.storage.model import ALL_TAGS, SeriesQuery, Storage
 from drivers.modbus.bus import ModbusBus
 from drivers.modbus.device import ModbusDevice

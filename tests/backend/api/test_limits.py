@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from backend.api import ApiConfig, create_app
+from backend.api.app import create_app
 from backend.api.auth import hash_key
+from backend.api.config import ApiConfig
 from backend.storage.sqlite import SqliteStorage
 from pantau.resilience import VirtualClock
 from tests.backend.api import dataset

@@ -10,7 +10,7 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from backend.api import create_app
+from backend.api.app import create_app
 from backend.api.params import rfc3339
 from backend.api.vehicle_stats import rebuild_vehicle_rollup, roll_up_vehicles, rollup_watermark
 from backend.storage.model import ALL_TAGS, SeriesQuery, Storage

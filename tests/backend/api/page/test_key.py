@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.api import create_app
+from backend.api.app import create_app
 from tests.backend.api.conftest import KEYS, api_config, serve
 from tests.backend.api.page.chromium import chromium, navigate
 from tests.backend.api.page.conftest import RIVER, Live

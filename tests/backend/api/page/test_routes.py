@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from backend.api import create_app
+from backend.api.app import create_app
 from backend.api.page import FILES, STATIC
 from backend.api.page.bands import level_bands
 from backend.inventory import SiteInventory
