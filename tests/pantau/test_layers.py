@@ -1,0 +1,75 @@
+"""The layers hold at run time: what a process imports, seen in a fresh interpreter.
+
+`lint-imports` (make lint, `.importlinter`) checks the import graph, but it sees `from backend.api.config
+import ApiConfig` as an import of that module alone, while Python also runs `backend/api/__init__.py`, which
+is how FastAPI once leaked into ingest. Only a fresh interpreter shows what really loads.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+pytestmark = pytest.mark.services  # a fresh interpreter per question: a child process
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+#: The field side: the backend must run on a box without any of it installed.
+FIELD_CODE: Final = ("gateway", "drivers", "pymodbus", "serial", "serial_asyncio_fast")
+WEB_STACK: Final = ("fastapi", "starlette", "uvicorn")
+BOTTOM: Final = (
+    "pantau.aio",
+    "pantau.config",
+    "pantau.contract",
+    "pantau.memory",
+    "pantau.process",
+    "pantau.profiles",
+    "pantau.resilience",
+    "pantau.site",
+)
+#: Imports the packages (every module in them, walked) and prints the top-level names of what loaded.
+_PROBE: Final = """
+import importlib, json, pkgutil, sys
+for name in sys.argv[1:]:
+    module = importlib.import_module(name)
+    for found in pkgutil.walk_packages(getattr(module, "__path__", []), name + "."):
+        importlib.import_module(found.name)
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def top_level_modules_loaded_by(*packages: str) -> set[str]:
+    """Top-level names in sys.modules after importing `packages` and all their modules, in a fresh
+    interpreter run from the checkout."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, *packages],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout))
+
+
+def test_the_backend_worker_loads_no_gateway_driver_or_field_library() -> None:
+    loaded = top_level_modules_loaded_by("backend.worker")
+    assert "backend" in loaded  # the probe sees what it imported
+    assert sorted(loaded & set(FIELD_CODE)) == []
+
+
+def test_ingest_loads_no_web_framework() -> None:
+    loaded = top_level_modules_loaded_by("backend.ingest")
+    assert "backend" in loaded
+    assert sorted(loaded & set(WEB_STACK)) == []
+
+
+def test_the_bottom_layer_loads_nothing_above_it() -> None:
+    loaded = top_level_modules_loaded_by(*BOTTOM)
+    assert "pantau" in loaded
+    assert sorted(loaded & {"backend", "bench", *FIELD_CODE, *WEB_STACK}) == []
