@@ -8,6 +8,7 @@ buses and devices from the result (`gateway.inventory`), the backend reads chann
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from pantau.profiles.base import ProfileHeader
 from pantau.profiles.files import PROFILE_DIR
 from pantau.profiles.modbus.profile import DerivedKind, ModbusProfile
 from pantau.site.config import DeviceConfig, ModbusBusSpec, RecordStreamSpec, SiteConfig
-from pantau.site.connections import SerialBusConfig, TcpBusConfig
+from pantau.site.connections import SerialBusConfig, SerialEndpoint, TcpBusConfig, TcpEndpoint
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ Loc = tuple[str | int, ...]
 #: Reads one profile file: `pantau.profiles.files.read_profile` (the schema: what the backend needs), or the
 #: drivers' `load_profile`, which also proves a record profile's examples against its parser (the gateway's).
 ProfileLoader = Callable[[Path], ProfileHeader]
+#: What a bus entry's `connection:` can be.
+Connection = TcpBusConfig | SerialBusConfig | TcpEndpoint | SerialEndpoint
 #: Device settings a record stream does not use: set on one, they would be silently ignored.
 _MODBUS_ONLY = ("unit", "address_base", "poll_interval", "params", "report_on_change")
 
@@ -68,6 +71,7 @@ def resolve(site: SiteConfig, source: Path, *, load: ProfileLoader) -> list[Reso
     problems: list[tuple[Loc, str]] = []
     buses: list[ResolvedBus] = []
     problems.extend(_check_site(site))
+    problems.extend(_check_lines(site))
     for b, bus in enumerate(site.buses):
         bus_where = f"buses[{b}] '{bus.id}'"
         if isinstance(bus, ModbusBusSpec):
@@ -150,6 +154,62 @@ def _check_site(site: SiteConfig) -> list[tuple[Loc, str]]:
             )
         ]
     return []
+
+
+#: A bus's physical line: ("serial", the device file behind its symlinks) or ("tcp", host, port).
+LineKey = tuple[str, ...]
+
+
+def line_of(connection: Connection) -> LineKey:
+    """The physical line a bus entry opens. A serial port is keyed by the file its symlinks lead to
+    (`/dev/serial/by-id/usb-FTDI_...` and `/dev/ttyUSB0` are one adapter); a pyserial URL (`rfc2217://`) and
+    a host are compared as written (no DNS lookup at check time)."""
+    if isinstance(connection, TcpBusConfig | TcpEndpoint):
+        return ("tcp", connection.host.lower(), str(connection.port))
+    if "://" in connection.port:
+        return ("serial", connection.port)
+    return ("serial", os.path.realpath(connection.port))
+
+
+def _shares_cleanly(connection: Connection) -> bool:
+    """Modbus TCP proper: a server or gateway serves several connections and matches each reply to its
+    request by transaction id, so two entries (slow devices kept apart with their own timing) are fine."""
+    return isinstance(connection, TcpBusConfig) and connection.framing == "socket"
+
+
+def _check_lines(site: SiteConfig) -> list[tuple[Loc, str]]:
+    """Two bus entries on one physical line are refused, naming both. One line is one bus: one port opened
+    once, one lock, one set of line settings. Two entries would open it twice and interleave their frames
+    (RS-485 is half duplex, a serial server's port is one line), and one of their two line settings is
+    wrong; a shared lock would hide that, so the technician is asked to merge the entries instead."""
+    problems: list[tuple[Loc, str]] = []
+    first_on: dict[LineKey, tuple[int, str, Connection]] = {}
+    for b, bus in enumerate(site.buses):
+        connection: Connection = bus.connection
+        key = line_of(connection)
+        where = f"buses[{b}] '{bus.id}'"
+        earlier = first_on.setdefault(key, (b, where, connection))
+        if earlier[0] == b or (_shares_cleanly(connection) and _shares_cleanly(earlier[2])):
+            continue
+        written = _written(connection)
+        resolved = f" ({key[1]})" if key[0] == "serial" and key[1] != written else ""
+        problems.append(
+            (
+                ("buses", b, "connection"),
+                (
+                    f"{where}.connection: {written}{resolved} is the line of {earlier[1]} too: two entries "
+                    "would open one line twice and interleave their frames; put all its devices under one "
+                    "bus entry"
+                ),
+            )
+        )
+    return problems
+
+
+def _written(connection: Connection) -> str:
+    if isinstance(connection, TcpBusConfig | TcpEndpoint):
+        return f"{connection.host}:{connection.port}"
+    return connection.port
 
 
 def _check_timing(bus: ModbusBusSpec, index: int, where: str) -> list[tuple[Loc, str]]:
