@@ -10,9 +10,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.alerts.notifiers import NotifierConfig
 from backend.api.config import ApiConfig
 from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW
+from backend.rules_service.notifiers import NotifierConfig
 from backend.storage.config import StorageConfig
 from pantau.config import Duration, load_yaml_model
 from pantau.config.mqtt import MqttConnection

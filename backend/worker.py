@@ -18,7 +18,6 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 
-from backend.alerts.service import RulesService
 from backend.api.app import create_app
 from backend.api.server import ApiServer
 from backend.api.vehicle_stats import roll_up_vehicles
@@ -30,6 +29,7 @@ from backend.ingest.subscriber import Subscriber, Subscription
 from backend.ingest.writer import SpoolWriter
 from backend.inventory import SiteInventory
 from backend.metrics import BackendCollector, registry_for
+from backend.rules_service.live import RulesService
 from backend.storage.factory import open_storage
 from backend.storage.model import FieldValue, Storage, StorageError, StorageUnavailable
 from backend.storage.rollup import ROLLUPS, floor_time, roll_up

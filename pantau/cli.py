@@ -35,7 +35,7 @@ COMMAND_GROUPS: Final[dict[str, Entry]] = {
     "modbus": Entry("drivers.modbus.cli:modbus", "gateway"),
     "profile": Entry("drivers.modbus.cli:profile", "gateway"),
     "records": Entry("drivers.serial_records.cli:records", "gateway"),
-    "rules": Entry("backend.rules.cli:rules", "backend"),
+    "rules": Entry("backend.rules_service.cli:rules", "backend"),
     "simulate": Entry("drivers.sim.cli:simulate", "gateway"),
 }
 

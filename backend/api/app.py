@@ -15,7 +15,6 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from backend.alerts.book import AlertBook
 from backend.api import page, problems
 from backend.api.auth import SECURITY_SCHEMES, Access, KeyRing
 from backend.api.config import ApiConfig
@@ -27,6 +26,7 @@ from backend.api.routes import inventory as inventory_routes
 from backend.api.strictness import strict_request
 from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW
 from backend.inventory import SiteInventory
+from backend.rules_service.alert_book import AlertBook
 from backend.storage.model import Storage
 from pantau.resilience import SYSTEM_CLOCK, Clock
 

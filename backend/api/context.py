@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from backend.alerts.book import AlertBook
 from backend.api.auth import KeyRing
 from backend.api.config import ApiConfig
 from backend.inventory import SiteInventory
+from backend.rules_service.alert_book import AlertBook
 from backend.storage.model import Storage
 
 #: A readiness check: returns when healthy, raises (anything) when not.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from backend.rules.alerts import AlertBook, Series, Status
+from backend.rules.alert_lifecycle import AlertLifecycle, AlertSubject, Status
 from backend.rules.config import Rule, RulesFile
 from backend.rules.inventory import Inventory
 from backend.rules.kinds import KINDS
@@ -84,7 +84,7 @@ class RuleEngine:
         self.inventory = inventory
         self.source = source
         self.liveness = Liveness()
-        self.book = AlertBook(rules, source)
+        self.alerts = AlertLifecycle(rules, source)
         self._runners = _Runners()
         for rule in rules.rules:
             self._register(self._make(rule))
@@ -113,7 +113,7 @@ class RuleEngine:
         out: list[tuple[str, Status]] = []
         verdicts: dict[str, QcVerdict] = {}
         for channel, reading in msg.channels.items():
-            series = Series(msg.site, msg.device, channel)
+            series = AlertSubject(msg.site, msg.device, channel)
             verdict = QcVerdict.of(reading)
             if reading.quality is Quality.CLOCK_SKEW:
                 # Its time cannot be trusted, so it may not order anything: a reading dated years ahead
@@ -141,7 +141,7 @@ class RuleEngine:
         """ODOL verdicts (stored with the vehicle), scale drift, and the alerts they move."""
         self._arrive(now)
         self.liveness.hear(msg.site, now)
-        series = Series(msg.site, msg.device)
+        series = AlertSubject(msg.site, msg.device)
         out: list[tuple[str, Status]] = []
         verdicts: dict[str, OdolVerdict] = {}
         drift: list[DriftUpdate] = []
@@ -187,7 +187,7 @@ class RuleEngine:
     def tick(self, now: datetime) -> list[AlertTransition]:
         """Let the clock run: stale data, pending/hold timers on silent series, windows emptying."""
         _aware(now)
-        transitions = self.book.orphans(now)
+        transitions = self.alerts.orphans(now)
         return transitions + self._apply(self._from(self._runners.by_rule.values(), lambda r: r.tick(now)))
 
     def acknowledge(
@@ -196,18 +196,18 @@ class RuleEngine:
         """An operator owns an active alert: the transition to re-publish (None: not active). `key`: the
         API key that was authenticated, kept beside `by` (who says they acted)."""
         _aware(at)
-        return self.book.acknowledge(alert_id, by, at, note, key=key)
+        return self.alerts.acknowledge(alert_id, by, at, note, key=key)
 
     def active_alerts(self) -> list[AlertTransition]:
         """Every pending or firing alert, as its latest transition."""
-        return self.book.active()
+        return self.alerts.active()
 
     def snapshot(self) -> dict[str, Any]:
         """All state as JSON-able data, for `restore` after a restart."""
         return {
             "version": SNAPSHOT_VERSION,
             "source": self.source,
-            "alerts": self.book.snapshot(),
+            "alerts": self.alerts.snapshot(),
             "liveness": self.liveness.dump(),
             "rules": {
                 rule_id: {"kind": runner.rule.kind, "state": runner.snapshot()}
@@ -224,7 +224,7 @@ class RuleEngine:
         if snapshot.get("version") != SNAPSHOT_VERSION:
             raise ValueError(f"snapshot version {snapshot.get('version')!r} is not {SNAPSHOT_VERSION}")
         engine = cls(rules, inventory, source)
-        engine.book.restore(snapshot["alerts"])
+        engine.alerts.restore(snapshot["alerts"])
         engine.liveness = Liveness.load(snapshot["liveness"])
         engine._runners = _Runners()
         for rule in rules.rules:
@@ -257,7 +257,7 @@ class RuleEngine:
     def _apply(self, statuses: list[tuple[str, Status]]) -> list[AlertTransition]:
         transitions = []
         for rule_id, status in statuses:
-            transition = self.book.apply(rule_id, status)
+            transition = self.alerts.apply(rule_id, status)
             if transition is not None:
                 transitions.append(transition)
         return transitions

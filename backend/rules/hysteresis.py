@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from backend.rules.alerts import Series, Status
+from backend.rules.alert_lifecycle import AlertSubject, Status
 from backend.rules.rule import ThresholdRule
 from backend.rules.runner import Runner, from_iso, iso
 
@@ -81,7 +81,7 @@ class LevelTracker:
             still = [i for i in range(self.active) if not _safe(self.value, rule.levels[i].clear_at, up=up)]
             self.active, self.clear_since = max(still, default=-1), None
 
-    def status(self, rule: ThresholdRule, series: Series, at: datetime) -> Status:
+    def status(self, rule: ThresholdRule, series: AlertSubject, at: datetime) -> Status:
         """The alert this position means: firing at the active level, pending on the highest run, resolved."""
         if self.active < 0 and not self.since:
             return Status(series, "resolved", at, level=rule.normal, value=self.value, unit=self.unit)
@@ -145,7 +145,7 @@ class TrackedRunner(Runner[Any, LevelTracker]):
 
     rule: ThresholdRule
 
-    def feed(self, series: Series, value: float, at: datetime, unit: str | None) -> list[Status]:
+    def feed(self, series: AlertSubject, value: float, at: datetime, unit: str | None) -> list[Status]:
         tracker = self.state.setdefault(series, LevelTracker())
         tracker.unit = unit
         if not tracker.update(self.rule, value, at, self.arrival):

@@ -2,7 +2,7 @@
 
 A runner holds one rule and the state of each series it has seen. The engine feeds it readings (with their
 QC verdicts), vehicles and clock ticks; it answers with the `Status` each touched alert should have, and
-the `AlertBook` turns changes into transitions. State round-trips through JSON for restarts.
+the `AlertLifecycle` turns changes into transitions. State round-trips through JSON for restarts.
 
 A plain `Runner` takes the readings of the channels it selects, after QC (`on_reading`). A kind that plays
 another part in the engine's evaluation order subclasses the runner of that part: `ReadingCheck` judges
@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from backend.rules.alerts import Series, Status
+from backend.rules.alert_lifecycle import AlertSubject, Status
 from backend.rules.inventory import Inventory
 from backend.rules.quality import QcVerdict
 from backend.rules.rule import RuleBase
@@ -36,7 +36,7 @@ class Runner(ABC, Generic[R, S]):
     def __init__(self, rule: R, inventory: Inventory) -> None:
         self.rule = rule
         self.inventory = inventory
-        self.state: dict[Series, S] = {}
+        self.state: dict[AlertSubject, S] = {}
         #: Wall time the message being evaluated arrived (set by the engine); timers run on it when a
         #: series falls silent, and data times otherwise.
         self.arrival: datetime | None = None
@@ -64,12 +64,14 @@ class Runner(ABC, Generic[R, S]):
             hit = self._selected[key] = self.rule.select.matches_device(site, device, self.inventory)
         return hit
 
-    def on_reading(self, series: Series, reading: Reading, verdict: QcVerdict, at: datetime) -> list[Status]:
+    def on_reading(
+        self, series: AlertSubject, reading: Reading, verdict: QcVerdict, at: datetime
+    ) -> list[Status]:
         """A reading of a selected channel, after QC; `at` is the reading time."""
         del series, reading, verdict, at
         return []
 
-    def on_vehicle(self, series: Series, vehicle: Vehicle) -> list[Status]:
+    def on_vehicle(self, series: AlertSubject, vehicle: Vehicle) -> list[Status]:
         """A vehicle record from a selected device."""
         del series, vehicle
         return []
@@ -94,14 +96,14 @@ class Runner(ABC, Generic[R, S]):
         for key, item in data.items():
             state = self.load(item)
             if state is not None:
-                self.state[Series.from_key(key)] = state
+                self.state[AlertSubject.from_key(key)] = state
 
 
 class ReadingCheck(Runner[R, S]):
     """Judges each reading of a selected channel before any other rule sees it (QC)."""
 
     @abstractmethod
-    def check(self, series: Series, reading: Reading, at: datetime) -> tuple[QcVerdict, list[Status]]:
+    def check(self, series: AlertSubject, reading: Reading, at: datetime) -> tuple[QcVerdict, list[Status]]:
         """The reading's verdict (the worst test) and the statuses of the alerts it moves."""
 
 
@@ -125,11 +127,11 @@ class VehicleJudge(Runner[R, S]):
     """Gives each vehicle of a selected device the verdict stored with it (ODOL)."""
 
     @abstractmethod
-    def judge(self, series: Series, vehicle: Vehicle) -> tuple[Any, list[Status]]:
+    def judge(self, series: AlertSubject, vehicle: Vehicle) -> tuple[Any, list[Status]]:
         """The vehicle's verdict, counted in the rule's alert."""
 
     @abstractmethod
-    def verdict_only(self, series: Series, vehicle: Vehicle) -> Any:
+    def verdict_only(self, series: AlertSubject, vehicle: Vehicle) -> Any:
         """The verdict of a vehicle whose time cannot be trusted: it joins no window."""
 
 
@@ -137,7 +139,7 @@ class VehicleObserver(Runner[R, S]):
     """Follows the vehicles of a selected device and yields points to store (scale drift)."""
 
     @abstractmethod
-    def observe(self, series: Series, vehicle: Vehicle) -> tuple[Any, list[Status]]:
+    def observe(self, series: AlertSubject, vehicle: Vehicle) -> tuple[Any, list[Status]]:
         """The point to store for this vehicle (None: none) and the statuses it moves."""
 
 

@@ -26,12 +26,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from backend.alerts.effects import evaluate
-from backend.alerts.state import RulesState
 from backend.api.vehicle_stats import roll_up_vehicles
 from backend.ingest.intake import Accepted, triage
 from backend.inventory import SiteInventory
 from backend.rules import RuleEngine, load_rules
+from backend.rules_service.effects import evaluate
+from backend.rules_service.state import RulesState
 from backend.storage.model import Point, Retention
 from backend.storage.rollup import roll_up
 from backend.storage.schema import READING_1H, READING_1M, alert_point

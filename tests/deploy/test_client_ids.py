@@ -21,9 +21,9 @@ import yaml
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from backend.alerts.dispatch import AlertPublisher
 from backend.config import BackendConfig
 from backend.ingest.subscriber import Incoming, Subscriber, Subscription
+from backend.rules_service.dispatch import AlertPublisher
 from pantau.contract import AlertTransition
 from tests.deploy.compose import DEPLOY
 from tests.deploy.shipped_broker import USERS, ShippedMosquitto, make_secrets, passwd_path

@@ -17,12 +17,12 @@ from typing import Final
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 
-from backend.alerts.book import AlertBook
 from backend.api.config import Role
 from backend.api.context import ApiContext
 from backend.api.page.bands import BandList, level_bands
 from backend.api.problems import Problem
 from backend.rules.config import RulesFile
+from backend.rules_service.alert_book import AlertBook
 
 STATIC: Final = Path(__file__).parent / "static"
 #: Every file the page serves, by URL name: an explicit list, so no path from a URL ever reaches the disk.

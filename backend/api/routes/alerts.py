@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from backend.alerts.book import AlertBook, UnknownAlert
 from backend.api.auth import Caller
 from backend.api.config import Role
 from backend.api.context import ApiContext
@@ -31,6 +30,7 @@ from backend.api.params import (
 from backend.api.problems import Problem
 from backend.api.routes.responses import CSV_OK
 from backend.api.rows import as_float, as_int, as_str, cut_merged
+from backend.rules_service.alert_book import AlertBook, UnknownAlert
 from backend.storage.model import ALL_TAGS, FieldValue, Row, SeriesQuery, TagMatch
 from backend.storage.schema import ALERT
 from pantau.contract import AlertTransition

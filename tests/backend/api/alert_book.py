@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from backend.alerts.book import UnknownAlert
 from backend.rules import RuleEngine
+from backend.rules_service.alert_book import UnknownAlert
 from backend.storage.model import Storage
 from backend.storage.schema import alert_point
 from pantau.contract import AlertTransition

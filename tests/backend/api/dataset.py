@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from backend.alerts.effects import evaluate
 from backend.inventory import SiteInventory
 from backend.rules import RuleEngine, load_rules
+from backend.rules_service.effects import evaluate
 from backend.storage.model import ALL_TAGS, Point, SeriesQuery, Storage
 from backend.storage.schema import alert_point
 from drivers.sim.traffic import TrafficGenerator

@@ -18,7 +18,7 @@ from backend.inventory import DeviceInfo, SiteInfo, SiteInventory
 from backend.storage.model import ALL_TAGS, SeriesQuery, Storage
 from pantau.contract import GatewayStatus, Message, Reading, Readings, Topics, encode
 from pantau.contract.examples import example_messages
-from tests.backend.alerts.test_worker_alerts import RULES  # Waspada 1.5 m, Siaga 2.0 m
+from tests.backend.rules_service.test_worker_alerts import RULES  # Waspada 1.5 m, Siaga 2.0 m
 from tests.harness.alerts import SITES, listening, rules_config, rules_worker
 from tests.harness.backend import GatewayFactory, eventually, topic_for
 from tests.harness.mosquitto import Mosquitto

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from backend.rules import RuleEngine
-from backend.rules.alerts import Series, alert_id
+from backend.rules.alert_lifecycle import AlertSubject, alert_id
 from pantau.cli import cli
 
 from .helpers import INVENTORY, SITE, T0, at, engine, readings, rules
@@ -92,10 +92,10 @@ def test_restore_drops_state_that_no_longer_fits() -> None:
 
 def test_long_alert_ids_are_cut_and_hashed() -> None:
     rule, site, device = "odol-jalan-soekarno-hatta", "soekarno-hatta-km13", "wim-lajur-2-arah-kariangau"
-    aid = alert_id(rule, Series(site, device))
+    aid = alert_id(rule, AlertSubject(site, device))
     assert len(aid) == 64 and aid.startswith(f"{rule}:{site}:wim-") and "~" in aid
-    assert aid != alert_id(rule, Series(site, device + "-b"))
-    assert alert_id("gw", Series(SITE)) == f"gw:{SITE}"
+    assert aid != alert_id(rule, AlertSubject(site, device + "-b"))
+    assert alert_id("gw", AlertSubject(SITE)) == f"gw:{SITE}"
 
 
 def test_time_must_be_aware_and_source_a_slug() -> None:

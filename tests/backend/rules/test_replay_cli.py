@@ -1,7 +1,8 @@
 """`pantau rules replay` over the embedded SQLite storage: what it prints, and how it refuses bad input.
 
 The history is written with the storage schema's own `to_points` (the ingest path's mapping); the live
-path into InfluxDB, and replay agreeing with it, is tested in tests/backend/alerts/test_rules_service.py.
+path into InfluxDB, and replay agreeing with it, is tested in
+tests/backend/rules_service/test_rules_service.py.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from backend.rules.alerts import Series, Status
+from backend.rules.alert_lifecycle import AlertSubject, Status
 from backend.rules.hysteresis import LevelTracker, TrackedRunner
 from backend.rules.inventory import Inventory
 from backend.rules.kinds.accumulation.config import AccumulationRule
@@ -54,9 +54,11 @@ class AccumulationRunner(TrackedRunner):
 
     def __init__(self, rule: AccumulationRule, inventory: Inventory) -> None:
         super().__init__(rule, inventory)
-        self.rain: dict[Series, RainSeries] = {}
+        self.rain: dict[AlertSubject, RainSeries] = {}
 
-    def on_reading(self, series: Series, reading: Reading, verdict: QcVerdict, at: datetime) -> list[Status]:
+    def on_reading(
+        self, series: AlertSubject, reading: Reading, verdict: QcVerdict, at: datetime
+    ) -> list[Status]:
         if reading.value is None or not verdict.usable:
             return []
         rain = self.rain.setdefault(series, RainSeries())
@@ -84,7 +86,7 @@ class AccumulationRunner(TrackedRunner):
             del rain.increments[ts]
         return sum(v for ts, v in rain.increments.items() if ts <= at)
 
-    def _evaluate(self, series: Series, rain: RainSeries, at: datetime) -> list[Status]:
+    def _evaluate(self, series: AlertSubject, rain: RainSeries, at: datetime) -> list[Status]:
         tracker = self.state.setdefault(series, LevelTracker())
         if tracker.at is not None and at <= tracker.at:
             return []  # a late increment: counted, judged with the next reading
@@ -117,7 +119,7 @@ class AccumulationRunner(TrackedRunner):
     def restore(self, data: dict[str, Any]) -> None:
         super().restore(data["trackers"])
         for key, item in data["rain"].items():
-            self.rain[Series.from_key(key)] = RainSeries(
+            self.rain[AlertSubject.from_key(key)] = RainSeries(
                 increments={datetime.fromisoformat(ts): v for ts, v in item["increments"]},
                 counter=item["counter"],
                 counter_at=from_iso(item["counter_at"]),

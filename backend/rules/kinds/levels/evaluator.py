@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from backend.rules.alerts import Series, Status
+from backend.rules.alert_lifecycle import AlertSubject, Status
 from backend.rules.hysteresis import TrackedRunner
 from backend.rules.kinds.levels.config import LevelsRule
 from backend.rules.quality import QcVerdict
@@ -16,7 +16,9 @@ class LevelsRunner(TrackedRunner):
 
     rule: LevelsRule
 
-    def on_reading(self, series: Series, reading: Reading, verdict: QcVerdict, at: datetime) -> list[Status]:
+    def on_reading(
+        self, series: AlertSubject, reading: Reading, verdict: QcVerdict, at: datetime
+    ) -> list[Status]:
         if reading.value is None or not verdict.usable:
             return []
         return self.feed(series, reading.value, at, self.rule.unit or reading.unit)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from backend.rules.alerts import Series, Status
+from backend.rules.alert_lifecycle import AlertSubject, Status
 from backend.rules.hysteresis import LevelTracker, TrackedRunner
 from backend.rules.inventory import Inventory, RoadClass
 from backend.rules.kinds.odol.config import OdolRule
@@ -192,14 +192,14 @@ class OdolRunner(TrackedRunner, VehicleJudge[OdolRule, LevelTracker]):
         self.roads = default_road_classes().merged(dict(rule.road_classes))
         names = [band.name for band in rule.bands]
         self._min_band = names.index(rule.alert_min_band) if rule.alert_min_band else None
-        self.violations: dict[Series, dict[str, datetime]] = {}
+        self.violations: dict[AlertSubject, dict[str, datetime]] = {}
 
-    def verdict_only(self, series: Series, vehicle: Vehicle) -> OdolVerdict:
+    def verdict_only(self, series: AlertSubject, vehicle: Vehicle) -> OdolVerdict:
         """The vehicle's verdict without counting it in the alert's window (a vehicle whose time is wrong)."""
         road_class = self.rule.road_class or self.inventory.road_class(series.site)
         return judge(vehicle, self.rule, road_class, self.jbi, self.roads)
 
-    def judge(self, series: Series, vehicle: Vehicle) -> tuple[OdolVerdict, list[Status]]:
+    def judge(self, series: AlertSubject, vehicle: Vehicle) -> tuple[OdolVerdict, list[Status]]:
         """The vehicle's verdict and the status of the (rule, site, device) alert."""
         road_class = self.rule.road_class or self.inventory.road_class(series.site)
         verdict = judge(vehicle, self.rule, road_class, self.jbi, self.roads)
@@ -218,7 +218,7 @@ class OdolRunner(TrackedRunner, VehicleJudge[OdolRule, LevelTracker]):
         names = [band.name for band in self.rule.bands]
         return verdict.band is not None and names.index(verdict.band) >= self._min_band
 
-    def _feed(self, series: Series, window: dict[str, datetime], at: datetime) -> list[Status]:
+    def _feed(self, series: AlertSubject, window: dict[str, datetime], at: datetime) -> list[Status]:
         start = at - self.rule.alert_window
         for key in [k for k, ts in window.items() if ts <= start]:
             del window[key]
@@ -243,7 +243,7 @@ class OdolRunner(TrackedRunner, VehicleJudge[OdolRule, LevelTracker]):
     def restore(self, data: dict[str, Any]) -> None:
         super().restore(data["trackers"])
         for key, window in data["violations"].items():
-            self.violations[Series.from_key(key)] = {
+            self.violations[AlertSubject.from_key(key)] = {
                 k: datetime.fromisoformat(ts) for k, ts in window.items()
             }
 

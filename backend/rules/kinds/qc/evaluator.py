@@ -22,7 +22,7 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
-from backend.rules.alerts import Series, Status
+from backend.rules.alert_lifecycle import AlertSubject, Status
 from backend.rules.hysteresis import LevelTracker
 from backend.rules.inventory import Inventory
 from backend.rules.kinds.levels.config import LevelsRule
@@ -92,7 +92,7 @@ class QcRunner(ReadingCheck[QcRule, QcSeries]):
             valid_for=max(rule.alert_after, rule.clear_after),
         )
 
-    def check(self, series: Series, reading: Reading, at: datetime) -> tuple[QcVerdict, list[Status]]:
+    def check(self, series: AlertSubject, reading: Reading, at: datetime) -> tuple[QcVerdict, list[Status]]:
         """The verdict on one reading (never better than the gateway's) and the series alert's status."""
         verdict = QcVerdict.of(reading)
         state = self.state.setdefault(series, QcSeries(deque(maxlen=self._size)))

@@ -14,7 +14,7 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
-from backend.rules.alerts import Series, Status
+from backend.rules.alert_lifecycle import AlertSubject, Status
 from backend.rules.hysteresis import TrackedRunner
 from backend.rules.inventory import Inventory
 from backend.rules.kinds.rate.config import RateRule
@@ -48,9 +48,11 @@ class RateRunner(TrackedRunner):
 
     def __init__(self, rule: RateRule, inventory: Inventory) -> None:
         super().__init__(rule, inventory)
-        self.windows: dict[Series, deque[tuple[datetime, float]]] = {}
+        self.windows: dict[AlertSubject, deque[tuple[datetime, float]]] = {}
 
-    def on_reading(self, series: Series, reading: Reading, verdict: QcVerdict, at: datetime) -> list[Status]:
+    def on_reading(
+        self, series: AlertSubject, reading: Reading, verdict: QcVerdict, at: datetime
+    ) -> list[Status]:
         if reading.value is None or not verdict.usable:
             return []
         window = self.windows.setdefault(series, deque())
@@ -79,4 +81,4 @@ class RateRunner(TrackedRunner):
     def restore(self, data: dict[str, Any]) -> None:
         super().restore(data["trackers"])
         for key, items in data["windows"].items():
-            self.windows[Series.from_key(key)] = deque((datetime.fromisoformat(t), v) for t, v in items)
+            self.windows[AlertSubject.from_key(key)] = deque((datetime.fromisoformat(t), v) for t, v in items)

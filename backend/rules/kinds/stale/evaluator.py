@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from backend.rules.alerts import Series, Status
+from backend.rules.alert_lifecycle import AlertSubject, Status
 from backend.rules.inventory import Inventory
 from backend.rules.kinds.stale.config import StaleRule
 from backend.rules.liveness import Liveness
@@ -55,7 +55,7 @@ class StaleRunner(PresenceWatch[StaleRule, Freshness]):
         # No reading is fresher than its arrival: a time ahead of it (a gateway clock running fast) would
         # otherwise keep the device "fresh" until that time, however long it then stays silent.
         at = min(at, now)
-        series = Series(site, device)
+        series = AlertSubject(site, device)
         fresh = self.state.get(series)
         if fresh is None:
             fresh = self.state[series] = Freshness(at)
@@ -66,7 +66,7 @@ class StaleRunner(PresenceWatch[StaleRule, Freshness]):
         """The gateway's DeviceStatus: `disabled` takes a device out of stale checking."""
         if self.gateway_scope or not self.rule.select.matches_device(site, device, self.inventory):
             return []
-        series = Series(site, device)
+        series = AlertSubject(site, device)
         fresh = self.state.setdefault(series, Freshness(now))
         fresh.disabled = state == "disabled"
         return self._device_status(series, fresh, now)
@@ -85,7 +85,7 @@ class StaleRunner(PresenceWatch[StaleRule, Freshness]):
         """Something from the site arrived, or its gateway status changed."""
         if not self.gateway_scope or not self.rule.select.matches_site(site, self.inventory):
             return []
-        series = Series(site)
+        series = AlertSubject(site)
         fresh = self.state.setdefault(series, Freshness(now))
         return [self._gateway_status(series, fresh, now)]
 
@@ -93,11 +93,11 @@ class StaleRunner(PresenceWatch[StaleRule, Freshness]):
         for site, device in self.inventory.devices():
             if self.gateway_scope:
                 if self.rule.select.matches_site(site, self.inventory):
-                    self.state.setdefault(Series(site), Freshness(now))
+                    self.state.setdefault(AlertSubject(site), Freshness(now))
             elif self.rule.select.matches_device(site, device, self.inventory):
-                self.state.setdefault(Series(site, device), Freshness(now))
+                self.state.setdefault(AlertSubject(site, device), Freshness(now))
 
-    def _device_status(self, series: Series, fresh: Freshness, now: datetime) -> list[Status]:
+    def _device_status(self, series: AlertSubject, fresh: Freshness, now: datetime) -> list[Status]:
         """Empty while the gateway is offline (inhibited): the alert stays as it was."""
         if fresh.disabled or now - fresh.last <= self.rule.after:
             return [Status(series, "resolved", now)]
@@ -114,7 +114,7 @@ class StaleRunner(PresenceWatch[StaleRule, Freshness]):
         )
         return [status]
 
-    def _gateway_status(self, series: Series, fresh: Freshness, now: datetime) -> Status:
+    def _gateway_status(self, series: AlertSubject, fresh: Freshness, now: datetime) -> Status:
         site = series.site
         offline_at = self.liveness.offline_since.get(site)
         if offline_at is not None and now - offline_at >= self.rule.pending:

@@ -14,7 +14,7 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
-from backend.rules.alerts import Series, Status
+from backend.rules.alert_lifecycle import AlertSubject, Status
 from backend.rules.hysteresis import LevelTracker, TrackedRunner
 from backend.rules.inventory import Inventory
 from backend.rules.kinds.wim_drift.config import WimDriftRule
@@ -45,7 +45,7 @@ class WimDriftRunner(TrackedRunner, VehicleObserver[WimDriftRule, LevelTracker])
     def __init__(self, rule: WimDriftRule, inventory: Inventory) -> None:
         super().__init__(rule, inventory)
         self._groups = groups_of(rule.configuration)
-        self.samples: dict[Series, dict[datetime, float]] = {}
+        self.samples: dict[AlertSubject, dict[datetime, float]] = {}
 
     def matches(self, vehicle: Vehicle) -> bool:
         """The configuration the reference is for; by axle groups when tyres are not reported."""
@@ -56,7 +56,7 @@ class WimDriftRunner(TrackedRunner, VehicleObserver[WimDriftRule, LevelTracker])
             return configuration == self.rule.configuration
         return self.rule.match_groups and vehicle.groups == self._groups
 
-    def observe(self, series: Series, vehicle: Vehicle) -> tuple[DriftUpdate | None, list[Status]]:
+    def observe(self, series: AlertSubject, vehicle: Vehicle) -> tuple[DriftUpdate | None, list[Status]]:
         """Add a vehicle's steering axle; the median update and the alert status."""
         if not self.matches(vehicle):
             return None, []
@@ -88,4 +88,4 @@ class WimDriftRunner(TrackedRunner, VehicleObserver[WimDriftRule, LevelTracker])
     def restore(self, data: dict[str, Any]) -> None:
         super().restore(data["trackers"])
         for key, items in data["samples"].items():
-            self.samples[Series.from_key(key)] = {datetime.fromisoformat(ts): kg for ts, kg in items}
+            self.samples[AlertSubject.from_key(key)] = {datetime.fromisoformat(ts): kg for ts, kg in items}

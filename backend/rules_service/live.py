@@ -5,10 +5,10 @@ ingest group: the engine's state (pending timers, windows) needs every message o
 
     evaluate every message -> commit journal entry + effects (RulesState, one transaction) -> PUBACK
 
-with a snapshot of the whole engine instead of the entry once a minute (backend/alerts/state.py), so a
-crash repeats at most an unacknowledged batch, which the engine's alert book turns into no new
-transitions. Effects (QC and ODOL fields, drift points, transitions) reach storage, MQTT and notifiers
-through the AlertDispatcher; an outage there delays them and never blocks evaluation.
+with a snapshot of the whole engine instead of the entry once a minute (`state.py`), so a crash repeats
+at most an unacknowledged batch, which the engine's alert lifecycle turns into no new transitions.
+Effects (QC and ODOL fields, drift points, transitions) reach storage, MQTT and notifiers through the
+AlertDispatcher; an outage there delays them and never blocks evaluation.
 """
 
 from __future__ import annotations
@@ -20,12 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from backend.alerts.book import UnknownAlert
-from backend.alerts.dispatch import AlertDispatcher, AlertPublisher
-from backend.alerts.effects import evaluate
-from backend.alerts.journal import ack_entry, batch_entry, replay, tick_entry
-from backend.alerts.notifiers import Notifier, build_notifier
-from backend.alerts.state import RulesState, RulesStateError
 from backend.config import BackendConfig, RulesServiceConfig
 from backend.ingest.clock_skew import check_time
 from backend.ingest.senders import SenderCheck
@@ -33,6 +27,12 @@ from backend.ingest.subscriber import Incoming, Subscriber, Subscription
 from backend.inventory import SiteInventory
 from backend.rules import RuleEngine, RulesFile
 from backend.rules.coverage import load_checked_rules
+from backend.rules_service.alert_book import UnknownAlert
+from backend.rules_service.dispatch import AlertDispatcher, AlertPublisher
+from backend.rules_service.effects import evaluate
+from backend.rules_service.journal import ack_entry, batch_entry, replay, tick_entry
+from backend.rules_service.notifiers import Notifier, build_notifier
+from backend.rules_service.state import RulesState, RulesStateError
 from backend.storage.model import Point, Storage
 from pantau.contract import (
     AlertTransition,

@@ -15,9 +15,9 @@ from typing import Final
 
 import aiomqtt
 
-from backend.alerts.notifiers import Notifier
-from backend.alerts.state import Effects, RulesState
 from backend.config import BackendMqtt
+from backend.rules_service.notifiers import Notifier
+from backend.rules_service.state import Effects, RulesState
 from backend.storage.model import Storage, StorageRejected, StorageUnavailable
 from backend.storage.schema import alert_point
 from pantau.aio import guarded

@@ -1,6 +1,6 @@
 """Alert lifecycle: one alert per (rule, series), pending -> firing (level changes) -> resolved, acknowledged.
 
-Evaluators say what each series' alert *should* be (`Status`); the `AlertBook` remembers what was last
+Evaluators say what each series' alert *should* be (`Status`); the `AlertLifecycle` remembers what was last
 published and emits an `AlertTransition` only when the state or level changes, numbering them per alert
 (`seq`), so re-evaluating the same data never publishes twice.
 """
@@ -24,7 +24,7 @@ _HASH_CHARS: Final = 12
 
 
 @dataclass(frozen=True, slots=True)
-class Series:
+class AlertSubject:
     """What one alert of a rule watches: a channel, a device or a whole site (gateway)."""
 
     site: str
@@ -37,12 +37,12 @@ class Series:
         return "/".join((self.site, self.device or "", self.channel or ""))
 
     @classmethod
-    def from_key(cls, key: str) -> Series:
+    def from_key(cls, key: str) -> AlertSubject:
         site, device, channel = key.split("/")
         return cls(site, device or None, channel or None)
 
 
-def alert_id(rule: str, series: Series) -> str:
+def alert_id(rule: str, series: AlertSubject) -> str:
     """`rule:site:device:channel` (absent parts left out); past 64 characters, cut and suffixed by a hash."""
     text = ":".join(p for p in (rule, series.site, series.device, series.channel) if p)
     if len(text) <= MAX_ALERT_ID:
@@ -55,7 +55,7 @@ def alert_id(rule: str, series: Series) -> str:
 class Status:
     """What an evaluator wants a series' alert to be now."""
 
-    series: Series
+    series: AlertSubject
     state: AlertState
     at: datetime
     level: str | None = None
@@ -73,7 +73,7 @@ class Alert:
 
     alert_id: str
     rule: str
-    series: Series
+    series: AlertSubject
     state: AlertState
     level: str | None
     severity: int
@@ -87,7 +87,7 @@ class Alert:
     acknowledgement: Acknowledgement | None = None
 
 
-class AlertBook:
+class AlertLifecycle:
     """Every alert the engine knows, active or resolved (a resolved one keeps its `seq` for next time)."""
 
     def __init__(self, rules: RulesFile, source: str) -> None:
@@ -230,7 +230,7 @@ class AlertBook:
             alert = Alert(
                 alert_id=item["alert_id"],
                 rule=item["rule"],
-                series=Series.from_key(item["series"]),
+                series=AlertSubject.from_key(item["series"]),
                 state=item["state"],
                 level=item["level"],
                 severity=item["severity"],

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import click
 
-from backend.alerts.replay import ReplayResult
-from backend.alerts.replay import replay as run_replay
 from backend.config import load_backend_config
 from backend.inventory import SiteInventory
 from backend.rules.config import RULE_KINDS, load_rules
 from backend.rules.coverage import load_checked_rules
 from backend.rules.engine import RuleEngine
+from backend.rules_service.replay import ReplayResult
+from backend.rules_service.replay import replay as run_replay
 from backend.storage.factory import open_storage
 from backend.storage.model import StorageError
 from pantau.config import ConfigError, parse_duration

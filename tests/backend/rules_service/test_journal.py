@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from backend.alerts.service import RulesService
-from backend.alerts.state import RulesState
 from backend.config import BackendConfig
 from backend.ingest.subscriber import Incoming
 from backend.inventory import SiteInventory
+from backend.rules_service.live import RulesService
+from backend.rules_service.state import RulesState
 from backend.storage.model import Retention
 from backend.storage.sqlite import SqliteStorage
 from pantau.contract import AlertTransition, Message, Reading, Readings, Topics, encode
-from tests.backend.alerts.test_rules_service import RULES, TRUCKS, hydrograph, truck
+from tests.backend.rules_service.test_rules_service import RULES, TRUCKS, hydrograph, truck
 from tests.harness.alerts import SITES, rules_config
 from tests.harness.backend import topic_for
 from tests.harness.mosquitto import Mosquitto
@@ -184,7 +184,7 @@ async def test_a_state_this_build_cannot_read_is_set_aside_and_the_engine_starts
     path = config.rules_state_path()
     damage(path)
 
-    with caplog.at_level(logging.ERROR, logger="backend.alerts.service"):
+    with caplog.at_level(logging.ERROR, logger="backend.rules_service.live"):
         second = service(config, clock, tmp_path)
     try:
         assert second.active() == [], "a fresh engine"

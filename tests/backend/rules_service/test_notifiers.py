@@ -12,7 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.alerts.notifiers import Notifier, TelegramConfig, WebhookConfig, build_notifier, telegram_text
+from backend.rules_service.notifiers import (
+    Notifier,
+    TelegramConfig,
+    WebhookConfig,
+    build_notifier,
+    telegram_text,
+)
 from pantau.contract import Acknowledgement, AlertTransition, decode
 from tests.harness.recording_http import RecordingServer, Reply, Request
 

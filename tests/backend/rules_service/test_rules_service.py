@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from backend.alerts.replay import replay
 from backend.config import BackendConfig
 from backend.inventory import SiteInventory
 from backend.rules import RuleEngine, load_rules
+from backend.rules_service.replay import replay
 from backend.storage.influx import InfluxStorage
 from backend.storage.model import SeriesQuery
 from backend.storage.schema import ALERT, READING, VEHICLE

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.alerts.notifiers import sign
+from backend.rules_service.notifiers import sign
 from backend.storage.influx import InfluxStorage
 from backend.storage.model import SeriesQuery
 from backend.storage.schema import ALERT

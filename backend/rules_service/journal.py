@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from backend.alerts.effects import evaluate
 from backend.rules import RuleEngine
+from backend.rules_service.effects import evaluate
 from pantau.contract import Message, decode, encode
 
 

@@ -1,1 +1,0 @@
-"""Alerts: the live book of active alerts, their history in storage, MQTT publication and notifiers."""
