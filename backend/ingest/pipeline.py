@@ -64,7 +64,7 @@ class IngestPipeline:
     async def _handle(self, batch: list[Incoming]) -> None:
         points: list[Point] = []
         dead: list[DeadLetter] = []
-        messages: list[Message] = []
+        accepted: list[Accepted] = []
         for index, incoming in enumerate(batch):
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
@@ -80,19 +80,19 @@ class IngestPipeline:
                 self.stats.ignored_total += 1
             elif isinstance(outcome, Accepted):
                 points.extend(outcome.points)
-                messages.append(outcome.message)
+                accepted.append(outcome)
             else:
                 dead.append(outcome)
         await asyncio.to_thread(self.spool.accept, points, dead)
-        for message in messages:
-            self.stats.accepted[message.kind] += 1
+        for outcome in accepted:
+            self.stats.accepted[outcome.kind] += 1
         for letter in dead:
             self.stats.dead[letter.reason] += 1
             logger.warning("dead letter (%s) on %s: %s", letter.reason, letter.topic, letter.detail[:300])
         if points:
             self.wake_writer()
-        if self.on_accepted is not None and messages:
-            self.on_accepted(messages)
+        if self.on_accepted is not None and accepted:
+            self.on_accepted([outcome.message for outcome in accepted])
 
 
 @contextmanager

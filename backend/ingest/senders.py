@@ -63,16 +63,19 @@ class SenderCheck:
         """Why `message` cannot come from the gateway it names, or None when the inventory vouches for it."""
         if isinstance(message, AlertTransition):  # the backend's own, never on the gateways' topics
             return None
-        site = self._sites.get(message.site)
+        return self.refuse_ids(message.site, message.gateway, getattr(message, "device", None))
+
+    def refuse_ids(self, site_id: str, gateway: str, device: str | None) -> Refusal | None:
+        """`refuse` on the ids alone (ingest's fast path has no contract model to hand)."""
+        site = self._sites.get(site_id)
         if site is None:
-            return Refusal(UNKNOWN_SITE, f"site '{message.site}' is in no site file of the inventory")
-        if message.gateway != site.gateway:
+            return Refusal(UNKNOWN_SITE, f"site '{site_id}' is in no site file of the inventory")
+        if gateway != site.gateway:
             return Refusal(
                 GATEWAY_MISMATCH,
-                f"site '{message.site}' is served by gateway '{site.gateway}', "
-                f"but the message says gateway '{message.gateway}'",
+                f"site '{site_id}' is served by gateway '{site.gateway}', "
+                f"but the message says gateway '{gateway}'",
             )
-        device = getattr(message, "device", None)
         if device is not None and device not in site.devices:
-            return Refusal(UNKNOWN_DEVICE, f"site '{message.site}' has no device '{device}' in its site file")
+            return Refusal(UNKNOWN_DEVICE, f"site '{site_id}' has no device '{device}' in its site file")
         return None

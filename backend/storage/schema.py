@@ -18,6 +18,7 @@ from typing import Final
 
 from backend.storage.model import FieldValue, Point, RetentionClass
 from pantau.contract import AlertTransition, DeviceStatus, GatewayStatus, Message, Quality, Readings, Vehicle
+from pantau.contract.fast import WireReadings
 
 READING: Final = "reading"
 VEHICLE: Final = "vehicle"
@@ -109,6 +110,32 @@ def readings_points(message: Readings) -> list[Point]:
 
 
 _QUALITY_FIELDS: Final = {quality: (quality.value, quality.qartod_flag) for quality in Quality}
+
+
+def wire_readings_points(message: WireReadings, at: datetime) -> list[Point]:
+    """`readings_points` of a message taken by the contract's fast path (pantau/contract/fast.py): the
+    same points, built from the wire structs without a contract model in between."""
+    at_ns = time_ns(at)
+    site, device, seq, gateway = message.site, message.device, message.seq, message.gateway
+    points = []
+    for channel, reading in message.channels.items():
+        quality, flag = _QUALITY_FIELDS[reading.quality]  # type: ignore[index]  # a StrEnum's value is its key
+        fields: dict[str, FieldValue] = {"quality": quality, "qc_flag": flag, "seq": seq, "gateway": gateway}
+        value = reading.value
+        if value is not None:
+            fields["value"] = float(value)
+            if type(value) is int:
+                fields["value_int"] = value
+        if reading.text is not None:
+            fields["text"] = reading.text
+        if reading.unit is not None:
+            fields["unit"] = reading.unit
+        if reading.reason is not None:
+            fields["reason"] = reading.reason
+        if reading.detail is not None:
+            fields["detail"] = reading.detail
+        points.append(Point(READING, {"site": site, "device": device, "channel": channel}, fields, at_ns))
+    return points
 
 
 def vehicle_point(message: Vehicle, verdict: dict[str, FieldValue] | None = None) -> Point:
