@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from gateway.outbox import Outbox
 
 # `check` is what a technician runs most, often on a slow box: it needs the site schemas only. What the
-# other commands need (the runtime with its MQTT client, httpx, the outbox, the Modbus tools) is imported
+# other commands need (the runtime with its MQTT client, the outbox, the Modbus tools) is imported
 # inside them, so `check` does not pay for it.
 
 CONFIG = click.option(
@@ -122,14 +124,8 @@ def run(config_path: Path, outbox_path: Path | None, metrics: str) -> None:
 )
 def status(config_path: Path, metrics: str) -> None:
     """Health of the gateway on this box: outbox, broker connection, devices."""
-    import httpx  # noqa: PLC0415 - see the imports above
-
     site, _buses = _load(config_path)
-    address = parse_address(metrics, "--metrics")
-    try:
-        text = httpx.get(f"http://{address[0]}:{address[1]}/metrics", timeout=3).text if address else ""
-    except httpx.HTTPError:
-        text = ""
+    text = _scrape(parse_address(metrics, "--metrics"))
     if not text:
         click.echo(f"gateway {site.gateway}: no metrics at {metrics} (not running?)")
         _offline_status(site)
@@ -163,6 +159,19 @@ def status(config_path: Path, metrics: str) -> None:
                 f"  stream {device}: {link}, {records:.0f} records, {malformed:.0f} malformed "
                 f"({checksum:.0f} checksum failures)"
             )
+
+
+def _scrape(address: tuple[str, int] | None) -> str:
+    """The running gateway's metrics page, or "" when nothing answers there. The standard library's HTTP
+    client: a field box installs `pantau[gateway]`, which has no httpx."""
+    if address is None:
+        return ""
+    url = f"http://{address[0]}:{address[1]}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return str(response.read().decode())
+    except (OSError, http.client.HTTPException, UnicodeDecodeError):  # refused, timed out, not a metrics page
+        return ""
 
 
 def _offline_status(site: SiteConfig) -> None:

@@ -1,6 +1,8 @@
 """The Dockerfile checked for structure (Docker cannot run here): a pinned slim base that satisfies
-requires-python, COPY sources that exist and are not ignored, no secrets, a non-root user for everything
-that runs, a health check on a real API route, and the entry point and config path compose relies on."""
+requires-python, COPY sources that exist and are not ignored, a build stage that makes the wheel and an
+image that installs it with the extras its services run (no source tree), no secrets, a non-root user for
+everything that runs, a health check on a real API route, and the entry point and config path compose
+relies on. The wheel itself is built and installed by tests/deploy/test_extras.py."""
 
 from __future__ import annotations
 
@@ -51,8 +53,20 @@ def ignored() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
+def stages() -> list[list[Instruction]]:
+    """The instructions of each stage, in order."""
+    found: list[list[Instruction]] = []
+    for instruction in instructions():
+        if instruction.keyword == "FROM":
+            found.append([])
+        found[-1].append(instruction)
+    return found
+
+
 def test_base_image_is_a_pinned_slim_python_that_pantau_supports() -> None:
-    (base,) = of("FROM")
+    bases = {args.split()[0] for args in of("FROM")}
+    assert len(bases) == 1, f"build and image stages on one base: {bases}"
+    (base,) = bases
     image, _, tag = base.partition(":")
     assert image == "python" and "slim" in tag, base
     match = re.match(r"(\d+)\.(\d+)-slim", tag)
@@ -66,7 +80,8 @@ def test_copied_sources_exist_and_reach_the_build_context() -> None:
     patterns = ignored()
     for args in of("COPY"):
         *sources, _ = shlex.split(args)
-        assert not any(s.startswith("--from") for s in sources)
+        if sources[0].startswith("--from="):
+            continue  # from the build stage, not the context
         for source in sources:
             path = REPO / source
             assert path.exists(), f"COPY {source}: not in the repository"
@@ -75,6 +90,22 @@ def test_copied_sources_exist_and_reach_the_build_context() -> None:
     # The packages the project installs, and the shipped profiles the code finds next to itself.
     copied = {shlex.split(a)[0].rstrip("/") for a in of("COPY")}
     assert {"pantau", "gateway", "drivers", "backend", "firmware_configs", "pyproject.toml"} <= copied
+
+
+def test_the_image_installs_the_built_wheel_with_its_extras_not_a_checkout() -> None:
+    build, image = stages()
+    assert build[0].args.endswith(" AS build")
+    runs = [i.args for i in build if i.keyword == "RUN"]
+    assert runs == ["pip wheel --no-deps --wheel-dir /wheels ."]
+    assert [i.args for i in image if i.keyword == "COPY"] == ["--from=build /wheels/ /wheels/"]  # no sources
+    (install,) = [i.args for i in image if i.keyword == "RUN"]
+    assert "set -- /wheels/pantau-*.whl" in install and 'pip install "$1[backend,gateway]"' in install
+    assert "--editable" not in install and " -e " not in install
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert {"backend", "gateway"} <= set(extras)
+    # compose runs the backend, gateways and simulators from this image: [backend,gateway] covers them.
+    commands = {s["command"][0] for s in services().values() if s.get("image", "").startswith("pantau:")}
+    assert commands == {"backend", "gateway", "simulate"}
 
 
 def test_build_context_leaves_out_local_state_and_secrets() -> None:
@@ -100,7 +131,7 @@ def test_everything_runs_as_an_unprivileged_user() -> None:
     assert user not in ("root", "0")
     last_user = max(n for n, i in enumerate(steps) if i.keyword == "USER")
     assert all(i.keyword != "RUN" for i in steps[last_user:]), "RUN after USER would need root"
-    (run,) = of("RUN")
+    (run,) = [i.args for i in stages()[-1] if i.keyword == "RUN"]
     assert f"useradd --system --uid 10001 --gid {user}" in run
     assert "--shell /usr/sbin/nologin" in run
 
