@@ -1,5 +1,6 @@
 """Line-oriented ASCII record streams: WIM controllers' vehicle records and weighbridge weight streams,
-over RS-232 or TCP. The record format is configuration (a `RecordProfile`); see README.md.
+over RS-232 or TCP. The record format is configuration (a `pantau.profiles.records.profile.RecordProfile`),
+and so is where a stream comes from (`pantau.site.connections`); see README.md.
 
     profile = load_yaml_model(Path("firmware_configs/profiles/generic-wim-csv.yaml"), RecordProfile)
     stream = RecordStream(profile, TcpEndpoint(kind="tcp", host="10.0.0.7", port=4001), name="wim-1")
@@ -26,34 +27,26 @@ from drivers.serial_records.stream import (
     StreamCounters,
 )
 from drivers.serial_records.weighbridge import SampleParser, Weighbridge, WeightSample
-from pantau.profiles.records.layouts import WeightStatus
-from pantau.profiles.records.profile import RecordProfile
-from pantau.site.connections import Endpoint, SerialEndpoint, TcpEndpoint
 
 __all__ = [
     "BadFrame",
     "ChecksumMismatch",
-    "Endpoint",
     "Frame",
     "MalformedRecord",
     "MalformedReport",
     "RecordParser",
-    "RecordProfile",
     "RecordSink",
     "RecordStream",
     "Reject",
     "RejectSink",
     "SampleParser",
-    "SerialEndpoint",
     "SerialRecordsError",
     "StreamCounters",
-    "TcpEndpoint",
     "UnencodableRecord",
     "UnsupportedFormat",
     "VehicleRecord",
     "Weighbridge",
     "WeightSample",
-    "WeightStatus",
     "encode_record",
     "encode_weight_frame",
     "make_framer",

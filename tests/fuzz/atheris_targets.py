@@ -23,7 +23,7 @@ import atheris
 with atheris.instrument_imports(include=["drivers", "pantau"]):
     from drivers.modbus.decoder import DeviceDecoder, RawResult
     from drivers.profiles import load_profile
-    from drivers.serial_records import RecordParser, RecordProfile
+    from drivers.serial_records import RecordParser
     from drivers.serial_records.checksum import append_checksum
     from drivers.serial_records.errors import ChecksumMismatch, MalformedRecord
     from drivers.serial_records.weighbridge import SampleParser
@@ -32,6 +32,7 @@ with atheris.instrument_imports(include=["drivers", "pantau"]):
     from pantau.profiles.files import shipped_profiles
     from pantau.profiles.modbus.profile import ModbusProfile
     from pantau.profiles.records.layouts import DelimitedLayout, WeightStreamLayout
+    from pantau.profiles.records.profile import RecordProfile
 
 from tests.fuzz.test_serial_records_fuzz import SEEDS
 

@@ -16,13 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.profiles import load_profile
-from drivers.serial_records import RecordParser, RecordProfile, encode_record, encode_weight_frame
+from drivers.serial_records import RecordParser, encode_record, encode_weight_frame
 from drivers.serial_records.checksum import append_checksum, split_checksum
 from drivers.serial_records.errors import ChecksumMismatch, MalformedRecord
 from drivers.serial_records.weighbridge import SampleParser
 from pantau.profiles.files import shipped_profiles
 from pantau.profiles.records.layouts import DelimitedLayout, WeightStreamLayout
-from pantau.profiles.records.profile import DelimiterFraming
+from pantau.profiles.records.profile import DelimiterFraming, RecordProfile
 from tests.fuzz.profiles import FUZZ
 
 RECEIVED = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)

@@ -19,10 +19,10 @@ from backend.storage.influx import InfluxStorage
 from backend.storage.model import ALL_TAGS, Retention, SeriesQuery, Storage
 from backend.storage.sqlite import SqliteStorage
 from drivers.profiles import load_profile
-from drivers.serial_records import RecordProfile
 from gateway.runtime import Gateway, RuntimeOptions
 from pantau.contract import DeviceStatus, RecordReject
 from pantau.profiles.files import PROFILE_DIR
+from pantau.profiles.records.profile import RecordProfile
 from pantau.site.config import load_site
 from tests.drivers.serial_records.test_parser import CSV_BODY, csv_frame
 from tests.gateway.conftest import Recorder, recording

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from drivers.serial_records import RecordProfile
 from pantau.config import load_yaml_model, validate_model
+from pantau.profiles.records.profile import RecordProfile
 
 PROFILE_DIR = Path(__file__).resolve().parents[3] / "firmware_configs" / "profiles"
 

@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from drivers.serial_records import RecordProfile, RecordStream, TcpEndpoint, VehicleRecord
+from drivers.serial_records import RecordStream, VehicleRecord
 from pantau.config import load_yaml_model, parse_duration
+from pantau.profiles.records.profile import RecordProfile
+from pantau.site.connections import TcpEndpoint
 from tests.drivers.serial_records.conftest import PROFILE_DIR
 
 CASES = Path(__file__).parent / "cases"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from drivers.serial_records import RecordProfile
+from pantau.profiles.records.profile import RecordProfile
 from tests.drivers.serial_records.test_parser import CSV_BODY, csv_frame
 from tests.harness.process import wait_until
 from tests.harness.serial_pty import SocatPtyPair

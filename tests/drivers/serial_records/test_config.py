@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from drivers.serial_records import RecordProfile
 from pantau.config import ConfigError, load_yaml_model, validate_model
 from pantau.profiles.records.layouts import DelimitedLayout, WeightStreamLayout
-from pantau.profiles.records.profile import DelimiterFraming, StxEtxFraming, TextTimestamps
+from pantau.profiles.records.profile import DelimiterFraming, RecordProfile, StxEtxFraming, TextTimestamps
 from pantau.profiles.records.text_escapes import decode_escapes
 from tests.drivers.serial_records.conftest import FIXED_DOC, PROFILE_DIR, REGEX_DOC
 

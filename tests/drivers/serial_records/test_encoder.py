@@ -13,13 +13,11 @@ from hypothesis import strategies as st
 
 from drivers.serial_records import (
     RecordParser,
-    RecordProfile,
     SampleParser,
     UnencodableRecord,
     UnsupportedFormat,
     VehicleRecord,
     WeightSample,
-    WeightStatus,
     encode_record,
     encode_weight_frame,
     make_framer,
@@ -27,6 +25,8 @@ from drivers.serial_records import (
 from drivers.serial_records.framing import Frame
 from pantau.contract import Axle, Dimensions, Quality, Reason, Tyres
 from pantau.contract.vehicle_class import normalise_class_code
+from pantau.profiles.records.layouts import WeightStatus
+from pantau.profiles.records.profile import RecordProfile
 from tests.drivers.serial_records.conftest import PROFILE_DIR
 
 RECEIVED = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)

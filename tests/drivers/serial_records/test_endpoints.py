@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from drivers.serial_records import Endpoint, RecordProfile, SerialEndpoint, TcpEndpoint
+from pantau.profiles.records.profile import RecordProfile
+from pantau.site.connections import Endpoint, SerialEndpoint, TcpEndpoint
 
 ENDPOINT: TypeAdapter[SerialEndpoint | TcpEndpoint] = TypeAdapter(Endpoint)
 

@@ -12,11 +12,11 @@ import yaml
 from click.testing import CliRunner
 
 from drivers.profiles import load_profile
-from drivers.serial_records import RecordProfile
 from drivers.serial_records.examples import example_problems, prove_examples
 from pantau.cli import cli
 from pantau.config import ConfigError
 from pantau.profiles.files import shipped_profiles
+from pantau.profiles.records.profile import RecordProfile
 from tests.drivers.serial_records.conftest import make_profile
 from tests.drivers.serial_records.fleet import INTERLEAVED_DOC, Truck
 

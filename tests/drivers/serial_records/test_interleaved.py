@@ -15,10 +15,10 @@ import serial
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.serial_records import MalformedRecord, RecordParser, RecordProfile, VehicleRecord, encode_record
+from drivers.serial_records import MalformedRecord, RecordParser, VehicleRecord, encode_record
 from pantau.config import ConfigError
 from pantau.contract import Axle, Quality
-from pantau.profiles.records.profile import DelimitedLayout
+from pantau.profiles.records.profile import DelimitedLayout, RecordProfile
 from tests.drivers.serial_records.conftest import FIXED_DOC, make_profile
 from tests.drivers.serial_records.fleet import INTERLEAVED_DOC, Truck, fleet
 from tests.drivers.serial_records.test_encoder import fixed_records, through_the_wire

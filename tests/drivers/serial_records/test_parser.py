@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.serial_records import MalformedRecord, RecordParser, RecordProfile
+from drivers.serial_records import MalformedRecord, RecordParser
 from drivers.serial_records.checksum import append_checksum
 from pantau.contract import Axle, Dimensions, Quality, Reason, Tyres
-from pantau.profiles.records.profile import ChecksumSpec
+from pantau.profiles.records.profile import ChecksumSpec, RecordProfile
 
 RECEIVED = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
 CSV_BODY = "412,2026-11-28 14:04:17.25,1,1,42.5,6B,31640,3,6120,12860,12660,345,131,980,250,390,0"

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from drivers.serial_records import RecordProfile, RecordStream, Reject, TcpEndpoint, printable
+from drivers.serial_records import RecordStream, Reject, printable
+from pantau.profiles.records.profile import RecordProfile
+from pantau.site.connections import TcpEndpoint
 from tests.drivers.serial_records.test_parser import CSV_BODY, csv_frame
 
 AT = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)

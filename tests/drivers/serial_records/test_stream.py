@@ -15,17 +15,16 @@ import pytest
 import serial
 
 from drivers.serial_records import (
-    RecordProfile,
     RecordStream,
-    SerialEndpoint,
     StreamCounters,
-    TcpEndpoint,
     VehicleRecord,
-    WeightStatus,
     encode_record,
     encode_weight_frame,
 )
+from pantau.profiles.records.layouts import WeightStatus
+from pantau.profiles.records.profile import RecordProfile
 from pantau.resilience import VirtualClock
+from pantau.site.connections import SerialEndpoint, TcpEndpoint
 from tests.drivers.serial_records.test_cases import CASES, expected_records
 from tests.harness.serial_pty import SocatPtyPair
 

@@ -14,11 +14,12 @@ import pytest
 from backend.rules.kinds.odol.config import OdolRule
 from backend.rules.kinds.odol.evaluator import judge
 from backend.rules.limits import default_jbi, default_road_classes
-from drivers.serial_records import MalformedRecord, RecordParser, RecordProfile, VehicleRecord
+from drivers.serial_records import MalformedRecord, RecordParser, VehicleRecord
 from drivers.serial_records.checksum import append_checksum
 from pantau.config import ConfigError
 from pantau.contract import Quality, Reason, Tyres
 from pantau.contract.vehicle_class import normalise_class_code
+from pantau.profiles.records.profile import RecordProfile
 from tests.backend.rules.helpers import rule
 from tests.drivers.serial_records.conftest import make_profile
 from tests.drivers.serial_records.fleet import INTERLEAVED_DOC, Truck

@@ -7,18 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from drivers.serial_records import (
-    MalformedRecord,
-    RecordProfile,
-    SampleParser,
-    VehicleRecord,
-    Weighbridge,
-    WeightSample,
-)
+from drivers.serial_records import MalformedRecord, SampleParser, VehicleRecord, Weighbridge, WeightSample
 from drivers.serial_records.weighbridge import NET_WEIGHT_REASON
 from pantau.contract import Quality, Reason
 from pantau.profiles.records.layouts import WeightStatus
-from pantau.profiles.records.profile import WeighingSettings
+from pantau.profiles.records.profile import RecordProfile, WeighingSettings
 
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 TICK = timedelta(milliseconds=100)  # the R320 streams at about 10 Hz
