@@ -1,60 +1,100 @@
-"""Backend ingest benchmark: readings per second from MQTT into InfluxDB, durably acknowledged.
+"""Backend ingest benchmark: readings per second from MQTT into InfluxDB, durably acknowledged (drain).
 
-A persistent session is filled with MESSAGES readings messages (CHANNELS channels each) while the consumer
-is away, then the consumer starts and the clock runs until everything is stored. Side by side:
-  * ceiling   — paho receiving with automatic acknowledgement, no decoding, no storage (broker + client),
-  * naive     — decode each message, one InfluxDB write per message, then acknowledge (a per-message flow),
-  * pantau    — the backend worker: batch decode, spool commit (fsync) then PUBACK, batched gzip writes.
-Target (issue #5): >= 70,000 readings/s for one worker. Real mosquitto and influxd, loopback only.
-Rates are also given as a ratio to the ceiling of the same invocation: on a shared machine the absolute
-figures swing by 2x from run to run, the ratios much less. `--rounds N` repeats ceiling and pantau N times.
+A persistent session is filled with `--messages` readings messages (`--channels` readings each) while the
+consumer is away; then the consumer starts and the clock runs until everything is stored (or received, for
+the ceiling). Side by side, in one invocation, real mosquitto and influxd on loopback:
+
+  * ceiling   paho receiving with automatic acknowledgement, nothing else: what the MQTT client allows
+  * raw LP    the same readings as prepared line protocol, gzipped beforehand, POSTed in batches of 5,000
+              one after the other: what influxd takes when the writer costs nothing
+  * pantau    backend workers, each a process: decode, check, spool commit (fsync), then PUBACK, batched
+              gzip writes. One worker on MQTT 3.1.1 (the headline); then 1, 2 and 4 workers on an MQTT v5
+              shared subscription (`--workers`), with the ratio to one worker.
+
+Each flow is repeated `--rounds` times, alternating, and reported as the median with its range: on a shared
+machine absolute figures swing from run to run, ratios within one invocation much less. CPU is given per
+1,000 readings for the workers (their own processes, all threads) and for influxd and mosquitto.
 Then the CPU cost of each stage of the pantau path, in microseconds per message, measured in-process.
+The report goes to `bench/results/<date>-backend.md` and `.json` (`--out DIR` elsewhere); `--baseline DIR`
+runs another source tree of pantau (main before a change, say) as one more flow, for an A/B in one run.
 
-Run: `make bench` or `python -m bench.ingest_throughput [--rounds 3]`.
+Run: `make bench` or `python -m bench.ingest_throughput [--rounds 3] [--out bench/results]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import functools
 import gzip
+import json
+import os
+import platform
 import statistics
+import subprocess
 import tempfile
 import time
 import timeit
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-import aiomqtt
+import httpx
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
-from backend.config import BackendConfig
 from backend.ingest.spool import encode_points
 from backend.storage.config import InfluxConfig
 from backend.storage.influx import InfluxStorage
 from backend.storage.influx.client import GZIP_LEVEL
 from backend.storage.influx.line_protocol import encode_point
 from backend.storage.model import Retention
-from backend.storage.schema import to_points
-from backend.worker import BackendWorker
+from backend.storage.schema import to_points, wire_readings_points
+from bench.ingest_worker import WorkerPool
 from pantau.contract import Reading, Readings, Topics, decode, encode
+from pantau.contract.fast import decode_readings
 from tests.harness.binaries import require_binary
 from tests.harness.influxd import Influxd
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.process import start_with_port_retries
 
-MESSAGES = 20_000
-CHANNELS = 10
-NAIVE_MESSAGES = 1_000  # the naive flow is slow; its rate is measured on fewer messages
-STAGE_MESSAGES = 2_000
 PREFIX = "bench/v1"
+SHARED_GROUP = "bench"
 T0 = datetime(2026, 11, 28, tzinfo=UTC)
+RAW_BATCH = 5000
+PUBLISH_SLICE = 1000
+RESULTS = Path(__file__).parent / "results"
+STAGE_MESSAGES = 2000
+#: A flow that has not finished by then is reported as failed, and the bench goes on (something is stuck:
+#: on a loaded machine a worker's connect can time out, and the flow waits for its reconnect back-off).
+FLOW_TIMEOUT_S = 240.0
 
 
-def payloads(count: int) -> list[tuple[str, bytes]]:
+@dataclass
+class Run:
+    flow: str
+    channels: int
+    workers: int
+    round: int
+    messages: int
+    seconds: float
+    worker_cpu_s: float
+    influxd_cpu_s: float
+    mosquitto_cpu_s: float
+
+    @property
+    def readings(self) -> int:
+        return self.messages * self.channels
+
+    @property
+    def rate(self) -> float:
+        return self.readings / self.seconds
+
+
+def payloads(count: int, channels: int) -> list[tuple[str, bytes]]:
     topics = Topics(PREFIX)
     out = []
     for seq in range(count):
@@ -62,192 +102,388 @@ def payloads(count: int) -> list[tuple[str, bytes]]:
         message = Readings(
             site="ampal-mufakat", gateway="gw-bench", seq=seq, ts=T0 + timedelta(seconds=seq // 50),
             device=device,
-            channels={f"ch{c}": Reading(value=seq + c / 10, unit="m") for c in range(CHANNELS)},
+            channels={f"ch{c}": Reading(value=seq + c / 10, unit="m") for c in range(channels)},
         )  # fmt: skip
         out.append((topics.readings("ampal-mufakat", device), encode(message)))
     return out
 
 
-def fill_session(broker: Mosquitto, client_id: str, messages: list[tuple[str, bytes]]) -> None:
-    """Create `client_id`'s persistent session, leave, and publish everything into its queue."""
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-    sub.connect(broker.host, broker.port)
-    sub.loop_start()
-    sub.subscribe(f"{PREFIX}/#", qos=1)
-    time.sleep(0.3)  # the SUBACK arrives on loopback long before this
-    sub.loop_stop()
-    sub.disconnect()
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{client_id}-pub")
+def _client(client_id: str, broker: Mosquitto, *, v5: bool) -> mqtt.Client:
+    if not v5:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        client.connect(broker.host, broker.port)
+        return client
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = 3600
+    client.connect(broker.host, broker.port, clean_start=False, properties=properties)
+    return client
+
+
+def fill_sessions(
+    broker: Mosquitto,
+    client_ids: list[str],
+    filters: list[str],
+    messages: list[tuple[str, bytes]],
+    *,
+    v5: bool,
+) -> None:
+    """Create each client's persistent session with `filters`, leave, and publish into the queues (a
+    shared subscription's messages are dealt round-robin among its sessions, connected or not)."""
+    for client_id in client_ids:
+        sub = _client(client_id, broker, v5=v5)
+        sub.loop_start()
+        for topic_filter in filters:
+            sub.subscribe(topic_filter, qos=1)
+        time.sleep(0.3)  # the SUBACKs arrive on loopback long before this
+        sub.loop_stop()
+        sub.disconnect()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-pub")
     pub.max_inflight_messages_set(1000)
     pub.connect(broker.host, broker.port)
     pub.loop_start()
-    infos = [pub.publish(topic, payload, qos=1) for topic, payload in messages]
-    for info in infos:
-        info.wait_for_publish(30)
+    # In slices, each confirmed before the next: 100,000 publishes queued at once overran paho's queue.
+    for start in range(0, len(messages), PUBLISH_SLICE):
+        infos = [
+            pub.publish(topic, payload, qos=1) for topic, payload in messages[start : start + PUBLISH_SLICE]
+        ]
+        for info in infos:
+            info.wait_for_publish(60)
     pub.loop_stop()
     pub.disconnect()
 
 
-def drop_session(broker: Mosquitto, client_id: str) -> None:
-    """Discard `client_id`'s persistent session: left subscribed, it would queue a copy of every later
-    round's messages in the broker (which slowed each round after the first by up to a half)."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    time.sleep(0.2)  # the CONNACK, and with it the discarded session, on loopback
-    client.loop_stop()
-    client.disconnect()
+def drop_sessions(broker: Mosquitto, client_ids: list[str]) -> None:
+    """Discard the sessions: left subscribed, each would queue a copy of every later flow's messages."""
+    for client_id in client_ids:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        client.connect(broker.host, broker.port)
+        client.loop_start()
+        time.sleep(0.2)  # the CONNACK, and with it the discarded session, on loopback
+        client.loop_stop()
+        client.disconnect()
 
 
-def ceiling(broker: Mosquitto, count: int) -> float:
-    """Seconds for paho to receive `count` queued messages (auto-ack, nothing else)."""
-    received = 0
-    finished: list[float] = []
-
-    def on_message(_c: object, _u: object, _m: object) -> None:
-        nonlocal received
-        received += 1
-        if received == count:
-            finished.append(time.perf_counter())
-
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-ceiling", clean_session=False)
-    client.on_message = on_message
-    started = time.perf_counter()
-    client.connect(broker.host, broker.port)
-    while not finished:
-        client.loop(0.1)
-    client.disconnect()
-    return finished[0] - started
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def naive(broker: Mosquitto, influxd: Influxd, count: int) -> float:
-    """Seconds for decode + one write per message + acknowledge, over `count` queued messages."""
-    storage = InfluxStorage(InfluxConfig(url=influxd.url, database="bench_naive"), Retention())
-    await storage.setup()
-    started = time.perf_counter()
-    async with aiomqtt.Client(
-        broker.host, broker.port, identifier="bench-naive", clean_session=False
-    ) as client:
-        seen = 0
-        async for message in client.messages:
-            await storage.write(to_points(decode(bytes(message.payload))))  # type: ignore[arg-type]
-            seen += 1
-            if seen == count:
-                break
-    elapsed = time.perf_counter() - started
-    await storage.close()
-    return elapsed
+class Bench:
+    def __init__(self, broker: Mosquitto, influxd: Influxd, work: Path, messages: int) -> None:
+        self.broker, self.influxd, self.work, self.messages = broker, influxd, work, messages
+        self.runs: list[Run] = []
+        self.failures: list[str] = []
+        self._databases = 0
 
+    def _services_cpu(self) -> tuple[float, float]:
+        return process_cpu(self.influxd.pid), process_cpu(self.broker.pid)
 
-async def pantau(broker: Mosquitto, influxd: Influxd, workdir: Path, count: int, database: str) -> float:
-    config = BackendConfig.model_validate({
-        "worker_id": "bench",
-        "mqtt": {"host": broker.host, "port": broker.port, "topic_prefix": PREFIX, "protocol": 311},
-        "storage": {"influx": {"url": influxd.url, "database": database}},
-        "spool": {"path": str(workdir / "spool.sqlite3")},
-        "rollups": {"enabled": False},
-    })  # fmt: skip
-    worker = BackendWorker(config)
-    started = time.perf_counter()
-    task = asyncio.create_task(worker.run())
-    while worker.writer.stats.points_written_total < count * CHANNELS:
-        await asyncio.sleep(0.01)
-        if task.done():
-            task.result()
-    elapsed = time.perf_counter() - started
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    return elapsed
+    def _record(  # noqa: PLR0917  # one figure of each: the positions read as the table's columns
+        self,
+        flow: str,
+        channels: int,
+        workers: int,
+        round_: int,
+        seconds: float,
+        worker_cpu: float,
+        before: tuple[float, float],
+    ) -> None:
+        influx_cpu, broker_cpu = (
+            after - start for after, start in zip(self._services_cpu(), before, strict=True)
+        )
+        run = Run(flow, channels, workers, round_, self.messages, seconds, worker_cpu, influx_cpu, broker_cpu)
+        self.runs.append(run)
+        print(f"  {flow:<14} {channels:>2} ch  round {round_}: {run.rate:>9,.0f} readings/s", flush=True)
+
+    def ceiling(self, messages: list[tuple[str, bytes]], channels: int, round_: int) -> None:
+        """paho receiving the queue with automatic acknowledgement, nothing else."""
+        fill_sessions(self.broker, ["bench-ceiling"], [f"{PREFIX}/#"], messages, v5=False)
+        received = 0
+        count = len(messages)
+
+        def on_message(_c: object, _u: object, _m: object) -> None:
+            nonlocal received
+            received += 1
+
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-ceiling", clean_session=False)
+        client.on_message = on_message
+        before, cpu = self._services_cpu(), time.process_time()
+        started = time.perf_counter()
+        client.connect(self.broker.host, self.broker.port)
+        while received < count:
+            client.loop(0.1)
+        seconds = time.perf_counter() - started
+        self._record("ceiling", channels, 0, round_, seconds, time.process_time() - cpu, before)
+        client.disconnect()
+        drop_sessions(self.broker, ["bench-ceiling"])
+
+    def raw_line_protocol(self, messages: list[tuple[str, bytes]], channels: int, round_: int) -> None:
+        """The same readings as ready-made, gzipped line protocol, POSTed in batches, one after the other."""
+        database = self._database()
+        lines = [
+            encode_point(point).encode() for _, payload in messages for point in to_points(decode(payload))
+        ]
+        bodies = [
+            gzip.compress(b"\n".join(lines[start : start + RAW_BATCH]), GZIP_LEVEL)
+            for start in range(0, len(lines), RAW_BATCH)
+        ]
+        params = {
+            "db": database,
+            "rp": InfluxConfig(url=self.influxd.url).retention_policy_raw,
+            "precision": "ns",
+        }
+        with httpx.Client(base_url=self.influxd.url, timeout=60) as http:
+            before, cpu = self._services_cpu(), time.process_time()
+            started = time.perf_counter()
+            for body in bodies:
+                http.post(
+                    "/write", params=params, content=body, headers={"Content-Encoding": "gzip"}
+                ).raise_for_status()
+            seconds = time.perf_counter() - started
+        self._record("raw LP", channels, 0, round_, seconds, time.process_time() - cpu, before)
+
+    def pantau(
+        self,
+        messages: list[tuple[str, bytes]],
+        channels: int,
+        round_: int,
+        workers: int,
+        *,
+        v5: bool,
+        code_root: Path | None = None,
+    ) -> None:
+        """`workers` backend worker processes draining the queue into a fresh database; `code_root` runs
+        another source tree of pantau in them (the baseline)."""
+        database = self._database()
+        topics = Topics(PREFIX)
+        filters = topics.all_gateway_traffic()
+        if v5:
+            filters = [Topics.shared(SHARED_GROUP, topic_filter) for topic_filter in filters]
+        ids = [f"bench-{'v5' if v5 else 'v3'}-{index}" for index in range(workers)]
+        configs = [self._worker_config(worker_id, database, v5=v5) for worker_id in ids]
+        fill_sessions(self.broker, ids, filters, messages, v5=v5)
+        pool = WorkerPool(configs, code_root)
+        flow = "baseline" if code_root else (f"pantau x{workers} v5" if v5 else "pantau")
+        try:
+            before = self._services_cpu()
+            seconds = pool.run_until(len(messages) * channels, FLOW_TIMEOUT_S)
+            self._record(flow, channels, workers, round_, seconds, pool.cpu_seconds(), before)
+        except TimeoutError as exc:
+            self.failures.append(f"{flow}, {channels} readings/msg, round {round_}: {exc}")
+            print(f"  {flow:<14} {channels:>2} ch  round {round_}: FAILED, {exc}", flush=True)
+        finally:
+            pool.stop()
+            drop_sessions(self.broker, ids)
+
+    def _worker_config(self, worker_id: str, database: str, *, v5: bool) -> dict[str, Any]:
+        mqtt_settings = {
+            "host": self.broker.host,
+            "port": self.broker.port,
+            "topic_prefix": PREFIX,
+            "protocol": 5 if v5 else 311,
+            "shared_group": SHARED_GROUP if v5 else None,
+            "client_id": worker_id,
+            "session_expiry": "1h",
+        }
+        return {
+            "worker_id": worker_id,
+            "mqtt": mqtt_settings,
+            "storage": {"influx": {"url": self.influxd.url, "database": database}},
+            "spool": {"path": str(self.work / f"{database}-{worker_id}.sqlite3")},
+            "rollups": {"enabled": False},
+        }
+
+    def _database(self) -> str:
+        # A fresh database per flow: into the previous flow's database the same points would be overwrites,
+        # which is not the load being measured.
+        self._databases += 1
+        name = f"bench_{self._databases}"
+        storage = InfluxStorage(InfluxConfig(url=self.influxd.url, database=name), Retention())
+
+        async def setup() -> None:
+            await storage.setup()
+            await storage.close()
+
+        asyncio.run(setup())
+        return name
 
 
 def stages(messages: list[tuple[str, bytes]]) -> list[tuple[str, float]]:
     """CPU microseconds per message of each step of the pantau path (best of 3, this process)."""
     topics = Topics(PREFIX)
-    decoded = [decode(payload, topic=topic, topics=topics) for topic, payload in messages]
-    points = [to_points(message) for message in decoded]
-    flat = [point for group in points for point in group]
+    fast = [decode_readings(payload, topic, topics) for topic, payload in messages]
+    wire = [taken for taken in fast if taken is not None]
+    if len(wire) != len(messages):
+        raise RuntimeError("the fast path declined a bench message: the figures would mislead")
+    flat = [point for message, at in wire for point in wire_readings_points(message, at)]
     body = "\n".join(encode_point(point) for point in flat).encode()
 
     def per_message(step: Callable[[], object]) -> float:
         return min(timeit.repeat(step, number=1, repeat=3)) / len(messages) * 1e6
 
     return [
-        ("validate (contract, topic)", per_message(lambda: [decode(p, topic=t, topics=topics) for t, p in messages])),  # noqa: E501
-        ("points (storage schema)", per_message(lambda: [to_points(message) for message in decoded])),
+        ("decode, fast path", per_message(lambda: [decode_readings(p, t, topics) for t, p in messages])),
+        ("decode, models", per_message(lambda: [decode(p, topic=t, topics=topics) for t, p in messages])),
+        ("points (from the fast path)", per_message(lambda: [wire_readings_points(m, at) for m, at in wire])),
         ("spool row (JSON)", per_message(lambda: encode_points(flat))),
         ("line protocol", per_message(lambda: [encode_point(point) for point in flat])),
         (f"gzip level {GZIP_LEVEL}", per_message(lambda: gzip.compress(body, GZIP_LEVEL))),
     ]  # fmt: skip
 
 
-async def main() -> None:
+def summarize(runs: list[Run]) -> list[dict[str, Any]]:
+    """Median and range per flow and channel count, with the ratios that matter beside each."""
+    groups: dict[tuple[str, int, int], list[Run]] = {}
+    for run in runs:
+        groups.setdefault((run.flow, run.channels, run.workers), []).append(run)
+    rows = []
+    for (flow, channels, workers), group in groups.items():
+        rates = [run.rate for run in group]
+        per_1k = 1000 / sum(run.readings for run in group)
+        rows.append({
+            "flow": flow, "channels": channels, "workers": workers, "rounds": len(group),
+            "readings_per_s": statistics.median(rates), "min": min(rates), "max": max(rates),
+            "worker_cpu_s_per_1k": sum(run.worker_cpu_s for run in group) * per_1k if workers else None,
+            "influxd_cpu_s_per_1k": sum(run.influxd_cpu_s for run in group) * per_1k,
+            "mosquitto_cpu_s_per_1k": sum(run.mosquitto_cpu_s for run in group) * per_1k,
+        })  # fmt: skip
+    median = {(row["flow"], row["channels"]): row["readings_per_s"] for row in rows}
+    for row in rows:
+        channels = row["channels"]
+        if row["flow"].startswith("pantau") or row["flow"] == "baseline":
+            row["to_ceiling"] = row["readings_per_s"] / median[("ceiling", channels)]
+            row["to_raw_lp"] = row["readings_per_s"] / median[("raw LP", channels)]
+        if ("baseline", channels) in median and row["flow"].startswith("pantau"):
+            row["to_baseline"] = row["readings_per_s"] / median[("baseline", channels)]
+        if row["flow"].startswith("pantau x"):
+            row["to_one_worker"] = row["readings_per_s"] / median[("pantau x1 v5", channels)]
+    return rows
+
+
+def environment() -> dict[str, str]:
+    def version(package: str) -> str:
+        return metadata.version(package)
+
+    def first_line(command: list[str]) -> str:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+        return (done.stdout or done.stderr).strip().splitlines()[0]
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        "load_before": " ".join(f"{value:.2f}" for value in os.getloadavg()),
+        "python": platform.python_version(),
+        "mosquitto": first_line([require_binary("mosquitto", "mosquitto"), "-h"]),
+        "influxd": first_line([require_binary("influxd", "influxdb"), "version"]),
+        "packages": ", ".join(
+            f"{p} {version(p)}"
+            for p in ("paho-mqtt", "aiomqtt", "pydantic", "pydantic-core", "orjson", "httpx")
+        ),
+    }
+
+
+COLUMNS = (
+    "flow", "readings/msg", "workers", "readings/s (median)", "range", "/ ceiling", "/ raw LP", "/ 1 worker",
+    "/ baseline", "worker CPU s/1k", "influxd CPU s/1k", "mosquitto CPU s/1k",
+)  # fmt: skip
+
+
+def report_markdown(
+    env: dict[str, str],
+    rows: list[dict[str, Any]],
+    stage_rows: dict[int, list[tuple[str, float]]],
+    messages: int,
+    failures: list[str],
+) -> str:
+    out = [f"# Backend ingest bench, {env['date']}", ""]
+    out += [f"- {key}: {value}" for key, value in env.items() if key != "date"]
+    out += [
+        f"- drain of {messages:,} pre-queued messages per flow; median of the rounds, range in brackets",
+        "",
+    ]
+    out += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+
+        def ratio(key: str, row: dict[str, Any] = row) -> str:
+            return f"{row[key]:.2f}" if key in row else ""
+
+        cpu = f"{row['worker_cpu_s_per_1k']:.3f}" if row["worker_cpu_s_per_1k"] is not None else ""
+        out.append(
+            f"| {row['flow']} | {row['channels']} | {row['workers'] or ''} | {row['readings_per_s']:,.0f} | "
+            f"{row['min']:,.0f}-{row['max']:,.0f} | {ratio('to_ceiling')} | {ratio('to_raw_lp')} | "
+            f"{ratio('to_one_worker')} | {ratio('to_baseline')} | {cpu} | "
+            f"{row['influxd_cpu_s_per_1k']:.3f} | {row['mosquitto_cpu_s_per_1k']:.3f} |"
+        )
+    if failures:
+        out += ["", "Failed runs (left out of the figures):", ""]
+        out += [f"- {failure}" for failure in failures]
+    for channels, stage_list in stage_rows.items():
+        out += ["", f"CPU per message by stage, {channels} readings/msg (µs, in-process, best of 3):", ""]
+        out += [f"- {name}: {micros:.1f}" for name, micros in stage_list]
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=1, help="ceiling + pantau pairs to run (default 1)")
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--messages", type=int, default=100_000, help="messages per flow (default 100,000)")
+    parser.add_argument("--channels", type=int, nargs="+", default=[2, 10], help="readings per message")
+    parser.add_argument("--rounds", type=int, default=3, help="repetitions of every flow (default 3)")
+    workers_help = "shared-subscription worker counts, at the first --channels only (default 1 2 4)"
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4], help=workers_help)
+    baseline_help = "another pantau source tree (e.g. main before a change), run as one more flow"
+    parser.add_argument("--baseline", type=Path, help=baseline_help)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        help=f"folder for <date>-backend.md and .json (default {RESULTS})",
+    )
+    args = parser.parse_args()
+    env = environment()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         broker = Mosquitto(work / "mqtt", require_binary("mosquitto", "mosquitto"))
         influxd = Influxd(work / "influx", require_binary("influxd", "influxdb"))
         for service in (broker, influxd):
             start_with_port_retries(service)
+        bench = Bench(broker, influxd, work, args.messages)
         try:
-            messages = payloads(MESSAGES)
-            results: list[tuple[str, int, float]] = []
-
-            async def run(
-                name: str, client_id: str, count: int, measure: Callable[[], Awaitable[float] | float]
-            ) -> None:
-                await asyncio.to_thread(fill_session, broker, client_id, messages[:count])
-                outcome = measure()
-                seconds = await outcome if not isinstance(outcome, float) else outcome
-                results.append((name, count, seconds))
-                await asyncio.to_thread(drop_session, broker, client_id)
-
-            await run("naive", "bench-naive", NAIVE_MESSAGES, lambda: naive(broker, influxd, NAIVE_MESSAGES))
-            for round_ in range(rounds):
-                # A fresh spool and database per round: into the previous round's database the same points
-                # would be overwrites, which is not the load being measured.
-                spool = work / f"round-{round_}"
-                await run("ceiling", "bench-ceiling", MESSAGES, lambda: ceiling(broker, MESSAGES))
-                measure = functools.partial(
-                    pantau, broker, influxd, spool, MESSAGES, f"bench_pantau_{round_}"
-                )
-                await run("pantau", "pantau-bench", MESSAGES, measure)
+            for channels in args.channels:
+                messages = payloads(args.messages, channels)
+                for round_ in range(args.rounds):
+                    bench.ceiling(messages, channels, round_)
+                    bench.raw_line_protocol(messages, channels, round_)
+                    if args.baseline:
+                        bench.pantau(messages, channels, round_, 1, v5=False, code_root=args.baseline)
+                    bench.pantau(messages, channels, round_, 1, v5=False)
+                    if channels == args.channels[0]:
+                        for workers in args.workers:
+                            bench.pantau(messages, channels, round_, workers, v5=True)
         finally:
             broker.stop()
             influxd.stop()
-    report(results)
-    print(f"\nCPU per message by stage (µs, {STAGE_MESSAGES} messages, this process):")
-    for name, micros in stages(messages[:STAGE_MESSAGES]):
-        print(f"  {name:<28} {micros:>7.1f}")
-
-
-def report(results: list[tuple[str, int, float]]) -> None:
-    print(f"ingest: {MESSAGES} messages x {CHANNELS} channels, mosquitto + influxd on loopback")
-    columns = ("messages", "seconds", "messages/s", "readings/s", "/ ceiling")
-    print(f"{'flow':<10} {columns[0]:>9} {columns[1]:>8} {columns[2]:>11} {columns[3]:>11} {columns[4]:>9}")
-    ceiling_rate = 0.0
-    ratios: list[float] = []
-    naive_rate = 0.0
-    for name, count, seconds in results:
-        rate = count * CHANNELS / seconds
-        if name == "ceiling":
-            ceiling_rate = rate
-        ratio = f"{rate / ceiling_rate:>9.2f}" if ceiling_rate else f"{'':>9}"
-        if name == "pantau":
-            ratios.append(rate / ceiling_rate)
-        if name == "naive":
-            naive_rate = rate
-        print(f"{name:<10} {count:>9} {seconds:>8.2f} {count / seconds:>11,.0f} {rate:>11,.0f} {ratio}")
-    pantau_rates = [count * CHANNELS / seconds for name, count, seconds in results if name == "pantau"]
-    best = max(pantau_rates)
-    print(
-        f"pantau / ceiling (median of {len(ratios)}): {statistics.median(ratios):.2f}   "
-        f"pantau / naive: {statistics.median(pantau_rates) / naive_rate:.1f}x   "
-        f"target 70,000 readings/s: best {best / 70_000:.2f}x"
-    )
+    stage_rows = {channels: stages(payloads(STAGE_MESSAGES, channels)) for channels in args.channels}
+    rows = summarize(bench.runs)
+    text = report_markdown(env, rows, stage_rows, args.messages, bench.failures)
+    print("\n" + text)
+    if args.out:  # an empty --out "" writes nothing
+        args.out.mkdir(parents=True, exist_ok=True)
+        stem = args.out / f"{datetime.now(UTC):%Y-%m-%d}-backend"
+        stem.with_suffix(".md").write_text(text)
+        document = {
+            "environment": env,
+            "summary": rows,
+            "runs": [asdict(run) | {"readings_per_s": run.rate} for run in bench.runs],
+            "stages_us_per_message": stage_rows,
+            "failures": bench.failures,
+        }
+        stem.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")
+        print(f"written: {stem}.md, {stem}.json")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
