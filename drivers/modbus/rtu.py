@@ -58,11 +58,15 @@ def char_time(baudrate: int, bytesize: int, parity: str, stopbits: int) -> float
     return (1 + bytesize + (parity != "N") + stopbits) / baudrate
 
 
+def frame_gap(character_s: float) -> float:
+    """The silence the Modbus serial line guide puts between frames: 3.5 characters, 1.75 ms fixed above
+    19200 baud."""
+    return 0.00175 if character_s < 11 / 19200 else 3.5 * character_s
+
+
 def quiet_time(character_s: float) -> float:
-    """The silence that ends a frame: 3.5 characters (1.75 ms fixed above 19200 baud, as the Modbus
-    serial line guide says), never under QUIET_FLOOR_S."""
-    spec = 0.00175 if character_s < 11 / 19200 else 3.5 * character_s
-    return max(spec, QUIET_FLOOR_S)
+    """The silence that proves a frame over when listening: the frame gap, never under QUIET_FLOOR_S."""
+    return max(frame_gap(character_s), QUIET_FLOOR_S)
 
 
 @dataclass

@@ -37,8 +37,14 @@ class BusTiming(ProfileModel):
     """How long a Modbus bus waits for replies, how quiet it keeps between frames, how it reconnects."""
 
     timeout: Duration = Field(default=timedelta(seconds=1), description="Per request")
-    inter_frame_delay: Duration = Field(
-        default=timedelta(milliseconds=20), description="Silence between requests"
+    inter_frame_delay: Duration | None = Field(
+        default=None,
+        ge=timedelta(0),
+        le=timedelta(seconds=10),
+        description=(
+            "Silence before each request; default: 3.5 character times at a serial port's baud rate, "
+            "20 ms through a serial device server (framing: rtu), none on Modbus TCP"
+        ),
     )
     # 0 by default: on a shared bus a retry doubles what a dead device costs the others, and the next poll
     # is seconds away anyway. Raise it for a noisy line where single frames get lost.
