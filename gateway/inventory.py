@@ -9,14 +9,17 @@ check` refuses a layout that reads the wrong columns before the gateway ever sta
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from drivers.modbus.bus import ModbusBus
-from drivers.modbus.device import ModbusDevice
 from drivers.profiles import load_profile
 from pantau.profiles.modbus.profile import ModbusProfile
 from pantau.resilience import SYSTEM_CLOCK, Clock
 from pantau.site.config import SiteConfig
 from pantau.site.resolve import ResolvedBus, ResolvedModbusBus, resolve, with_address_base
+
+if TYPE_CHECKING:
+    from drivers.modbus.bus import ModbusBus
+    from drivers.modbus.device import ModbusDevice
 
 
 def resolve_site(site: SiteConfig, source: Path) -> list[ResolvedBus]:
@@ -29,6 +32,11 @@ def build_bus(
     resolved: ResolvedModbusBus, clock: Clock = SYSTEM_CLOCK
 ) -> tuple[ModbusBus, list[ModbusDevice]]:
     """The bus and its devices, ready to poll."""
+    # Imported here: `pantau gateway check` resolves a site without building its buses, and pymodbus is
+    # half of what it would otherwise import.
+    from drivers.modbus.bus import ModbusBus  # noqa: PLC0415
+    from drivers.modbus.device import ModbusDevice  # noqa: PLC0415
+
     bus = ModbusBus(resolved.spec.connection, resolved.spec.timing, name=resolved.spec.id, clock=clock)
     devices = []
     for device in resolved.devices:

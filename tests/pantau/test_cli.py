@@ -93,6 +93,7 @@ NOT_FOR_A_GATEWAY_CHECK = (
     "httpx",
     "aiomqtt",
     "backend",
+    "pymodbus",  # the gateway's, but only --probe talks to devices: a check resolves the site, builds no bus
 )
 
 
