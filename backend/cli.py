@@ -16,7 +16,6 @@ from backend.storage.factory import open_storage
 from backend.storage.model import StorageError
 from backend.storage.rollup import ROLLUPS, roll_up
 from backend.storage.schema import VEHICLE_1H
-from backend.worker import BackendWorker
 from pantau.config import ConfigError
 from pantau.process import run_until_signalled
 
@@ -45,6 +44,10 @@ def _load(config_path: Path) -> BackendConfig:
 @CONFIG
 def run(config_path: Path) -> None:
     """Run one worker until SIGTERM/Ctrl-C (then it writes what is spooled, within 10 s)."""
+    # Only `run` needs the worker, and with it the API server (FastAPI, uvicorn) and the MQTT client: the
+    # dead-letter and rollup commands do without them.
+    from backend.worker import BackendWorker  # noqa: PLC0415
+
     config = _load(config_path)
     try:
         worker = BackendWorker(config)

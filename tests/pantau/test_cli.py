@@ -12,6 +12,7 @@ import pytest
 pytestmark = pytest.mark.services  # `python -m pantau` in a child process
 
 PANTAU = [sys.executable, "-m", "pantau"]
+REPO = Path(__file__).parents[2]
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -97,21 +98,55 @@ NOT_FOR_A_GATEWAY_CHECK = (
 )
 
 
-def test_gateway_check_imports_only_what_it_runs() -> None:
-    site = Path(__file__).parents[2] / "firmware_configs" / "sites" / "ampal-mufakat.yaml"
+def run_counting_imports(
+    *args: str, cwd: Path | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """`pantau ARGS` in a fresh interpreter, and the name of every module it imported."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "pantau", "gateway", "check", "--config", str(site)],
+        [sys.executable, "-X", "importtime", "-m", "pantau", *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        cwd=cwd,
     )
-    assert result.returncode == 0, result.stderr
-    assert "ok — site ampal-mufakat" in result.stdout
     # -X importtime writes one line per module imported: "import time: self | cumulative |   name".
     imported = {
         line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if "import time:" in line
     }
+    return result, imported
+
+
+def test_gateway_check_imports_only_what_it_runs() -> None:
+    site = REPO / "firmware_configs" / "sites" / "ampal-mufakat.yaml"
+    result, imported = run_counting_imports("gateway", "check", "--config", str(site))
+    assert result.returncode == 0, result.stderr
+    assert "ok — site ampal-mufakat" in result.stdout
     assert "pantau.site.config" in imported  # the parse is right: it sees what check needs
     loaded = sorted(name for name in imported if name.split(".")[0] in NOT_FOR_A_GATEWAY_CHECK)
     assert loaded == []
+
+
+#: The server's and the demo's heavy parts: a command that does not serve, push or broker loads none.
+SERVER_PARTS = ("fastapi", "starlette", "uvicorn", "grafana_client", "amqtt", "pymodbus")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["grafana", "build", "--out", "{tmp}"], "generated files"),
+        (
+            ["rules", "check", "firmware_configs/rules/balikpapan.yaml", "--sites", "firmware_configs/sites"],
+            "rules",
+        ),
+        (
+            ["backend", "deadletter", "list", "--config", "firmware_configs/backend.example.yaml"],
+            "no spool at",
+        ),
+    ],
+    ids=["grafana build", "rules check", "backend deadletter list"],
+)
+def test_other_commands_import_only_what_they_run(args: list[str], says: str, tmp_path: Path) -> None:
+    result, imported = run_counting_imports(*(a.replace("{tmp}", str(tmp_path)) for a in args), cwd=REPO)
+    assert says in result.stdout + result.stderr, result.stderr[-2000:]
+    assert sorted(name for name in imported if name.split(".")[0] in SERVER_PARTS) == []
