@@ -5,7 +5,6 @@ get it computed here from their `axles` JSON field, by the one formula (`backend
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from backend.rules.road_wear import esal
@@ -27,9 +26,8 @@ def axle_loads(axles: FieldValue | None) -> list[dict[str, Any]]:
     ]
 
 
-def esal_of(values: Mapping[str, FieldValue | None]) -> float | None:
-    """The stored `esal`, else computed from the axle loads; None without either."""
-    stored = values.get("esal")
+def esal_of(stored: FieldValue | None, axles: FieldValue | None) -> float | None:
+    """The stored `esal`, else computed from the stored `axles`; None without either."""
     if isinstance(stored, int | float) and not isinstance(stored, bool):
         return float(stored)
-    return esal(float(axle["load_kg"]) for axle in axle_loads(values.get("axles")))
+    return esal(float(axle["load_kg"]) for axle in axle_loads(axles))

@@ -11,16 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from backend.storage.model import FieldValue, Row, Series
-
-
-def as_float(value: FieldValue | None) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def as_int(value: FieldValue | None) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value)
+from backend.storage.read_model import as_float
 
 
 def reading_value(cells: Mapping[str, FieldValue | None]) -> int | float | None:
@@ -29,14 +20,6 @@ def reading_value(cells: Mapping[str, FieldValue | None]) -> int | float | None:
     if isinstance(exact, int) and not isinstance(exact, bool):
         return exact
     return as_float(cells.get("value"))
-
-
-def as_str(value: FieldValue | None) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def as_bool(value: FieldValue | None) -> bool | None:
-    return value if isinstance(value, bool) else None
 
 
 def cut_series(series: Sequence[Series], limit: int) -> tuple[list[Series], datetime | None]:

@@ -22,14 +22,14 @@ from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
 from backend.api.road_wear import esal_of
-from backend.api.rows import as_bool, as_float, as_int
 from backend.storage.model import ALL_TAGS, FieldValue, Point, Row, SeriesQuery, Storage, TagMatch
+from backend.storage.read_model import as_bool, as_float, as_int
 from backend.storage.rollup import floor_time
 from backend.storage.schema import VEHICLE, VEHICLE_1H, VEHICLE_ROLLUP_STATE, time_ns
 
 HOUR: Final = timedelta(hours=1)
 #: Vehicle fields a tally reads.
-VEHICLE_FIELDS: Final = ("gvw_kg", "axles", "overloaded", "over_dimension", "excess_kg", "esal")
+TALLY_FIELDS: Final = ("gvw_kg", "axles", "overloaded", "over_dimension", "excess_kg", "esal")
 #: The sums of a bucket, as `vehicle_1h` fields: counts are integers, the rest floats.
 COUNTS: Final = ("vehicles", "judged", "overloaded", "over_dimension")
 SUMS: Final = ("excess_kg", "gvw_kg", "esal")
@@ -61,7 +61,7 @@ class Tally:
                 self.excess_kg += max(0.0, as_float(values.get("excess_kg")) or 0.0)
         self.over_dimension += 1 if as_bool(values.get("over_dimension")) else 0
         self.gvw_kg += as_float(values.get("gvw_kg")) or 0.0
-        self.esal += esal_of(values) or 0.0
+        self.esal += esal_of(values.get("esal"), values.get("axles")) or 0.0
 
     def add_rollup(self, values: Mapping[str, FieldValue | None]) -> None:
         for name in COUNTS:
@@ -155,7 +155,7 @@ async def rebuild_vehicle_rollup(storage: Storage, start: datetime, end: datetim
 
 
 async def _roll_up_hours(storage: Storage, start: datetime, end: datetime) -> int:
-    query = SeriesQuery(VEHICLE, VEHICLE_FIELDS, start, end, group_by=ALL_TAGS)
+    query = SeriesQuery(VEHICLE, TALLY_FIELDS, start, end, group_by=ALL_TAGS)
     tallies: dict[tuple[tuple[tuple[str, str], ...], datetime], Tally] = {}
     for series in await storage.query(query):
         tags = tuple(sorted((k, v) for k, v in series.tags.items() if v))

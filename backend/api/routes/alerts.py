@@ -29,9 +29,10 @@ from backend.api.params import (
 )
 from backend.api.problems import Problem
 from backend.api.routes.responses import CSV_OK
-from backend.api.rows import as_float, as_int, as_str, cut_merged
+from backend.api.rows import cut_merged
 from backend.rules_service.alert_book import AlertBook, UnknownAlert
 from backend.storage.model import ALL_TAGS, FieldValue, Row, SeriesQuery, TagMatch
+from backend.storage.read_model import as_float, as_int, as_str
 from backend.storage.schema import ALERT
 from pantau.contract import AlertTransition
 

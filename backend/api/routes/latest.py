@@ -18,8 +18,9 @@ from backend.api.csv import csv_response
 from backend.api.models import AlertLevel, Latest, LatestList
 from backend.api.params import OutputFormat, QueryModel, Slug, rfc3339, wants_csv
 from backend.api.routes.responses import CSV_OK
-from backend.api.rows import as_str, reading_value
+from backend.api.rows import reading_value
 from backend.storage.model import SeriesQuery, TagMatch
+from backend.storage.read_model import as_str
 from backend.storage.schema import READING
 from pantau.contract import AlertTransition, Quality
 

@@ -35,8 +35,9 @@ from backend.api.params import (
 )
 from backend.api.problems import Problem
 from backend.api.routes.responses import CSV_OK
-from backend.api.rows import as_float, as_str, cut_merged
+from backend.api.rows import cut_merged
 from backend.storage.model import ALL_TAGS, FieldValue, Point, Row, SeriesQuery
+from backend.storage.read_model import as_float, as_str
 from backend.storage.schema import CITIZEN_REPORT, READING, time_ns
 
 EARTH_RADIUS_KM: Final = 6371.0088

@@ -28,8 +28,9 @@ from backend.api.params import (
 )
 from backend.api.problems import Problem
 from backend.api.routes.responses import CSV_OK
-from backend.api.rows import as_str, cut_series, reading_value
+from backend.api.rows import cut_series, reading_value
 from backend.storage.model import Aggregate, Series, SeriesQuery
+from backend.storage.read_model import as_str
 from backend.storage.schema import READING
 
 SERIES_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,62}/[a-z0-9][a-z0-9_-]{0,62}/[a-z0-9][a-z0-9_-]{0,62}$"

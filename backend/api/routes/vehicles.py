@@ -37,9 +37,9 @@ from backend.api.params import (
 from backend.api.problems import Problem
 from backend.api.road_wear import axle_loads, esal_of
 from backend.api.routes.responses import CSV_OK
-from backend.api.rows import as_bool, as_float, as_int, as_str, cut_merged
+from backend.api.rows import cut_merged
 from backend.api.vehicle_stats import (
-    VEHICLE_FIELDS,
+    TALLY_FIELDS,
     Tally,
     bucket_start,
     plan,
@@ -47,21 +47,17 @@ from backend.api.vehicle_stats import (
     tally_buckets,
 )
 from backend.storage.model import ALL_TAGS, FieldValue, Row, SeriesQuery, TagMatch
+from backend.storage.read_model import VEHICLE_FIELDS, StoredVehicle, as_float, read_vehicle
 from backend.storage.schema import VEHICLE
 from pantau.contract.vehicle_class import normalise_class_code
 
 DEFAULT_SPAN: Final = timedelta(hours=24)
-_FIELDS: Final = ("gvw_kg", "speed_kmh", "axle_count", "axles", "length_m", "width_m", "height_m",
-                  "record_id", "quality", "verdict", "overloaded", "over_dimension", "jbi_kg", "excess_kg",
-                  "excess_pct", "band", "esal", "jbi_configuration", "configuration_inferred",
-                  "verdict_reason")  # fmt: skip
-_CSV_COLUMNS: Final = ("time", "site", "device", "source", "lane", "direction", "vehicle_class",
-                       "axle_configuration", "configuration_inferred", "record_id", "gvw_kg", "speed_kmh",
-                       "axle_count", "axle_loads_kg", "length_m", "width_m", "height_m", "quality", "verdict",
-                       "verdict_reason", "overloaded", "over_dimension", "jbi_kg", "excess_kg", "excess_pct",
-                       "band", "esal")  # fmt: skip
-_STATS_CSV: Final = ("time", "vehicles", "judged", "overloaded", "overload_share", "over_dimension",
-                     "excess_t", "gvw_t", "esal")  # fmt: skip
+#: A CSV row is the answer's vehicle with its axles as one column of loads.
+_CSV_COLUMNS: Final = tuple("axle_loads_kg" if name == "axles" else name for name in VehicleOut.model_fields)
+_STATS_CSV: Final = tuple(VehicleBucket.model_fields)
+#: What the answer says differently from the stored record; every other field is the record's own.
+_DERIVED: Final = frozenset({"time", "axle_configuration", "configuration_inferred", "axles", "esal"})
+_AS_STORED: Final = tuple(name for name in VehicleOut.model_fields if name not in _DERIVED)
 
 
 AxleConfiguration = Annotated[str, Field(pattern=AXLE_CONFIGURATION_PATTERN, max_length=64)]
@@ -112,7 +108,7 @@ def router(ctx: ApiContext) -> APIRouter:
             raise Problem(400, f"limit may be at most {caps.max_rows}")
         query = SeriesQuery(
             VEHICLE,
-            _FIELDS,
+            VEHICLE_FIELDS,
             start,
             end,
             tags=_tags(params),
@@ -122,7 +118,7 @@ def router(ctx: ApiContext) -> APIRouter:
         )
         found = [(row, dict(s.tags)) for s in await ctx.storage.query(query) for row in s.rows]
         page, cut = cut_merged(found, limit)
-        items = [_vehicle(row, tags) for row, tags in page if _passes(row.values, params)]
+        items = [_vehicle(read_vehicle(row, tags)) for row, tags in page if _passes(row.values, params)]
         next_url = next_link(request, start=rfc3339(cut)) if cut is not None else None
         if wants_csv(request, params.format):
             return csv_response(_CSV_COLUMNS, (_flat(v) for v in items), next_url)
@@ -150,7 +146,7 @@ def router(ctx: ApiContext) -> APIRouter:
         for raw_start, raw_end in split.raw:
             query = SeriesQuery(
                 VEHICLE,
-                VEHICLE_FIELDS + (("excess_pct",) if params.min_excess_pct is not None else ()),
+                TALLY_FIELDS + (("excess_pct",) if params.min_excess_pct is not None else ()),
                 raw_start,
                 raw_end,
                 tags=tags,
@@ -238,40 +234,15 @@ def _passes(values: Mapping[str, FieldValue | None], params: VehicleFilters) -> 
     return True
 
 
-def _vehicle(row: Row, tags: Mapping[str, str]) -> VehicleOut:
-    v = row.values
-    axles = [AxleOut.model_validate(axle) for axle in axle_loads(v.get("axles"))]
-    configuration = tags.get("axle_configuration") or as_str(v.get("jbi_configuration"))
+def _vehicle(stored: StoredVehicle) -> VehicleOut:
+    configuration = stored.axle_configuration or stored.jbi_configuration
     return VehicleOut(
-        time=rfc3339(row.time),
-        site=tags.get("site", ""),
-        device=tags.get("device", ""),
-        source=tags.get("source") or None,
-        lane=int(tags["lane"]) if tags.get("lane", "").isdigit() else None,
-        direction=tags.get("direction") or None,
-        vehicle_class=tags.get("vehicle_class") or None,
+        time=rfc3339(stored.time),
         axle_configuration=configuration,
-        configuration_inferred=None
-        if configuration is None
-        else bool(as_bool(v.get("configuration_inferred"))),
-        record_id=as_str(v.get("record_id")),
-        gvw_kg=as_float(v.get("gvw_kg")),
-        speed_kmh=as_float(v.get("speed_kmh")),
-        axle_count=as_int(v.get("axle_count")),
-        axles=axles,
-        length_m=as_float(v.get("length_m")),
-        width_m=as_float(v.get("width_m")),
-        height_m=as_float(v.get("height_m")),
-        quality=as_str(v.get("quality")),
-        verdict=as_str(v.get("verdict")),
-        verdict_reason=as_str(v.get("verdict_reason")),
-        overloaded=as_bool(v.get("overloaded")),
-        over_dimension=as_bool(v.get("over_dimension")),
-        jbi_kg=as_float(v.get("jbi_kg")),
-        excess_kg=as_float(v.get("excess_kg")),
-        excess_pct=as_float(v.get("excess_pct")),
-        band=as_str(v.get("band")),
-        esal=esal_of(v),
+        configuration_inferred=None if configuration is None else bool(stored.configuration_inferred),
+        axles=[AxleOut.model_validate(axle) for axle in axle_loads(stored.axles)],
+        esal=esal_of(stored.esal, stored.axles),
+        **{name: getattr(stored, name) for name in _AS_STORED},
     )
 
 
