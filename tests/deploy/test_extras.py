@@ -108,22 +108,74 @@ def test_the_wheel_ships_the_profiles_sites_tables_and_page(wheel: Path) -> None
     assert sorted(str(p.relative_to(REPO)) for p in data if str(p.relative_to(REPO)) not in shipped) == []
 
 
-@pytest.fixture(scope="module")
-def gateway_box(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh environment with the wheel and what `pantau[gateway]` installs, nothing else: its bin/."""
-    box = tmp_path_factory.mktemp("gateway-box") / "venv"
+def install_box(extras: list[str], wheel: Path, where: Path) -> Path:
+    """A fresh environment with the wheel and what `pantau[extras]` installs, nothing else: its bin/."""
+    box = where / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(box)], check=True, timeout=60)
     python = box / "bin" / "python"
     install = ["install", "--quiet", "--no-deps", "--no-index", str(wheel)]
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), *install], check=True, timeout=120)
     purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     target = Path(subprocess.check_output([python, "-c", purelib], text=True, timeout=60).strip())
-    for distribution in closure(["gateway"]).values():
+    for distribution in closure(extras).values():
         for entry in top_level_entries(distribution):
             link = target / entry
             if not link.exists():
                 link.symlink_to(site_packages() / entry)
     return box / "bin"
+
+
+@pytest.fixture(scope="module")
+def gateway_box(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install_box(["gateway"], wheel, tmp_path_factory.mktemp("gateway-box"))
+
+
+@pytest.fixture(scope="module")
+def backend_box(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install_box(["backend"], wheel, tmp_path_factory.mktemp("backend-box"))
+
+
+#: Imports every module of the packages named in argv (but the demo and `python -m pantau`) and prints
+#: the ones that fail: what a box runs must import with what its extra installs.
+IMPORT_ALL: Final = """
+import importlib, pkgutil, sys
+for top in sys.argv[1:]:
+    for module in pkgutil.walk_packages(importlib.import_module(top).__path__, top + "."):
+        if not module.name.startswith(("pantau.demo", "pantau.__main__")):
+            try:
+                importlib.import_module(module.name)
+            except ImportError as exc:
+                print(module.name, exc)
+"""
+
+
+@pytest.mark.services  # starts pip and python in child processes
+@pytest.mark.parametrize(
+    ("box", "packages", "absent"),
+    [
+        (
+            "gateway_box",
+            ("pantau", "gateway", "drivers"),
+            ("fastapi", "uvicorn", "httpx", "grafana_client", "amqtt"),
+        ),
+        ("backend_box", ("pantau", "backend"), ("pymodbus", "serial", "serial_asyncio_fast", "amqtt")),
+    ],
+    ids=["gateway", "backend"],
+)
+def test_every_module_a_box_runs_imports_with_its_extra_alone(
+    box: str, packages: tuple[str, ...], absent: tuple[str, ...], request: pytest.FixtureRequest
+) -> None:
+    python = str(request.getfixturevalue(box) / "python")
+    failed = subprocess.run(
+        [python, "-c", IMPORT_ALL, *packages], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert failed.returncode == 0, failed.stderr
+    assert failed.stdout == ""
+    for library in absent:  # the box is really lean: the import above would have found these
+        probe = subprocess.run(
+            [python, "-c", f"import {library}"], capture_output=True, timeout=60, check=False
+        )
+        assert probe.returncode == 1, library
 
 
 def run_on_the_box(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
