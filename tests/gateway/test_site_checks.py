@@ -10,10 +10,10 @@ import pytest
 from drivers.profiles import load_profile
 from gateway.inventory import build_bus, resolve_site
 from pantau.config import ConfigError
-from pantau.profiles.files import find_profile
+from pantau.profiles.files import find_profile, read_profile
 from pantau.profiles.modbus.profile import ModbusProfile
 from pantau.site.config import load_site
-from pantau.site.resolve import ResolvedModbusBus
+from pantau.site.resolve import ResolvedModbusBus, resolve
 
 SITES = Path(__file__).parents[2] / "firmware_configs" / "sites"
 
@@ -155,3 +155,18 @@ def test_a_misspelt_profile_names_the_nearest_shipped_one(tmp_path: Path) -> Non
         f"{path}:{position(path, 'profile: qdy31a')}: buses[0] 'rs485-1'.devices[1] 'wl-pressure'.profile: "
         "'qdy31a' is neither a file next to this one nor a shipped profile (did you mean 'qdy30a'?)"
     )
+
+
+def test_a_record_profile_whose_example_does_not_parse_is_refused_by_the_gateway_only(tmp_path: Path) -> None:
+    # The gateway resolves with the drivers' loader, which runs a record profile's examples through its
+    # parser; the backend reads the same profile for what the device measures and does without the parser.
+    profile = (find_profile("generic-wim-csv").read_text()).replace("speed_kmh: 42.5", "speed_kmh: 24.5", 1)
+    (tmp_path / "generic-wim-csv.yaml").write_text(profile)
+    path = write(
+        tmp_path, "soekarno-hatta-km13.yaml", "profile: generic-wim-csv}", "profile: generic-wim-csv.yaml}"
+    )
+    (problem,) = problems(path)
+    assert problem.startswith(f"{path}:")
+    assert "buses[0] 'wim-link'.device 'wim-1'.profile: " in problem
+    assert problem.endswith("examples[0]: speed_kmh: parsed 42.5, expected 24.5")
+    assert resolve(load_site(path), path, load=read_profile)
