@@ -76,7 +76,7 @@ class BackendWorker:
                 "inventory_check is off" if config.sites else "no site inventory (`sites` unset)",
             )
         self.subscriber = Subscriber(Subscription.ingest(config), self.pipeline, clock=clock)
-        self.rules = RulesService(config, self.storage, self.inventory, timer=clock) if config.rules else None
+        self.rules = RulesService(config, self.storage, self.inventory, clock=clock) if config.rules else None
         self.api = self._api_server()
         self.storage_ready = asyncio.Event()
         self._metrics_server: WSGIServer | None = None

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -41,12 +39,10 @@ from pantau.contract import (
     Topics,
     decode,
 )
-from pantau.resilience import SYSTEM_CLOCK
-from pantau.resilience import Clock as KitClock
+from pantau.resilience import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 #: The engine's whole state is saved this often; the journal covers the steps in between.
 SNAPSHOT_EVERY_S: Final = 60.0
 #: ... or sooner, once the journal holds this many messages: bounds the replay at a restart (seconds).
@@ -62,16 +58,14 @@ class RulesService:
         config: BackendConfig,
         storage: Storage,
         inventory: SiteInventory,
-        clock: Clock | None = None,
-        *,
-        timer: KitClock = SYSTEM_CLOCK,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if config.rules is None:
             raise ValueError("the rules service needs a `rules:` section")
         self.settings: RulesServiceConfig = config.rules
         self.clock_skew = config.clock_skew
-        self.clock = clock or timer.now
-        self.timer = timer  # what the tick loop sleeps on
+        #: What the engine's `now` is read from and the tick loop sleeps on.
+        self.clock = clock
         self.topics = Topics(config.mqtt.topic_prefix)
         # The same check as ingest's: data ingest dead-letters as spoofed must not raise or clear an alert.
         self.senders = SenderCheck.for_backend(config, inventory)
@@ -84,10 +78,10 @@ class RulesService:
         self.state = _open_state(config.rules_state_path())
         self.engine = self._restore(RuleEngine(rules, inventory, config.worker_id))
         self.notifiers: list[Notifier] = [
-            build_notifier(name, notifier, timer) for name, notifier in self.settings.notifiers.items()
+            build_notifier(name, notifier, clock) for name, notifier in self.settings.notifiers.items()
         ]
         publisher = AlertPublisher(config.alerts_mqtt, f"{config.rules_client_id}-alerts")
-        self.dispatcher = AlertDispatcher(self.state, storage, publisher, self.notifiers, clock=timer)
+        self.dispatcher = AlertDispatcher(self.state, storage, publisher, self.notifiers, clock=clock)
         subscription = Subscription(
             config.rules_mqtt,
             config.rules_client_id,
@@ -95,7 +89,7 @@ class RulesService:
             batch_messages=self.settings.batch_messages,
             batch_linger=self.settings.batch_linger.total_seconds(),
         )
-        self.subscriber = Subscriber(subscription, self.handle, clock=timer)
+        self.subscriber = Subscriber(subscription, self.handle, clock=clock)
         self.evaluated_total = 0
         self.transitions_total = 0
         self._lock = asyncio.Lock()
@@ -121,7 +115,7 @@ class RulesService:
         """Evaluate one batch and make its outcome durable; the subscriber acknowledges it after this."""
         async with self._lock:
             self._raise_if_failed()
-            now = self.clock()
+            now = self.clock.now()
             transitions: list[AlertTransition] = []
             points: list[Point] = []
             messages: list[Message] = []
@@ -158,7 +152,7 @@ class RulesService:
     ) -> AlertTransition:
         async with self._lock:
             self._raise_if_failed()
-            now = self.clock()
+            now = self.clock.now()
             transition = self.engine.acknowledge(alert_id, by, now, note, key=key)
             if transition is None:
                 raise UnknownAlert(alert_id)
@@ -169,14 +163,14 @@ class RulesService:
     async def _tick(self) -> None:
         every = self.settings.tick.total_seconds()
         while True:
-            await self.timer.sleep(every)
+            await self.clock.sleep(every)
             async with self._lock:
                 self._raise_if_failed()
                 await self.tick_once()
 
     async def tick_once(self) -> None:
         """Let the engine's clock run once (the tick loop; tests call it directly). Call under the lock."""
-        now = self.clock()
+        now = self.clock.now()
         transitions = self.engine.tick(now)
         if transitions:
             await self._commit(transitions, [], tick_entry(now, self._silent_ticks))

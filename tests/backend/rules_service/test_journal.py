@@ -23,6 +23,7 @@ from backend.rules_service.state import RulesState
 from backend.storage.model import Retention
 from backend.storage.sqlite import SqliteStorage
 from pantau.contract import AlertTransition, Message, Reading, Readings, Topics, encode
+from pantau.resilience import VirtualClock
 from tests.backend.rules_service.test_rules_service import RULES, TRUCKS, hydrograph, truck
 from tests.harness.alerts import SITES, rules_config
 from tests.harness.backend import topic_for
@@ -31,12 +32,11 @@ from tests.harness.mosquitto import Mosquitto
 START = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 
 
-class ManualClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
+class ManualClock(VirtualClock):
+    """The kit's virtual clock, its wall time set where each step of a test wants it."""
 
-    def __call__(self) -> datetime:
-        return self.now
+    def set(self, now: datetime) -> None:
+        self.step_wall((now - self.now()).total_seconds())
 
 
 def service(config: BackendConfig, clock: ManualClock, tmp_path: Path) -> RulesService:
@@ -47,10 +47,10 @@ def service(config: BackendConfig, clock: ManualClock, tmp_path: Path) -> RulesS
 async def feed(svc: RulesService, clock: ManualClock, messages: list[Message], topics: Topics) -> None:
     """One batch per message timestamp, and a tick after each, as the live service takes them."""
     for seq, message in enumerate(messages):
-        clock.now = message.ts + timedelta(seconds=2)
+        clock.set(message.ts + timedelta(seconds=2))
         incoming = Incoming(topic_for(topics, message), encode(message), seq + 1, 1, 0.0)
         await svc.handle([incoming])
-        clock.now += timedelta(seconds=1)
+        clock.set(clock.now() + timedelta(seconds=1))
         await svc.tick_once()
 
 
