@@ -66,11 +66,11 @@ class VehicleEvaluation:
 class _Runners:
     """The rules' evaluators by their part in the evaluation order (`backend/rules/runner.py`)."""
 
-    qc: list[ReadingCheck[Any, Any]] = field(default_factory=list)
+    checks: list[ReadingCheck[Any, Any]] = field(default_factory=list)
     readings: list[Runner[Any, Any]] = field(default_factory=list)
-    stale: list[PresenceWatch[Any, Any]] = field(default_factory=list)
-    odol: list[VehicleJudge[Any, Any]] = field(default_factory=list)
-    drift: list[VehicleObserver[Any, Any]] = field(default_factory=list)
+    presence: list[PresenceWatch[Any, Any]] = field(default_factory=list)
+    judges: list[VehicleJudge[Any, Any]] = field(default_factory=list)
+    observers: list[VehicleObserver[Any, Any]] = field(default_factory=list)
     by_rule: dict[str, Runner[Any, Any]] = field(default_factory=dict)
 
 
@@ -95,13 +95,13 @@ class RuleEngine:
     def _register(self, runner: Runner[Any, Any]) -> None:
         r = self._runners
         if isinstance(runner, ReadingCheck):
-            r.qc.append(runner)
+            r.checks.append(runner)
         elif isinstance(runner, PresenceWatch):
-            r.stale.append(runner)
+            r.presence.append(runner)
         elif isinstance(runner, VehicleJudge):
-            r.odol.append(runner)
+            r.judges.append(runner)
         elif isinstance(runner, VehicleObserver):
-            r.drift.append(runner)
+            r.observers.append(runner)
         else:
             r.readings.append(runner)
         r.by_rule[runner.rule.id] = runner
@@ -120,20 +120,20 @@ class RuleEngine:
                 # would otherwise be the series' newest for years, and every real one after it "older".
                 verdicts[channel] = verdict
                 continue
-            for qc in self._runners.qc:
-                if qc.selects(msg.site, msg.device, channel):
-                    found, statuses = qc.check(series, reading, msg.ts)
+            for check in self._runners.checks:
+                if check.selects(msg.site, msg.device, channel):
+                    found, statuses = check.check(series, reading, msg.ts)
                     verdict = verdict.worst(found)
-                    out.extend((qc.rule.id, s) for s in statuses)
+                    out.extend((check.rule.id, s) for s in statuses)
             verdicts[channel] = verdict
             for runner in self._runners.readings:
                 if runner.selects(msg.site, msg.device, channel):
                     statuses = runner.on_reading(series, reading, verdict, msg.ts)
                     out.extend((runner.rule.id, s) for s in statuses)
             if verdict.usable and (reading.value is not None or reading.text is not None):
-                for stale in self._runners.stale:
-                    statuses = stale.heard(msg.site, msg.device, channel, msg.ts, now)
-                    out.extend((stale.rule.id, s) for s in statuses)
+                for watch in self._runners.presence:
+                    statuses = watch.heard(msg.site, msg.device, channel, msg.ts, now)
+                    out.extend((watch.rule.id, s) for s in statuses)
         out.extend(self._site_heard(msg.site, now))
         return Evaluation(verdicts, self._apply(out))
 
@@ -148,23 +148,23 @@ class RuleEngine:
         if msg.quality is Quality.CLOCK_SKEW:
             # Weighed right, timed wrong: the verdict stands, but it joins no window and counts as no sign
             # of life (see on_readings).
-            for odol in self._runners.odol:
-                if odol.selects_device(msg.site, msg.device):
-                    verdicts[odol.rule.id] = odol.verdict_only(series, msg)
+            for judge in self._runners.judges:
+                if judge.selects_device(msg.site, msg.device):
+                    verdicts[judge.rule.id] = judge.verdict_only(series, msg)
             return VehicleEvaluation(verdicts, drift, self._apply(self._site_heard(msg.site, now)))
-        for odol in self._runners.odol:
-            if odol.selects_device(msg.site, msg.device):
-                verdict, statuses = odol.judge(series, msg)
-                verdicts[odol.rule.id] = verdict
-                out.extend((odol.rule.id, s) for s in statuses)
-        for runner in self._runners.drift:
+        for judge in self._runners.judges:
+            if judge.selects_device(msg.site, msg.device):
+                verdict, statuses = judge.judge(series, msg)
+                verdicts[judge.rule.id] = verdict
+                out.extend((judge.rule.id, s) for s in statuses)
+        for runner in self._runners.observers:
             if runner.selects_device(msg.site, msg.device):
                 update, statuses = runner.observe(series, msg)
                 if update is not None:
                     drift.append(update)
                 out.extend((runner.rule.id, s) for s in statuses)
-        for stale in self._runners.stale:
-            out.extend((stale.rule.id, s) for s in stale.heard(msg.site, msg.device, "", msg.ts, now))
+        for watch in self._runners.presence:
+            out.extend((watch.rule.id, s) for s in watch.heard(msg.site, msg.device, "", msg.ts, now))
         out.extend(self._site_heard(msg.site, now))
         return VehicleEvaluation(verdicts, drift, self._apply(out))
 
@@ -174,13 +174,15 @@ class RuleEngine:
         _aware(now)
         self.liveness.hear(msg.site, now)
         self.liveness.gateway(msg.site, online=msg.state == "online", at=now, reason=msg.reason)
-        return self._apply(self._from(self._runners.stale, lambda r: r.tick(now)))
+        return self._apply(self._from(self._runners.presence, lambda r: r.tick(now)))
 
     def on_device_status(self, msg: DeviceStatus, now: datetime) -> list[AlertTransition]:
         """A device's communication health; `disabled` takes it out of stale checks."""
         _aware(now)
         self.liveness.hear(msg.site, now)
-        out = self._from(self._runners.stale, lambda r: r.device_state(msg.site, msg.device, msg.state, now))
+        out = self._from(
+            self._runners.presence, lambda r: r.device_state(msg.site, msg.device, msg.state, now)
+        )
         out.extend(self._site_heard(msg.site, now))
         return self._apply(out)
 
@@ -248,7 +250,7 @@ class RuleEngine:
             runner.arrival = now
 
     def _site_heard(self, site: str, now: datetime) -> list[tuple[str, Status]]:
-        return self._from(self._runners.stale, lambda r: r.gateway_changed(site, now))
+        return self._from(self._runners.presence, lambda r: r.gateway_changed(site, now))
 
     @staticmethod
     def _from(runners: Iterable[Runner[Any, Any]], call: Any) -> list[tuple[str, Status]]:
