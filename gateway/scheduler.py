@@ -19,7 +19,8 @@ from typing import Final, Literal
 from drivers.modbus.device import ModbusDevice, PollResult
 from gateway.clock_sanity import ClockSanity, dated
 from gateway.outbox import Builder
-from pantau.contract import DeviceStatus, Quality, Reading, Readings, Topics, encode
+from pantau.contract import DeviceStatus, Quality, Reading, Topics, encode
+from pantau.contract.readings_payload import readings_payload
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock
 from pantau.site.config import DeviceConfig, ReportOnChange
 
@@ -239,7 +240,8 @@ class BusPoller:
         topic = self.topics.readings(self.site, device.config.id)
 
         def build(seq: int) -> tuple[str, bytes, bool]:
-            message = Readings(
+            # encode(Readings(...)) without validating the poll's readings again (contract/readings_payload)
+            payload = readings_payload(
                 site=self.site,
                 device=device.config.id,
                 gateway=self.gateway,
@@ -247,7 +249,7 @@ class BusPoller:
                 ts=result.ts,
                 channels=channels,
             )
-            return topic, encode(message), False
+            return topic, payload, False
 
         return build
 
