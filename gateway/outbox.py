@@ -16,10 +16,11 @@ number is therefore always in exactly one place: delivered, queued, dead-lettere
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -188,11 +189,15 @@ class Outbox:
 
     def ack(self, seqs: Iterable[int], retained: Iterable[tuple[str, int]] = ()) -> None:
         """The broker has these messages (PUBACK, or a will it published): forget them. `retained`: the
-        (topic, seq) among them that went out retained, so the broker now holds them."""
+        (topic, seq) among them that went out retained, so the broker now holds them.
+
+        Committed without an fsync of its own: a power cut can undo an acknowledgement (the message then
+        goes out once more: at least once, never lost), never a stored message. The next append's fsync, or
+        a checkpoint, makes it durable too; a killed process loses nothing (the write is in the OS)."""
         keys = list(seqs)
         if not keys:
             return
-        with self._lock, self._transaction():
+        with self._lock, self._unsynced(), self._transaction():
             self._db.executemany(
                 "INSERT INTO retained (topic, seq) VALUES (?, ?)"
                 " ON CONFLICT (topic) DO UPDATE SET seq = max(seq, excluded.seq)",
@@ -312,6 +317,15 @@ class Outbox:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+    @contextlib.contextmanager
+    def _unsynced(self) -> Iterator[None]:
+        """A transaction committed to the WAL without fsync (synchronous=NORMAL), then FULL again."""
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")
 
 
 def _message(seq: int, topic: str, payload: bytes, retain: int, created: float) -> OutboxMessage:
