@@ -3,6 +3,7 @@ listing stays complete although groups are imported only when chosen, and a wron
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import click
@@ -18,6 +19,12 @@ def test_every_registered_group_loads_under_its_name(name: str) -> None:
     command = load_command(name)
     assert command.name == name
     assert cli.get_command(click.Context(cli), name) is command
+
+
+def test_every_group_names_an_extra_pyproject_declares() -> None:
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    extras = set(pyproject["project"]["optional-dependencies"])
+    assert {entry.extra for entry in COMMAND_GROUPS.values()} - {None} <= extras
 
 
 def test_help_lists_every_group_with_its_own_summary() -> None:
