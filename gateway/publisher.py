@@ -42,7 +42,7 @@ from gateway.dead_letters import Refusal
 from gateway.outbox import Builder, Outbox, OutboxMessage
 from pantau import __version__
 from pantau.contract import GatewayStatus, OutboxStats, Topics, encode
-from pantau.mqtt import PubackWaiter
+from pantau.mqtt import PubackWaiter, connected
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 from pantau.site.config import MqttConfig
 
@@ -133,7 +133,7 @@ class Publisher:
                 await self._clock.sleep(UNSTAMPABLE_RECHECK_S)
             will = await asyncio.to_thread(self._prepare_will)
             try:
-                async with self._connect(will) as client:
+                async with connected(self._connect(will)) as client:
                     self._backoff.reset()
                     await self._on_connected(client, will)
                     acks = PubackWaiter(client)

@@ -25,13 +25,32 @@ def raise_swallowed_cancellation() -> None:
         raise asyncio.CancelledError
 
 
+def cancellations_requested() -> int:
+    """How many cancellations the current task has been asked for and not taken back (Task.cancelling):
+    read it before a call, hand it to `raise_cancellation_requested_since` after."""
+    task = asyncio.current_task()
+    return task.cancelling() if task is not None else 0
+
+
+def raise_cancellation_requested_since(requested: int) -> None:
+    """Raise a cancellation asked for since `cancellations_requested()` read `requested`, which a library
+    call swallowed (see `raise_swallowed_cancellation`).
+
+    Blind to requests from before, which matters on Python 3.11: a TaskGroup whose child fails while it
+    waits to exit cancels its parent task and never takes that back, so the parent counts one cancellation
+    for good (the gateway publisher's, each time a connection drops mid-batch) and a plain check would stop
+    it at the next call."""
+    if cancellations_requested() > requested:
+        raise asyncio.CancelledError
+
+
 async def guarded(call: Awaitable[T]) -> T:
     """Await a pymodbus or aiomqtt call and re-raise a cancellation it swallowed (see above).
 
     The one guard, for both libraries (so it lives here, not in the MQTT adapter the drivers may not import):
     the Modbus TCP adapter (drivers/modbus/bus.py) and the MQTT clients wrap each library call that waits
-    with asyncio.wait_for in it: aiomqtt's subscribe, unsubscribe and publish (its connect waits without a
-    timeout, where wait_for swallows nothing; pantau.mqtt's own waits use asyncio.timeout).
+    with asyncio.wait_for in it: aiomqtt's subscribe, unsubscribe and publish (its connect and disconnect:
+    `pantau.mqtt.connected`; pantau.mqtt's own waits use asyncio.timeout, which drops nothing).
     Inside an `asyncio.timeout` block of the caller's this is right too: a swallowed cancellation that was
     the block's own expiry becomes its TimeoutError."""
     result = await call

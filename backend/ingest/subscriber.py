@@ -26,7 +26,7 @@ from paho.mqtt.properties import Properties
 from backend.config import BackendConfig, BackendMqtt
 from pantau.aio import guarded
 from pantau.contract import Topics
-from pantau.mqtt import Incoming, ManualAcks
+from pantau.mqtt import Incoming, ManualAcks, connected
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 __all__ = ["BatchHandler", "Incoming", "Subscriber", "SubscriberStats", "Subscription"]
@@ -149,7 +149,7 @@ class Subscriber:
                 # messages right after CONNACK, and any acknowledged on arrival would not be stored first.
                 client = self._client()
                 connection = _Connection(client, self.clock)
-                async with client:
+                async with connected(client):
                     await self._on_connected(client)
                     self._backoff.reset()
                     await self._consume(connection)
