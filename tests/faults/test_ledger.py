@@ -1,0 +1,75 @@
+"""The fault suite's counting, on records made up here: each way of losing or doubling a reading is seen,
+and only the documented exceptions are excused (so a scenario reporting 0 lost means something)."""
+
+from __future__ import annotations
+
+from tests.faults.ledger import Evidence, reckon
+from tests.harness.tally_device import Served
+
+
+def served(*values: int, start: float = 100.0) -> list[Served]:
+    """Numbers served a quarter of a second apart from `start` (monotonic seconds)."""
+    return [Served(value, start + 0.25 * index) for index, value in enumerate(values)]
+
+
+def stored(*values: int) -> list[tuple[int, int]]:
+    return [(1_000_000 * value, value) for value in values]
+
+
+def test_everything_served_is_stored_once() -> None:
+    count = reckon(Evidence({"a": served(1, 2, 3)}, {"a": stored(1, 2, 3)}), "s", 1)
+    assert (count.read, count.stored, count.lost, count.duplicated, count.phantom) == (3, 3, 0, 0, 0)
+    assert count.verdict == "ok"
+
+
+def test_one_reading_missing_is_lost_and_named() -> None:
+    count = reckon(Evidence({"a": served(1, 2, 3)}, {"a": stored(1, 3)}), "s", 1)
+    assert count.lost == 1
+    assert count.verdict == "FAIL"
+    assert "no. 2" in count.explain()
+
+
+def test_a_reading_stored_at_two_times_or_two_at_one_time_is_duplicated() -> None:
+    twice = [*stored(1, 2), (5_000_000, 2)]
+    assert reckon(Evidence({"a": served(1, 2)}, {"a": twice}), "s", 1).duplicated == 1
+    same_time = [(1_000_000, 1), (1_000_000, 2)]
+    count = reckon(Evidence({"a": served(1, 2)}, {"a": same_time}), "s", 1)
+    assert count.duplicated == 1
+    assert count.verdict == "FAIL"
+
+
+def test_a_number_no_device_served_intact_is_a_phantom() -> None:
+    count = reckon(Evidence({"a": served(1, 2)}, {"a": stored(1, 2, 77)}), "s", 1)
+    assert count.phantom == 1
+    assert count.verdict == "FAIL"
+
+
+def test_only_the_last_reading_before_a_gateway_kill_is_in_flight() -> None:
+    # 1..4 served at 100.00, 100.25, 100.50, 100.75; the gateway killed at 100.6: 3 was in its hands.
+    evidence = Evidence({"a": served(1, 2, 3, 4)}, {"a": stored(1, 2, 4)}, gateway_kills=[100.6])
+    count = reckon(evidence, "s", 1)
+    assert (count.in_flight, count.lost) == (1, 0)
+    # 2 missing as well: older than the poll in hand, so it was committed and then lost.
+    evidence = Evidence({"a": served(1, 2, 3, 4)}, {"a": stored(1, 4)}, gateway_kills=[100.6])
+    count = reckon(evidence, "s", 1)
+    assert (count.in_flight, count.lost) == (1, 1)
+
+
+def test_quota_drops_are_excused_only_when_seen_dropped_and_counted() -> None:
+    evidence = Evidence(
+        {"a": served(1, 2, 3, 4)}, {"a": stored(3, 4)}, dropped_counted=5, quota_dropped={"a": {1, 2}}
+    )
+    count = reckon(evidence, "s", 1)
+    assert (count.dropped_readings, count.lost, count.verdict) == (2, 0, "ok")
+    # The gateway's counter says fewer than went: an uncounted drop fails.
+    evidence.dropped_counted = 1
+    assert reckon(evidence, "s", 1).verdict == "FAIL"
+
+
+def test_a_gateway_that_stopped_by_itself_fails_the_scenario_even_without_a_loss() -> None:
+    evidence = Evidence({"a": served(1)}, {"a": stored(1)}, gateway_exits=["exited 1: disk full"])
+    assert reckon(evidence, "s", 1).verdict == "FAIL"
+
+
+def test_a_scenario_where_nothing_was_read_proves_nothing() -> None:
+    assert reckon(Evidence({"a": []}, {"a": []}), "s", 1).verdict == "FAIL"
