@@ -31,6 +31,11 @@ fuzz: $(STAMP)
 		$(BIN)/python -m tests.fuzz.atheris_targets $$target -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
 
+## faults: the fault-injection suite of tests/faults with the long profile: outages of a minute or two, three
+## seeds per family, about three hours (make test runs one or two seeds per family with outages of seconds)
+faults: $(STAMP)
+	PANTAU_FAULT_PROFILE=long $(BIN)/python -m pytest tests/faults $(PYTEST_ARGS)
+
 ## lint: ruff (broad rule set) and mypy --strict on the packages
 lint: $(STAMP)
 	$(BIN)/ruff check .
