@@ -31,6 +31,7 @@ from backend.inventory import SiteInventory
 from backend.metrics import BackendCollector, registry_for
 from backend.rules_service.live import RulesService
 from backend.storage.factory import open_storage
+from backend.storage.influx import InfluxStorage
 from backend.storage.model import FieldValue, Storage, StorageError, StorageUnavailable
 from backend.storage.rollup import ROLLUPS, floor_time, roll_up
 from backend.storage.schema import READING_1H, READING_1M, backend_status_point
@@ -69,6 +70,7 @@ class BackendWorker:
             self.writer.notify,
             clock_skew=config.clock_skew,
             senders=SenderCheck.for_backend(config, self.inventory),
+            write_lines=isinstance(self.storage, InfluxStorage),
         )
         if self.pipeline.senders is None:
             logger.warning(

@@ -11,8 +11,9 @@ from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW, check_time
 from backend.ingest.record_rejects import RECORD_REJECT, describe_reject
 from backend.ingest.senders import SenderCheck
 from backend.ingest.spool import DeadLetter
+from backend.storage.influx.line_protocol import reading_lines
 from backend.storage.model import Point
-from backend.storage.schema import to_points, wire_readings_points
+from backend.storage.schema import time_ns, to_points, wire_readings_points
 from pantau.contract import ContractError, Message, RecordReject, Topics, decode
 from pantau.contract.fast import decode_readings
 
@@ -45,14 +46,19 @@ def triage(
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     *,
     senders: SenderCheck | None = None,
+    write_lines: bool = False,
 ) -> Accepted | DeadLetter | None:
     """Decode and check one message; a time more than `clock_skew` ahead of `received_at` is marked
     (backend/ingest/clock_skew.py), and, given `senders`, a message the site inventory does not vouch for
     is a dead letter (backend/ingest/senders.py). None for an empty payload: someone cleared a retained
-    topic, which is an administrative act on the broker, not data (and not garbage either)."""
+    topic, which is an administrative act on the broker, not data (and not garbage either). With
+    `write_lines` (storage speaks line protocol), readings on the fast path carry their lines, written
+    while the message is at hand."""
     if not payload:
         return None
-    fast = _fast_path(topic, payload, topics, received_at, clock_skew=clock_skew, senders=senders)
+    fast = _fast_path(
+        topic, payload, topics, received_at, clock_skew=clock_skew, senders=senders, write_lines=write_lines
+    )
     if fast is not None:
         return fast
     try:
@@ -79,6 +85,7 @@ def _fast_path(
     *,
     clock_skew: timedelta,
     senders: SenderCheck | None,
+    write_lines: bool,
 ) -> Accepted | DeadLetter | None:
     """Readings the contract's fast path takes (nearly all traffic), straight to points; None leaves the
     message to `decode`, which also marks a time too far ahead (check_time) on the contract model."""
@@ -91,4 +98,5 @@ def _fast_path(
     refusal = senders.refuse_ids(wire.site, wire.gateway, wire.device) if senders is not None else None
     if refusal is not None:
         return DeadLetter(topic, refusal.reason, refusal.detail, payload, len(payload), received_at)
-    return Accepted("readings", wire_readings_points(wire, at), None, payload)
+    lines = reading_lines(wire, time_ns(at)) if write_lines else None
+    return Accepted("readings", wire_readings_points(wire, at, lines), None, payload)

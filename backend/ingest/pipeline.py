@@ -37,7 +37,7 @@ class IngestStats:
 class IngestPipeline:
     """The subscriber's batch handler. `on_accepted` sees every valid message after it is durable
     (the rules engine's feed); `senders`, when given, dead-letters what the site inventory does not vouch
-    for (backend/ingest/senders.py)."""
+    for (backend/ingest/senders.py); `write_lines` when storage takes line protocol (intake.triage)."""
 
     def __init__(
         self,
@@ -48,10 +48,12 @@ class IngestPipeline:
         *,
         clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
         senders: SenderCheck | None = None,
+        write_lines: bool = False,
     ) -> None:
         self.spool = spool
         self.clock_skew = clock_skew
         self.senders = senders
+        self.write_lines = write_lines
         self.topics = topics
         self.wake_writer = wake_writer
         self.on_accepted = on_accepted
@@ -75,6 +77,7 @@ class IngestPipeline:
                 incoming.received_at,
                 self.clock_skew,
                 senders=self.senders,
+                write_lines=self.write_lines,
             )
             if outcome is None:
                 self.stats.ignored_total += 1

@@ -65,6 +65,10 @@ class Point:
     tags: Mapping[str, str]
     fields: Mapping[str, FieldValue]
     time_ns: int
+    #: The point as InfluxDB line protocol, when its producer wrote it straight from the data it came from
+    #: (ingest's fast path: backend/storage/influx/line_protocol.py `reading_lines`); storage that speaks
+    #: line protocol sends it as is. Not part of the point's identity.
+    line: str | None = field(default=None, compare=False, repr=False)
 
 
 class Aggregate(StrEnum):

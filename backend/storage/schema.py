@@ -112,13 +112,14 @@ def readings_points(message: Readings) -> list[Point]:
 _QUALITY_FIELDS: Final = {quality: (quality.value, quality.qartod_flag) for quality in Quality}
 
 
-def wire_readings_points(message: WireReadings, at: datetime) -> list[Point]:
+def wire_readings_points(message: WireReadings, at: datetime, lines: list[str] | None = None) -> list[Point]:
     """`readings_points` of a message taken by the contract's fast path (pantau/contract/fast.py): the
-    same points, built from the wire structs without a contract model in between."""
+    same points, built from the wire structs without a contract model in between; `lines`, given, are
+    their line protocol, one per channel in order (influx.line_protocol.reading_lines)."""
     at_ns = time_ns(at)
     site, device, seq, gateway = message.site, message.device, message.seq, message.gateway
     points = []
-    for channel, reading in message.channels.items():
+    for index, (channel, reading) in enumerate(message.channels.items()):
         quality, flag = _QUALITY_FIELDS[reading.quality]  # type: ignore[index]  # a StrEnum's value is its key
         fields: dict[str, FieldValue] = {"quality": quality, "qc_flag": flag, "seq": seq, "gateway": gateway}
         value = reading.value
@@ -134,7 +135,10 @@ def wire_readings_points(message: WireReadings, at: datetime) -> list[Point]:
             fields["reason"] = reading.reason
         if reading.detail is not None:
             fields["detail"] = reading.detail
-        points.append(Point(READING, {"site": site, "device": device, "channel": channel}, fields, at_ns))
+        line = lines[index] if lines is not None else None
+        points.append(
+            Point(READING, {"site": site, "device": device, "channel": channel}, fields, at_ns, line)
+        )
     return points
 
 

@@ -77,7 +77,7 @@ class InfluxStorage:
         rejected: list[Rejection] = []
         for point in points:
             try:
-                line = encode_point(point)
+                line = point.line if point.line is not None else encode_point(point)
             except InvalidPoint as exc:
                 rejected.append(Rejection(point, str(exc)))
                 continue
