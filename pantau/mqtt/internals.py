@@ -15,7 +15,8 @@ returning the message id, the `on_publish` callback with its reason code), so th
 `problems()` says what of this has moved, naming the installed versions. The contract test
 (tests/pantau/mqtt/test_internals.py) runs it and a real manual-acknowledgement and reason-code round trip
 against Mosquitto, so an upgrade that moves them fails there, by name, before it reaches a site.
-pyproject pins both libraries to the ranges this was checked against.
+pyproject pins both libraries to the ranges this was checked against (paho-mqtt 2.1.0 and 2.2.0, aiomqtt
+2.5.0 and 2.5.1): to raise a cap, install the new release and run tests/pantau/mqtt first.
 
 Errors: `InternalsMoved` (a RuntimeError: a wrong install, not a broker problem, so no reconnect loop
 retries it).
@@ -92,6 +93,10 @@ def paho_client(client: aiomqtt.Client) -> paho.Client:
     inner = getattr(client, "_client", None)
     if not isinstance(inner, paho.Client):
         raise InternalsMoved(f"aiomqtt.Client._client is not a paho client ({versions()})")
+    if inner.callback_api_version != CallbackAPIVersion.VERSION2:  # the hooks take version 2's arguments
+        raise InternalsMoved(
+            f"aiomqtt's paho client calls back with API {inner.callback_api_version} ({versions()})"
+        )
     return inner
 
 

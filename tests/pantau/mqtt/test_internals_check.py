@@ -3,6 +3,7 @@ with the installed versions (the real parts are exercised in test_internals.py, 
 
 from __future__ import annotations
 
+import aiomqtt
 import paho.mqtt.client as paho
 import pytest
 
@@ -27,3 +28,11 @@ async def test_problems_names_a_moved_packet_queue(monkeypatch: pytest.MonkeyPat
     found = await problems()
     assert len(found) == 1 and "_packet_queue takes ('kind', 'data')" in found[0], found
     assert versions() in found[0]
+
+
+async def test_a_paho_client_calling_back_with_another_api_is_refused_by_name() -> None:
+    client = aiomqtt.Client("localhost")  # made, never connected
+    with pytest.warns(DeprecationWarning, match="Callback API version 1"):
+        client._client = paho.Client(paho.CallbackAPIVersion.VERSION1)  # as an older aiomqtt made it
+    with pytest.raises(InternalsMoved, match=r"calls back with API .*\(aiomqtt \S+, paho-mqtt \S+\)"):
+        PubackWaiter(client)
