@@ -18,7 +18,7 @@ from typing import Any
 
 import aiomqtt
 
-from pantau.mqtt.internals import hook, paho_client, queue_pubacks
+from pantau.mqtt.internals import hook, paho_client, queue_pubacks, read_in_batches
 from pantau.resilience import SYSTEM_CLOCK, Clock
 
 
@@ -51,6 +51,7 @@ class ManualAcks:
     ) -> None:
         self._paho = paho_client(client)
         self._paho.manual_ack_set(on=True)
+        read_in_batches(self._paho)  # a backlog drains in batches: one event loop turn per batch, not message
         self._received = received
         self._lost = lost
         self._clock = clock

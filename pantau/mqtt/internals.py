@@ -11,6 +11,9 @@ returning the message id, the `on_publish` callback with its reason code), so th
 - `paho.mqtt.client.Client._packet_queue(command, packet, mid, qos)`, paho's outgoing queue, where its own
   `ack()` puts each PUBACK: a batch's PUBACKs go in as one write, in order with whatever else paho sends.
   Without it (a paho that renamed it) acknowledgements fall back to paho's public `ack()`, one write each.
+- paho's reading (`_sock`, `_sock_recv`, `_packet_read`, `_loop_rc_handle`): `read_in_batches` makes a
+  receiving client read every packet waiting per readable event, out of one large `recv`, instead of one
+  packet per event loop turn in three or four `recv` calls. Without them paho reads as it always did.
 
 `problems()` says what of this has moved, naming the installed versions. The contract test
 (tests/pantau/mqtt/test_internals.py) runs it and a real manual-acknowledgement and reason-code round trip
@@ -33,7 +36,7 @@ from typing import Any, Final
 
 import aiomqtt
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +86,7 @@ async def problems() -> list[str]:
             "paho.mqtt.client.Client._packet_queue takes "
             f"{_packet_queue_parameters()}, not {_PACKET_QUEUE_PARAMETERS}"
         )
+    found += [f"paho.mqtt.client.Client.{name} is gone" for name in _READ_PARTS if not _has(name)]
     if paho.PUBACK != _PUBACK:
         found.append(f"paho's PUBACK is 0x{paho.PUBACK:02x}, not 0x{_PUBACK:02x}")
     return [f"{problem} ({versions()})" for problem in found]
@@ -147,3 +151,75 @@ if not _PACKET_QUEUE_OK:
     logger.warning(
         "paho's outgoing queue moved (%s): acknowledging one message per write, which is slower", versions()
     )
+
+
+#: The parts of paho's reading that `read_in_batches` relies on (`_sock` is an instance attribute).
+_READ_PARTS: Final = ("_sock_recv", "_packet_read", "_loop_rc_handle", "loop_read")
+#: One `recv` takes up to this much; paho's packets are then cut from it in memory.
+_READ_BYTES: Final = 256 * 1024
+#: Packets read per readable event at most, so a flood cannot hold the event loop (the socket stays
+#: readable, so the rest is read on the next turn).
+_PACKETS_PER_TURN: Final = 2000
+
+
+def _has(name: str) -> bool:
+    return callable(getattr(paho.Client, name, None))
+
+
+_READS_OK: Final = all(_has(name) for name in _READ_PARTS)
+
+
+def read_in_batches(inner: paho.Client) -> bool:
+    """Make `inner` read all the packets waiting on its socket per readable event, cut from one `recv`.
+
+    aiomqtt calls paho's `loop_read()` once per readable event, and paho reads one packet per call, in
+    three or four `recv` calls (type, length, rest): a turn of the event loop and a few system calls per
+    message, about a sixth of an ingest worker's CPU (bench/ingest_throughput.py). paho still parses and
+    handles every packet itself; only where its bytes come from and how many packets a call reads change.
+    Returns False (and changes nothing) where paho's reading has moved."""
+    if not _READS_OK:
+        return False
+    reader = _BatchedReader(inner)
+    inner._sock_recv = reader.recv  # type: ignore[method-assign]  # the instance's own, this client only
+    inner.loop_read = reader.loop_read  # type: ignore[method-assign]
+    return True
+
+
+class _BatchedReader:
+    """One client's read buffer. Invariant: paho answers MQTT_ERR_AGAIN only once the buffer is empty (it
+    asks for a whole packet's rest, or a byte when the buffer is empty and the socket has nothing), so no
+    byte waits in the buffer while the event loop waits for the socket."""
+
+    def __init__(self, inner: paho.Client) -> None:
+        self._inner = inner
+        self._socket_recv: Callable[[int], bytes] = inner._sock_recv
+        self._socket: object = None
+        self._buffer = memoryview(b"")
+
+    def recv(self, bufsize: int) -> bytes:
+        socket = self._inner._sock
+        if socket is not self._socket:  # a new connection: none of the old one's bytes belong to it
+            self._socket, self._buffer = socket, memoryview(b"")
+        if not self._buffer:
+            data = self._socket_recv(_READ_BYTES)  # BlockingIOError, OSError and b"" reach paho as before
+            if not data:
+                return data
+            self._buffer = memoryview(data)
+        chunk, self._buffer = self._buffer[:bufsize], self._buffer[bufsize:]
+        return chunk.tobytes()
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:  # noqa: ARG002  # paho's signature
+        inner = self._inner
+        for _ in range(_PACKETS_PER_TURN):
+            if inner._sock is None:
+                return MQTTErrorCode.MQTT_ERR_NO_CONN
+            rc = inner._packet_read()
+            if rc > 0:
+                return inner._loop_rc_handle(rc)
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                break
+        while self._buffer and inner._sock is not None:  # past the bound: only what is already read
+            rc = inner._packet_read()
+            if rc > 0:
+                return inner._loop_rc_handle(rc)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
