@@ -87,14 +87,21 @@ class ClockSanity:
             else:
                 logger.warning("wall clock implausible (%s): data is marked clock_skew", reason)
             self._reason = reason
-        self.last = GatewayClock(
-            plausible=reason is None,
-            reason=reason,
-            not_before=self.not_before,
-            step_s=self._step_s,
-            stepped_at=self._stepped_at,
-        )
-        return self.last
+        last = self.last
+        # Looked at for every message: the verdict is made anew only when it changed (it is immutable).
+        if last is None or (last.reason, last.step_s, last.stepped_at) != (
+            reason,
+            self._step_s,
+            self._stepped_at,
+        ):
+            last = self.last = GatewayClock(
+                plausible=reason is None,
+                reason=reason,
+                not_before=self.not_before,
+                step_s=self._step_s,
+                stepped_at=self._stepped_at,
+            )
+        return last
 
     def can_stamp(self, messages: int = 0) -> bool:
         """Whether the wall clock can stamp a message at all. Before 2000 (an RTC reset to 1970) no time
