@@ -68,6 +68,8 @@ class Run:
     values: int
     seconds: float
     peak_rss_mb: float
+    #: Resident memory at the end of the run: what the steady state holds (the peak may be start-up's).
+    end_rss_mb: float
 
     @property
     def cpu_per_1k(self) -> float:
@@ -112,9 +114,10 @@ def cpu_seconds(pid: int, tid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14 and 15)
 
 
-def peak_rss_mb(pid: int) -> float:
+def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """Peak resident memory (VmHWM), or with field="VmRSS" the current one."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -196,11 +199,11 @@ def measure(
             counter.read(),
             time.monotonic(),
         )
-        rss = peak_rss_mb(child.pid)
+        rss, end_rss = peak_rss_mb(child.pid), peak_rss_mb(child.pid, "VmRSS")
         if profiled:
             child.send_signal(signal.SIGUSR2)
             time.sleep(1.0)  # the profile is written by the child's main thread
-    return Run(contender, cpu1 - cpu0, loop1 - loop0, values1 - values0, t1 - t0, rss)
+    return Run(contender, cpu1 - cpu0, loop1 - loop0, values1 - values0, t1 - t0, rss, end_rss)
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -314,7 +317,8 @@ def main() -> None:
                         print(
                             f"round {round_ + 1} {contender:<8} {run.cpu_per_1k:.4f} CPU s/1k values"
                             f" ({run.loop_cpu_s / run.cpu_s:.0%} in the event loop)"
-                            f"  {run.values_per_s:7.1f} values/s  peak RSS {run.peak_rss_mb:5.1f} MB",
+                            f"  {run.values_per_s:7.1f} values/s  peak RSS {run.peak_rss_mb:5.1f} MB"
+                            f" (at the end {run.end_rss_mb:5.1f} MB)",
                             flush=True,
                         )
                 modules = (workdir / "modules.txt").read_text().split()
@@ -329,6 +333,9 @@ def main() -> None:
                         profiled=True,
                     )
                     profile = profile_text(stats)
+                    kept = Path(tempfile.gettempdir()) / "pantau-gateway.prof"
+                    kept.write_bytes(stats.read_bytes())
+                    print(f"profile kept for pstats: {kept}")
             finally:
                 counter.close()
                 broker.stop()

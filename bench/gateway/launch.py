@@ -8,7 +8,6 @@ Run: `python -m bench.gateway.launch MODULES_FILE [--cprofile FILE] -- gateway r
 from __future__ import annotations
 
 import atexit
-import cProfile
 import signal
 import sys
 from pathlib import Path
@@ -25,6 +24,8 @@ def main(argv: list[str]) -> None:
     options, pantau_args = argv[:split], argv[split + 1 :]
     atexit.register(_write_modules, Path(options[0]))
     if "--cprofile" in options:
+        import cProfile  # noqa: PLC0415 - only when asked: it is memory the gateway does not have
+
         profiler = cProfile.Profile()
         out = options[options.index("--cprofile") + 1]
 
