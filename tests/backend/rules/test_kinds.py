@@ -39,3 +39,42 @@ def test_an_unknown_kind_is_told_the_registry_in_order() -> None:
         "r.yaml: rules[0] 'a': Input tag 'levelz' found using 'kind' does not match any of the "
         f"expected tags: {expected}"
     )
+
+
+LEVELS = [{"name": "a", "trigger": 1.0, "severity": 1}, {"name": "b", "trigger": 2.0, "severity": 4}]
+
+
+@pytest.mark.parametrize(
+    ("rule", "bands"),
+    [
+        ({"kind": "levels", "levels": LEVELS}, [(None, None), (1.0, 1), (2.0, 4)]),
+        (
+            # Freeboard: the triggers descend and below the lowest is worst.
+            {
+                "kind": "levels",
+                "direction": "down",
+                "levels": [{**LEVELS[0], "trigger": 2.0}, LEVELS[1] | {"trigger": 1.0}],
+            },
+            [(None, 4), (1.0, 1), (2.0, None)],
+        ),
+        ({"kind": "rate", "levels": LEVELS}, [(None, None), (1.0, 1), (2.0, 4)]),
+        # The panel shows the signed rate: a fall's levels lie below zero.
+        ({"kind": "rate", "change": "fall", "levels": LEVELS}, [(None, 4), (-2.0, 1), (-1.0, None)]),
+        ({"kind": "accumulation", "levels": LEVELS}, [(None, None), (1.0, 1), (2.0, 4)]),
+        ({"kind": "odol", "levels": LEVELS}, [(None, None), (1.0, 1), (2.0, 4)]),
+        # |drift| is judged: the levels stand on both sides of zero.
+        (
+            {"kind": "wim_drift", "reference_kg": 5_000, "levels": LEVELS},
+            [(None, 4), (-2.0, 1), (-1.0, None), (1.0, 1), (2.0, 4)],
+        ),
+    ],
+)
+def test_each_kind_lays_out_its_bands(
+    rule: dict[str, object], bands: list[tuple[float | None, int | None]]
+) -> None:
+    loaded = validate_rules({"rules": [{"id": "r", **rule}]}, source="r.yaml").rules[0]
+    assert [(band.start, band.severity) for band in KINDS[loaded.kind].value_bands(loaded)] == bands
+
+
+def test_only_levels_rules_are_drawn_on_the_page() -> None:
+    assert [name for name, kind in KINDS.items() if kind.page_levels is not None] == ["levels"]
