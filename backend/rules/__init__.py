@@ -2,7 +2,9 @@
 
 Pure: no I/O, no MQTT, no storage, no clock of its own. The backend feeds `RuleEngine` contract messages
 with the time to consider `now`, stores the QC and ODOL verdicts it returns, and publishes its
-`AlertTransition`s. See README.md for the file format and the semantics.
+`AlertTransition`s (the runtime that does so is `backend.rules_service`). Each rule kind is a folder under
+`kinds/` with one line in the registry (`kinds.KINDS`). See README.md for the file format, the semantics
+and how to add a kind.
 
 Errors::
 
