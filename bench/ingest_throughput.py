@@ -53,6 +53,7 @@ from backend.storage.influx.client import GZIP_LEVEL
 from backend.storage.influx.line_protocol import encode_point
 from backend.storage.model import Retention
 from backend.storage.schema import to_points, wire_readings_points
+from bench.ingest_profile import profile_drain, worker_config
 from bench.ingest_worker import WorkerPool
 from pantau.contract import Reading, Readings, Topics, decode, encode
 from pantau.contract.fast import decode_readings
@@ -310,6 +311,17 @@ class Bench:
         return name
 
 
+def profiled(broker: Mosquitto, influxd: Influxd, work: Path, messages: list[tuple[str, bytes]]) -> str:
+    """One worker's drain of `messages`, in this process under cProfile (bench/ingest_profile.py)."""
+    client_id = "bench-profile"
+    fill_sessions(broker, [client_id], Topics(PREFIX).all_gateway_traffic(), messages, v5=False)
+    readings = sum(len(json.loads(payload)["channels"]) for _, payload in messages)
+    try:
+        return profile_drain(worker_config(broker, influxd, work, PREFIX, client_id), readings)
+    finally:
+        drop_sessions(broker, [client_id])
+
+
 def stages(messages: list[tuple[str, bytes]]) -> list[tuple[str, float]]:
     """CPU microseconds per message of each step of the pantau path (best of 3, this process)."""
     topics = Topics(PREFIX)
@@ -357,7 +369,7 @@ def summarize(runs: list[Run]) -> list[dict[str, Any]]:
             row["to_raw_lp"] = row["readings_per_s"] / median[("raw LP", channels)]
         if ("baseline", channels) in median and row["flow"].startswith("pantau"):
             row["to_baseline"] = row["readings_per_s"] / median[("baseline", channels)]
-        if row["flow"].startswith("pantau x"):
+        if row["flow"].startswith("pantau x") and ("pantau x1 v5", channels) in median:
             row["to_one_worker"] = row["readings_per_s"] / median[("pantau x1 v5", channels)]
     return rows
 
@@ -442,8 +454,10 @@ def main() -> None:
         default=RESULTS,
         help=f"folder for <date>-backend.md and .json (default {RESULTS})",
     )
+    parser.add_argument("--profile", action="store_true", help="add a cProfile of one worker's drain")
     args = parser.parse_args()
     env = environment()
+    profile = ""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         broker = Mosquitto(work / "mqtt", require_binary("mosquitto", "mosquitto"))
@@ -457,18 +471,24 @@ def main() -> None:
                 for round_ in range(args.rounds):
                     bench.ceiling(messages, channels, round_)
                     bench.raw_line_protocol(messages, channels, round_)
-                    if args.baseline:
-                        bench.pantau(messages, channels, round_, 1, v5=False, code_root=args.baseline)
-                    bench.pantau(messages, channels, round_, 1, v5=False)
+                    # Baseline and this build in turns, so neither always runs second on a warming machine.
+                    pair = [args.baseline, None] if args.baseline else [None]
+                    for code_root in pair if round_ % 2 == 0 else pair[::-1]:
+                        bench.pantau(messages, channels, round_, 1, v5=False, code_root=code_root)
                     if channels == args.channels[0]:
                         for workers in args.workers:
                             bench.pantau(messages, channels, round_, workers, v5=True)
+            if args.profile:
+                profile = profiled(broker, influxd, work, payloads(args.messages, args.channels[0]))
         finally:
             broker.stop()
             influxd.stop()
     stage_rows = {channels: stages(payloads(STAGE_MESSAGES, channels)) for channels in args.channels}
     rows = summarize(bench.runs)
     text = report_markdown(env, rows, stage_rows, args.messages, bench.failures)
+    if args.profile:
+        text += f"\nProfile of one worker draining {args.messages:,} messages of {args.channels[0]} readings"
+        text += " (cProfile, in-process, event loop thread):\n\n```\n" + profile + "\n```\n"
     print("\n" + text)
     if args.out:  # an empty --out "" writes nothing
         args.out.mkdir(parents=True, exist_ok=True)
