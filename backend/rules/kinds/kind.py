@@ -7,6 +7,7 @@ them. Grafana and the API render what an entry describes; they never ask which k
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -83,4 +84,5 @@ class RuleKind:
     @property
     def name(self) -> str:
         """The `kind:` a rules file writes, from the model's literal."""
-        return str(self.config.model_fields["kind"].annotation.__args__[0])  # type: ignore[union-attr]
+        (literal,) = typing.get_args(self.config.model_fields["kind"].annotation)
+        return str(literal)
