@@ -6,6 +6,7 @@ then never stops: the gateway publisher, asked to stop just as the broker answer
 `connected` re-raises a cancellation asked for during the connect, or during the disconnect, once the
 connect or the block is over. It counts only requests made during those waits: the publisher's task
 carries one left behind by Python 3.11's TaskGroup after every connection lost mid-batch (pantau.aio).
+It also marks seen the error aiomqtt keeps for a connection lost, which asyncio logged otherwise.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from contextlib import asynccontextmanager
 import aiomqtt
 
 from pantau.aio import cancellations_requested, raise_cancellation_requested_since
+from pantau.mqtt.internals import settle_disconnect
 
 
 @asynccontextmanager
@@ -31,5 +33,6 @@ async def connected(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Client]:
             finally:
                 requested = cancellations_requested()  # what the block left: not the disconnect's
     finally:
+        settle_disconnect(client)  # the caller has its own error for a connection lost
         # Left with an error (the connection lost) or not: a stop asked for while disconnecting still stops.
         raise_cancellation_requested_since(requested)

@@ -14,6 +14,8 @@ returning the message id, the `on_publish` callback with its reason code), so th
 - paho's reading (`_sock`, `_sock_recv`, `_packet_read`, `_loop_rc_handle`): `read_in_batches` makes a
   receiving client read every packet waiting per readable event, out of one large `recv`, instead of one
   packet per event loop turn in three or four `recv` calls. Without them paho reads as it always did.
+- `aiomqtt.Client._disconnected`, the future holding why a connection ended: `settle_disconnect` marks
+  its error seen, which aiomqtt does not when its block ends with an error of the caller's.
 
 `problems()` says what of this has moved, naming the installed versions. The contract test
 (tests/pantau/mqtt/test_internals.py) runs it and a real manual-acknowledgement and reason-code round trip
@@ -27,6 +29,7 @@ retries it).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import struct
@@ -87,6 +90,8 @@ async def problems() -> list[str]:
             f"{_packet_queue_parameters()}, not {_PACKET_QUEUE_PARAMETERS}"
         )
     found += [f"paho.mqtt.client.Client.{name} is gone" for name in _READ_PARTS if not _has(name)]
+    if not isinstance(getattr(client, "_disconnected", None), asyncio.Future):
+        found.append("aiomqtt.Client._disconnected is not a future")
     if paho.PUBACK != _PUBACK:
         found.append(f"paho's PUBACK is 0x{paho.PUBACK:02x}, not 0x{_PUBACK:02x}")
     return [f"{problem} ({versions()})" for problem in found]
@@ -102,6 +107,17 @@ def paho_client(client: aiomqtt.Client) -> paho.Client:
             f"aiomqtt's paho client calls back with API {inner.callback_api_version} ({versions()})"
         )
     return inner
+
+
+def settle_disconnect(client: aiomqtt.Client) -> None:
+    """Mark seen why `client`'s connection ended, once its block is left.
+
+    aiomqtt keeps the error a connection dropped with in a future nothing awaits when the block ends with
+    an error of its own (the caller's "connection lost"), so asyncio logged "Future exception was never
+    retrieved", at ERROR with a traceback, for every connection a gateway or backend lost."""
+    ended = getattr(client, "_disconnected", None)
+    if isinstance(ended, asyncio.Future) and ended.done() and not ended.cancelled():
+        ended.exception()
 
 
 def hook(inner: paho.Client, name: str, callback: Callable[..., None], *, forward: bool) -> None:
