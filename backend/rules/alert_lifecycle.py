@@ -8,15 +8,14 @@ published and emits an `AlertTransition` only when the state or level changes, n
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
+from backend.rules.rule import RuleBase
 from pantau.contract import Acknowledgement, AlertTransition
 from pantau.contract.messages import AlertState
-
-if TYPE_CHECKING:
-    from backend.rules.config import RulesFile
 
 #: The contract's `Label` bound on alert ids.
 MAX_ALERT_ID: Final = 64
@@ -87,10 +86,21 @@ class Alert:
     acknowledgement: Acknowledgement | None = None
 
 
+class RuleSet(Protocol):
+    """What the lifecycle reads of a rules file (`backend.rules.config.RulesFile`). A protocol, not that
+    class: the rules file's union is built from the kinds, whose evaluators import this module."""
+
+    @property
+    def rules(self) -> Sequence[RuleBase]: ...
+
+    @property
+    def language(self) -> str: ...
+
+
 class AlertLifecycle:
     """Every alert the engine knows, active or resolved (a resolved one keeps its `seq` for next time)."""
 
-    def __init__(self, rules: RulesFile, source: str) -> None:
+    def __init__(self, rules: RuleSet, source: str) -> None:
         self._rules = {rule.id: rule for rule in rules.rules}
         self._language = rules.language
         self._source = source

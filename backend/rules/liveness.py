@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from backend.rules.runner import iso
-
 
 @dataclass
 class Liveness:
@@ -32,8 +30,8 @@ class Liveness:
 
     def dump(self) -> dict[str, Any]:
         return {
-            "heard": {s: iso(t) for s, t in self.heard.items()},
-            "offline_since": {s: iso(t) for s, t in self.offline_since.items()},
+            "heard": {s: t.isoformat() for s, t in self.heard.items()},
+            "offline_since": {s: t.isoformat() for s, t in self.offline_since.items()},
             "offline_reason": dict(self.offline_reason),
         }
 
