@@ -222,7 +222,16 @@ def versions(mosquitto: str) -> dict[str, str]:
         text=True,
         check=False,
     )
-    found["pantau commit"] = commit.stdout.strip() or "?"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607 - as above
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # What ran is the working tree: say so when it is not the commit (a shared checkout often is not).
+    found["pantau commit"] = (commit.stdout.strip() or "?") + (
+        " + uncommitted changes" if dirty.stdout else ""
+    )
     return found
 
 
