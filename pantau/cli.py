@@ -29,7 +29,7 @@ class Entry(NamedTuple):
 COMMAND_GROUPS: Final[dict[str, Entry]] = {
     "backend": Entry("backend.cli:backend", "backend"),
     "contract": Entry("pantau.contract.cli:contract", None),
-    "demo": Entry("pantau.demo.cli:demo", "demo"),
+    "demo": Entry("pantau_demo.cli:demo", "demo"),
     "gateway": Entry("gateway.cli:gateway", "gateway"),
     "grafana": Entry("backend.grafana.cli:grafana", "backend"),
     "modbus": Entry("drivers.modbus.cli:modbus", "gateway"),
@@ -40,7 +40,9 @@ COMMAND_GROUPS: Final[dict[str, Entry]] = {
 }
 
 #: pantau's own packages: one of them missing is a broken install, not an extra left out.
-OWN_PACKAGES: Final = frozenset({"pantau", "gateway", "drivers", "backend", "firmware_configs"})
+OWN_PACKAGES: Final = frozenset(
+    {"pantau", "pantau_demo", "gateway", "drivers", "backend", "firmware_configs"}
+)
 
 
 class MissingExtra(click.ClickException):

@@ -24,7 +24,7 @@ from tests.deploy.compose import REPO
 
 PROJECT: Final = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 NAME: Final = canonicalize_name(PROJECT["name"])
-OWN_PACKAGES: Final = ("pantau", "gateway", "drivers", "backend")
+OWN_PACKAGES: Final = ("pantau", "pantau_demo", "gateway", "drivers", "backend")
 
 
 def requirements(extras: Iterable[str]) -> list[Requirement]:

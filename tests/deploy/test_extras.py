@@ -29,14 +29,14 @@ from tests.deploy.extras import closure, imported_libraries, site_packages, top_
 NOT_ON_A_GATEWAY_BOX: Final = {"fastapi", "starlette", "uvicorn", "httpx", "grafana-client", "amqtt"}
 
 #: The folders whose imports each install must satisfy (pantau/ is the base: everything in it but the
-#: demo and the MQTT adapter, which the gateway and backend runtimes use).
+#: MQTT adapter, which the gateway and backend runtimes use; the demo is a package of its own).
 PARTS: Final[dict[tuple[str, ...], tuple[str, ...]]] = {
     (): ("pantau",),
     ("gateway",): ("gateway", "drivers", "pantau/mqtt"),
     ("backend",): ("backend", "pantau/mqtt"),
-    ("demo",): ("pantau/demo",),
+    ("demo",): ("pantau_demo",),
 }
-NOT_IN_BASE: Final = ("pantau/demo", "pantau/mqtt")
+NOT_IN_BASE: Final = ("pantau/mqtt",)
 
 
 def test_a_gateway_box_installs_no_server_or_demo_library() -> None:
@@ -77,7 +77,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("wheel")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
-    for name in ("pantau", "gateway", "drivers", "backend", "firmware_configs"):
+    for name in ("pantau", "pantau_demo", "gateway", "drivers", "backend", "firmware_configs"):
         shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     pip = [sys.executable, "-m", "pip"]
     subprocess.run(
@@ -103,7 +103,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_ships_the_profiles_sites_tables_and_page(wheel: Path) -> None:
     shipped = set(zipfile.ZipFile(wheel).namelist())
     data = [*REPO.glob("firmware_configs/**/*.yaml"), *REPO.glob("backend/rules/tables/*.yaml")]
-    data += [*REPO.glob("backend/api/page/static/*"), *REPO.glob("pantau/demo/*.yaml")]
+    data += [*REPO.glob("backend/api/page/static/*"), *REPO.glob("pantau_demo/*.yaml")]
     assert len(data) > 15
     assert sorted(str(p.relative_to(REPO)) for p in data if str(p.relative_to(REPO)) not in shipped) == []
 
@@ -135,13 +135,13 @@ def backend_box(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return install_box(["backend"], wheel, tmp_path_factory.mktemp("backend-box"))
 
 
-#: Imports every module of the packages named in argv (but the demo and `python -m pantau`) and prints
+#: Imports every module of the packages named in argv (but `python -m pantau`) and prints
 #: the ones that fail: what a box runs must import with what its extra installs.
 IMPORT_ALL: Final = """
 import importlib, pkgutil, sys
 for top in sys.argv[1:]:
     for module in pkgutil.walk_packages(importlib.import_module(top).__path__, top + "."):
-        if not module.name.startswith(("pantau.demo", "pantau.__main__")):
+        if module.name != "pantau.__main__":
             try:
                 importlib.import_module(module.name)
             except ImportError as exc:

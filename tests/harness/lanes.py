@@ -42,7 +42,7 @@ SERVICE_FIXTURES: Final = frozenset(
         "modbus_serial_server",
         # Listening in-process or spawning, defined further down.
         "served_sqlite",  # tests/backend/api/conftest.py: uvicorn on loopback
-        "start_demo",  # tests/pantau/demo/conftest.py: `python -m pantau demo`
+        "start_demo",  # tests/pantau_demo/conftest.py: `python -m pantau demo`
     }
 )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("gateway", "drivers", "backend", "pantau")
+PACKAGES = ("gateway", "drivers", "backend", "pantau", "pantau_demo")
 KIT = ROOT / "pantau" / "resilience"
 
 HAND_BACKOFF = re.compile(r"\*\s*2\s*\*\*\s*[\w(]|2\s*\*\*\s*\(?\s*\w*(fail|attempt|retr)", re.IGNORECASE)
@@ -27,9 +27,9 @@ NOT_YET_ON_THE_KIT: dict[str, str] = {
     "drivers/sim/modbus_device.py": "simulator: a simulated device's turnaround is real time on the wire",
     "drivers/sim/record_device.py": "simulator: record streams paced in real time",
     "drivers/sim/scenario.py": "simulator: the scenario's compressed world clock",
-    "pantau/demo/devices.py": "demo: the simulated world's clock",
-    "pantau/demo/runner.py": "demo: waits for its processes in real time",
-    "pantau/demo/status.py": "demo: the banner's uptime",
+    "pantau_demo/devices.py": "demo: the simulated world's clock",
+    "pantau_demo/runner.py": "demo: waits for its processes in real time",
+    "pantau_demo/status.py": "demo: the banner's uptime",
 }
 
 

@@ -129,7 +129,7 @@ def write_demo_files(
     _write(
         rules,
         rules_document(),
-        "pantau demo: balikpapan.yaml with the timers of pantau/demo/rules-overlay.yaml",
+        "pantau demo: balikpapan.yaml with the timers of pantau_demo/rules-overlay.yaml",
     )
     load_rules(rules)
     key = secrets.token_urlsafe(24)
@@ -180,13 +180,13 @@ def _link(bus: dict[str, Any], links: Links) -> dict[str, Any]:
 def rules_document() -> dict[str, Any]:
     """The field rules with the demo overlay applied (same thresholds, shorter timers)."""
     document = _read(RULES_FILE)
-    overlay_text = resources.files("pantau.demo").joinpath("rules-overlay.yaml").read_text(encoding="utf-8")
+    overlay_text = resources.files("pantau_demo").joinpath("rules-overlay.yaml").read_text(encoding="utf-8")
     overlay: dict[str, dict[str, Any]] = yaml.safe_load(overlay_text) or {}
     by_id = {rule["id"]: rule for rule in document["rules"]}
     unknown = sorted(set(overlay) - set(by_id))
     if unknown:
         raise ConfigError(
-            "pantau/demo/rules-overlay.yaml", [f"no rule {rule!r} in {RULES_FILE}" for rule in unknown]
+            "pantau_demo/rules-overlay.yaml", [f"no rule {rule!r} in {RULES_FILE}" for rule in unknown]
         )
     for rule_id, changes in overlay.items():
         by_id[rule_id].update(changes)

@@ -26,7 +26,7 @@ from tests.harness.ajv import ajv_validate, install_ajv
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.retained import retained_under
 from tests.pantau.contract.published import MESSAGE_SCHEMA, SCHEMA_DIR, SCHEMA_FOR_KIND, problems
-from tests.pantau.demo.demo_process import STOP_WITHIN_S, WITHIN_S, DemoProcess
+from tests.pantau_demo.demo_process import STOP_WITHIN_S, WITHIN_S, DemoProcess
 
 PREFIX: Final = "pantau/v1"
 KINDS: Final = frozenset(SCHEMA_FOR_KIND)

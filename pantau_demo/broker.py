@@ -1,7 +1,7 @@
 """The demo's embedded MQTT broker: amqtt (MQTT 3.1.1) in the demo's own event loop.
 
 Only the demo uses it; the field runs Mosquitto (backend/deploy/mosquitto). amqtt 0.12 differs from
-Mosquitto in ways pantau's clients notice, handled here (tests/pantau/demo/test_broker.py shows each):
+Mosquitto in ways pantau's clients notice, handled here (tests/pantau_demo/test_broker.py shows each):
 
 - With `allow_anonymous: true` amqtt marks *every* session anonymous, and then neither queues QoS 1
   messages for a persistent session while its client is away nor keeps its subscriptions. Anonymous logins
@@ -23,7 +23,7 @@ Sessions live in memory: stopping the demo forgets them, which a demo may.
 
 This module is the only one that reaches inside amqtt: the private members it overrides or reads are listed
 in AMQTT_METHODS and AMQTT_STATE, and `amqtt_problems()` says which of them moved (checked at start and by
-tests/pantau/demo/test_broker_internals.py), so an amqtt upgrade fails by name, not by a demo that hangs.
+tests/pantau_demo/test_broker_internals.py), so an amqtt upgrade fails by name, not by a demo that hangs.
 
 Errors: `AmqttInternalsMoved` (a RuntimeError: the installed amqtt is not one this module fits).
 """

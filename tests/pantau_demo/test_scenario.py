@@ -17,9 +17,9 @@ from backend.rules.kinds.qc.config import QcRule
 from drivers.serial_records.records import VehicleRecord
 from drivers.sim.scenario import EnforcementTraffic, RecurringStorm, demo_river
 from drivers.sim.traffic import JBI_CONFIGURATIONS
-from pantau.demo.configs import PUBLIC_ROUTES, Broker, Links, rules_document, write_demo_files
-from pantau.demo.devices import SPEED
 from pantau.site.config import ModbusBusSpec, RecordStreamSpec
+from pantau_demo.configs import PUBLIC_ROUTES, Broker, Links, rules_document, write_demo_files
+from pantau_demo.devices import SPEED
 
 START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 MOUNTING_HEIGHT_M = 6.20  # firmware_configs/sites/ampal-mufakat.yaml, wl-radar

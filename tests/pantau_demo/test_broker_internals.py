@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from amqtt.broker import Broker
 
-from pantau.demo.broker import PLUGINS, AmqttInternalsMoved, EmbeddedBroker, amqtt_problems
+from pantau_demo.broker import PLUGINS, AmqttInternalsMoved, EmbeddedBroker, amqtt_problems
 
 
 async def test_the_installed_amqtt_has_every_member_the_overrides_rely_on() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from pantau.config import ConfigError, parse_duration
-from pantau.demo.runner import Demo, DemoOptions, PortBusy
 from pantau.process import run_until_signalled
+from pantau_demo.runner import Demo, DemoOptions, PortBusy
 
 
 @click.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pantau.contract import AlertTransition
-from pantau.demo.status import Snapshot, alert_changes, render
+from pantau_demo.status import Snapshot, alert_changes, render
 
 AT = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 

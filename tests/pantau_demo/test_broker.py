@@ -1,5 +1,5 @@
 """The embedded amqtt broker with pantau's real clients: the backend's persistent, acknowledge-when-stored
-subscriber and plain MQTT 3.1.1 clients. Each test pins one amqtt behaviour pantau.demo.broker handles."""
+subscriber and plain MQTT 3.1.1 clients. Each test pins one amqtt behaviour pantau_demo.broker handles."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from backend.ingest.subscriber import Incoming, Subscriber, Subscription
 from gateway.outbox import Outbox
 from gateway.publisher import Identity, Publisher
 from pantau.contract import GatewayStatus, Topics, decode
-from pantau.demo.broker import EmbeddedBroker
 from pantau.site.config import MqttConfig
+from pantau_demo.broker import EmbeddedBroker
 from tests.harness.process import free_port
 
 pytestmark = pytest.mark.services  # the embedded broker listens on loopback

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pantau.demo.demo_process import DemoProcess
+from tests.pantau_demo.demo_process import DemoProcess
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.process import port_open, wait_until
-from tests.pantau.demo.demo_process import STOP_WITHIN_S, WITHIN_S, DemoProcess
+from tests.pantau_demo.demo_process import STOP_WITHIN_S, WITHIN_S, DemoProcess
 
 
 @pytest.mark.timeout(WITHIN_S + 3 * STOP_WITHIN_S)

@@ -25,10 +25,10 @@ from typing import Final, TextIO
 from backend.worker import BackendWorker
 from drivers.sim.virtual_cable import VirtualCable
 from gateway.runtime import Gateway, RuntimeOptions
-from pantau.demo.broker import EmbeddedBroker
-from pantau.demo.configs import Broker, DemoFiles, Links, serial_buses, tcp_buses, write_demo_files
-from pantau.demo.devices import World, simulators
-from pantau.demo.status import StatusLine
+from pantau_demo.broker import EmbeddedBroker
+from pantau_demo.configs import Broker, DemoFiles, Links, serial_buses, tcp_buses, write_demo_files
+from pantau_demo.devices import World, simulators
+from pantau_demo.status import StatusLine
 
 logger = logging.getLogger(__name__)
 
