@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+_PANTAU_PACKAGES = frozenset({"pantau", "backend", "gateway", "drivers"})
 #: How often the child reports its progress: the figures are read to within this much.
 REPORT_EVERY_S = 0.01
 
@@ -43,6 +44,10 @@ def run_worker(config: dict[str, Any], handles: WorkerHandles, code_root: str | 
     """The child's entry point (spawned). `code_root`, given, is another source tree of pantau to run (the
     baseline of an A/B comparison): nothing of pantau is imported before it goes first on the path."""
     if code_root is not None:
+        # A spawned child imports the parent's main module (bench.ingest_throughput) before this runs, and
+        # with it this build's pantau: forget those, so the imports below come from `code_root`.
+        for name in [name for name in sys.modules if name.split(".")[0] in _PANTAU_PACKAGES]:
+            del sys.modules[name]
         sys.path.insert(0, code_root)
     asyncio.run(_run(config, handles))
 
@@ -51,6 +56,8 @@ async def _run(config: dict[str, Any], handles: WorkerHandles) -> None:
     # Imported here, not at the top: only after `code_root` is first on the path.
     from backend.config import BackendConfig  # noqa: PLC0415
     from backend.worker import BackendWorker  # noqa: PLC0415
+
+    print(f"worker {config['worker_id']} runs {sys.modules['backend.worker'].__file__}", flush=True)
 
     worker = BackendWorker(BackendConfig.model_validate(config))
     handles.ready.set()
