@@ -22,6 +22,7 @@ COLUMNS = (
     "stored",
     "dropped (counted)",
     "in flight",
+    "late",
     "duplicated",
     "lost",
     "verdict",
@@ -58,7 +59,18 @@ def table(counts: list[Count]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for c in counts:
         dropped = f"{c.dropped_readings} of {c.dropped_counted}" if c.dropped_counted else "0"
-        cells = (c.scenario, c.seed, c.read, c.stored, dropped, c.in_flight, c.duplicated, c.lost, c.verdict)
+        cells = (
+            c.scenario,
+            c.seed,
+            c.read,
+            c.stored,
+            dropped,
+            c.in_flight,
+            c.late,
+            c.duplicated,
+            c.lost,
+            c.verdict,
+        )
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return "\n".join(lines)
 

@@ -7,11 +7,17 @@ query). Each reading carries its device's number, so the comparison is number by
 
 A number read but not stored is excused only when it is:
 
-- `in flight` at a gateway SIGKILL: the last number a device served before the kill. A poll cycle is
-  committed to the outbox after its devices answered, so the kill can take at most that one poll per device
-  with it (the product's promise is "nothing committed is lost", not "nothing read").
+- `in flight` at a gateway SIGKILL: a number a device served in the last `IN_FLIGHT_S` (about a poll
+  interval) before the kill was asked for, or while the kill took effect. A poll cycle is committed to
+  the outbox after its devices answered, so the kill can take that poll with it, and an answer to a
+  request the gateway sent just before dying reaches no one (the product's promise is "nothing committed
+  is lost", not "nothing read").
 - `dropped (counted)`: a reading the outbox dropped to stay within its quota, seen queued and then gone
   (rig.fill_outbox), with the gateway's own drop counter (`dropped_total`) at least that high.
+- `late`: an answer the gateway gave up on (it came after the request's timeout, or the gateway's
+  connection broke first) and reported as a failed poll: a stored reading of that device without a value
+  (quality missing or bad), stamped up to `LATE_S` before the answer left. Each failed poll excuses one
+  answer at most. A loaded machine makes these; a gateway cannot store what it never received in time.
 
 Anything else missing is lost. A number stored at more than one time, or two rows at one series and time,
 is duplicated; a number stored that no device served intact (noise taken for a reading) is a phantom. A
@@ -20,7 +26,6 @@ gateway that stops by itself fails the scenario too, lost readings or not.
 
 from __future__ import annotations
 
-import bisect
 import collections
 from dataclasses import dataclass, field
 
@@ -36,10 +41,13 @@ class Count:
     dropped_counted: int = 0  # the gateway's dropped_total (every message kind)
     dropped_readings: int = 0  # of the readings read, how many the quota took (within dropped_counted)
     in_flight: int = 0
+    late: int = 0
     duplicated: int = 0
     lost: int = 0
     phantom: int = 0
     crashes: int = 0  # times the gateway stopped by itself
+    garbled: int = 0
+    connections: int = 0
     known: bool = False  # a family with a known, reported loss (xfail strict)
     faults: str = ""
     timing: str = ""
@@ -66,7 +74,7 @@ class Count:
         return (
             f"{self.scenario} (seed {self.seed}): read {self.read}, stored {self.stored}, "
             f"dropped {self.dropped_readings} of {self.dropped_counted} counted, in flight {self.in_flight}, "
-            f"duplicated {self.duplicated}, lost {self.lost}, phantom {self.phantom}; "
+            f"late {self.late}, duplicated {self.duplicated}, lost {self.lost}, phantom {self.phantom}; "
             + "; ".join(self.notes)
         )
 
@@ -77,18 +85,23 @@ class Evidence:
     device's number), and what the rig and the gateway noted on the way."""
 
     served: dict[str, list[Served]]
-    stored: dict[str, list[tuple[int, int]]]
+    stored: dict[str, list[tuple[int, int | None]]]  # value None: a poll the gateway reported failed
     dropped_counted: int = 0
-    gateway_kills: list[float] = field(default_factory=list)  # time.monotonic() of each SIGKILL
+    #: time.monotonic() when each SIGKILL of the gateway was asked for, and when the gateway was dead
+    gateway_kills: list[tuple[float, float]] = field(default_factory=list)
     quota_dropped: dict[str, set[int]] = field(default_factory=dict)
     gateway_exits: list[str] = field(default_factory=list)
+    garbled: int = 0  # replies the devices sent as noise
+    connections: int = 0  # connections the gateway opened through the link
 
 
 def reckon(evidence: Evidence, scenario: str, seed: int) -> Count:
     count = Count(scenario, seed, dropped_counted=evidence.dropped_counted)
+    count.garbled, count.connections = evidence.garbled, evidence.connections
     for name, served in evidence.served.items():
         values = [s.value for s in served]
-        rows = evidence.stored.get(name, [])
+        failed = sorted(t for t, v in evidence.stored.get(name, []) if v is None)
+        rows = [(t, v) for t, v in evidence.stored.get(name, []) if v is not None]
         per_value = collections.Counter(v for _t, v in rows)
         per_time = collections.Counter(t for t, _v in rows)
         count.read += len(values)
@@ -98,15 +111,17 @@ def reckon(evidence: Evidence, scenario: str, seed: int) -> Count:
         phantom = sorted(set(per_value) - set(values))
         count.phantom += len(phantom)
         missing = set(values) - set(per_value)
-        last_before_kill = set()
-        times = [s.at for s in served]
-        for killed_at in evidence.gateway_kills:
-            index = bisect.bisect_right(times, killed_at)
-            if index:
-                last_before_kill.add(values[index - 1])
-        in_flight = missing & last_before_kill
+        around_kills = {
+            s.value
+            for s in served
+            for asked, dead in evidence.gateway_kills
+            if asked - IN_FLIGHT_S <= s.at <= dead
+        }
+        in_flight = missing & around_kills
         dropped = missing & evidence.quota_dropped.get(name, set())
-        lost = sorted(missing - in_flight - dropped)
+        late = _late(served, missing - in_flight - dropped, failed)
+        count.late += len(late)
+        lost = sorted(missing - in_flight - dropped - late)
         count.in_flight += len(in_flight)
         count.dropped_readings += len(dropped)
         count.lost += len(lost)
@@ -120,6 +135,27 @@ def reckon(evidence: Evidence, scenario: str, seed: int) -> Count:
     count.crashes = len(evidence.gateway_exits)
     count.notes.extend(f"the gateway {how}" for how in evidence.gateway_exits)
     return count
+
+
+#: A poll interval (250 ms) and a little: what a gateway SIGKILL can take with it.
+IN_FLIGHT_S = 0.3
+#: How long before an answer left the device the gateway may have stamped the poll it gave up on: its
+#: timeout (300 ms) plus what a loaded machine adds.
+LATE_S = 2.0
+
+
+def _late(served: list[Served], unstored: set[int], failed_polls: list[int]) -> set[int]:
+    """The unstored answers each matched to its own failed poll stamped shortly before it left."""
+    late, free = set(), list(failed_polls)
+    for answer in served:
+        if answer.value not in unstored:
+            continue
+        sent = int(answer.wall * 1e6)
+        match = next((t for t in free if sent - LATE_S * 1e6 <= t <= sent), None)
+        if match is not None:
+            free.remove(match)
+            late.add(answer.value)
+    return late
 
 
 def _ranges(values: list[int]) -> str:

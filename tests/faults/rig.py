@@ -10,6 +10,7 @@ Back-off caps are 1 s and keepalives 2 s, so a scenario lasts seconds (the produ
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -31,6 +32,7 @@ from backend.storage.schema import READING
 from backend.storage.sqlite import SqliteStorage
 from gateway.outbox import Outbox
 from pantau.contract import Readings, Topics, decode
+from tests.faults.ledger import Evidence, reckon
 from tests.harness.backend import backend_config
 from tests.harness.binaries import require_binary
 from tests.harness.influxd import Influxd
@@ -67,8 +69,9 @@ class Rig:
     broker_started_at: int = 0  # where the broker's event log stood when it last started
     disk: Path | None = None  # the outbox's own small filesystem, when there is one
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    #: time.monotonic() of every SIGKILL of the gateway: the poll then in its hands was read, not stored.
-    gateway_kills: list[float] = field(default_factory=list)
+    #: time.monotonic() when each SIGKILL of the gateway was asked for and when it was dead: the poll then
+    #: in its hands was read, not stored.
+    gateway_kills: list[tuple[float, float]] = field(default_factory=list)
     #: Each time the gateway stopped by itself: how (a fault it should have survived, or a designed exit).
     gateway_exits: list[str] = field(default_factory=list)
     #: Per device, the numbers the outbox dropped to stay within its quota (seen queued, then gone).
@@ -77,8 +80,9 @@ class Rig:
     # Faults ------------------------------------------------------------------------------------------
 
     def kill_gateway(self) -> None:
-        self.gateway_kills.append(time.monotonic())
+        asked = time.monotonic()
         self.gateway.kill()
+        self.gateway_kills.append((asked, time.monotonic()))
 
     def start_gateway(self) -> None:
         self.gateway.start()
@@ -92,12 +96,26 @@ class Rig:
     # The proxy stops listening while the broker is down, so the gateway is refused as it would be
     # without a proxy in between (tests/harness/tcp_proxy.py says why).
     def kill_broker(self) -> None:
-        """SIGKILL the broker once the backend is connected to it. What a crashed broker had acknowledged
-        but not delivered or saved is gone: with the backend connected that is at most a message in
-        transit; with the backend away it is everything queued for it since the last save, which
-        `crash_broker` shows (a known loss, tests/faults/scenarios.py BROKER_CRASH)."""
+        """SIGKILL the broker once the backend is connected and has caught up. What a crashed broker had
+        acknowledged but neither delivered nor saved is gone: caught up, that is at most a message in
+        transit; with the backend away or still catching up it is everything queued for it since the
+        last save, which `crash_broker` shows on its own (a known loss: scenarios.BROKER_CRASH)."""
         wait_until(self.backend_connected, timeout=5.0)
+        wait_until(self.caught_up, timeout=5.0, interval=0.1)
         self.crash_broker()
+
+    def caught_up(self) -> bool:
+        """Whether storage holds every number served over half a second ago that could be stored."""
+        cutoff = time.monotonic() - 0.5
+        evidence = Evidence(
+            served={
+                name: [s for s in device.served if s.at < cutoff] for name, device in self.devices.items()
+            },
+            stored=asyncio.run(self.stored()),
+            gateway_kills=self.gateway_kills,
+            quota_dropped=self.quota_dropped,
+        )
+        return reckon(evidence, "catching up", 0).lost == 0
 
     def crash_broker(self) -> None:
         self.proxy.refuse()
@@ -225,12 +243,13 @@ class Rig:
             return InfluxStorage(InfluxConfig(url=self.influxd.url, database=self.database), Retention())
         return SqliteStorage(self.workdir / "backend" / "pantau.sqlite3", Retention())
 
-    async def stored(self) -> dict[str, list[tuple[int, int]]]:
-        """Per device: (time in ns, the device's number) of every stored reading of the counter channel."""
+    async def stored(self) -> dict[str, list[tuple[int, int | None]]]:
+        """Per device: (time in µs, the device's number) of every stored reading of the counter channel;
+        None for a poll the gateway reported failed (quality missing or bad, no value)."""
         storage = self.open_storage()
         query = SeriesQuery(
             READING,
-            ("value",),
+            ("value", "quality"),
             self.started_at - timedelta(hours=1),
             datetime.now(UTC) + timedelta(hours=1),
             tags={"site": SITE, "channel": CHANNEL},
@@ -241,13 +260,15 @@ class Rig:
             series = await storage.query(query)
         finally:
             await storage.close()
-        found: dict[str, list[tuple[int, int]]] = {name: [] for name in self.devices}
+        found: dict[str, list[tuple[int, int | None]]] = {name: [] for name in self.devices}
         for one in series:
             rows = found.setdefault(one.tags["device"], [])
             for row in one.rows:
-                value = row.values.get("value")
+                value, at = row.values.get("value"), int(row.time.timestamp() * 1e6)
                 if isinstance(value, int | float):
-                    rows.append((int(row.time.timestamp() * 1e6), round(value * SCALE)))
+                    rows.append((at, round(value * SCALE)))
+                elif row.values.get("quality") in ("missing", "bad"):
+                    rows.append((at, None))
         return found
 
     def outbox_state(self) -> tuple[int, int]:
@@ -329,7 +350,7 @@ async def assembled(
     autosave_s: int = 10,
     outbox_dir: Path | None = None,
 ) -> AsyncIterator[Rig]:
-    """Everything started and the first readings stored; everything stopped after the block."""
+    """Everything started, the backend subscribed and the gateway's link open; all stopped after the block."""
     stack = contextlib.ExitStack()
     with stack:
         # The shipped config saves every 10 s (backend/deploy/mosquitto/mosquitto.conf): a broker crash loses
@@ -347,6 +368,19 @@ async def assembled(
         proxy.start()
         proxy.refuse()  # until the backend subscribed: what the gateway reads meanwhile waits in its outbox
         stack.callback(proxy.stop)
+
+        if storage == "influx":
+            assert influxd is not None
+            stored_in: dict[str, Any] = {
+                "influx": {"url": influxd.url, "database": database, "retry_for": "1s"}
+            }
+        else:
+            stored_in = {"sqlite": {"path": str(workdir / "backend" / "pantau.sqlite3")}}
+        config = backend_config(broker, prefix, workdir / "backend", storage=stored_in)
+        backend = BackendProcess(workdir / "backend", config)
+        stack.callback(backend.kill)
+        # Python's start-up is most of a scenario's set-up: the backend starts while the rest is put up.
+        starting = asyncio.create_task(asyncio.to_thread(backend.start), name="start backend")
 
         tcp_device, rtu_device = TallyDevice("wl-tcp", 1), TallyDevice("wl-rtu", 2)
         tcp_server = ModbusServerThread([tcp_device.sim_device()], trace_packet=Line([tcp_device]).trace)
@@ -381,17 +415,7 @@ async def assembled(
         # After counting nothing is left to deliver: SIGKILL stops both at once (SIGTERM flushes for seconds).
         stack.callback(gateway.kill)
 
-        if storage == "influx":
-            assert influxd is not None
-            stored_in: dict[str, Any] = {
-                "influx": {"url": influxd.url, "database": database, "retry_for": "1s"}
-            }
-        else:
-            stored_in = {"sqlite": {"path": str(workdir / "backend" / "pantau.sqlite3")}}
-        config = backend_config(broker, prefix, workdir / "backend", storage=stored_in)
-        backend = BackendProcess(workdir / "backend", config)
-        backend.start()
-        stack.callback(backend.kill)
+        await starting  # the backend, subscribed
         if persistence:
             os.kill(broker.pid, signal.SIGUSR1)
         proxy.accept()

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from tests.faults.ledger import Count
 from tests.faults.rig import Rig, StorageKind
 
 LONG = os.environ.get("PANTAU_FAULT_PROFILE", "ci") == "long"
 #: Seconds of faulted operation per scenario, and how long an outage may last.
-ACTIVE_S = 150.0 if LONG else 4.5
+ACTIVE_S = 150.0 if LONG else 3.5
 OUTAGE_S = (60.0, 140.0) if LONG else (2.0, 5.0)
 
 
@@ -39,6 +40,8 @@ class Family:
     disk: bool = False  # the outbox on a small filesystem of its own
     known: str | None = None  # a loss this family shows every time, and why (the test is xfail(strict))
     autosave_s: int = 10  # the broker's autosave_interval (the shipped config's)
+    #: What shows the faults struck (a quota that dropped nothing proves nothing), and how to tell.
+    proof: tuple[str, Callable[[Count], bool]] | None = None
 
     def events(self, seed: int) -> list[Event]:
         return sorted(self.plan(random.Random(seed)), key=lambda e: e.at)  # noqa: S311 - a seeded plan
@@ -201,6 +204,9 @@ def device_fault(kind: str, rng: random.Random) -> list[Event]:
     return events
 
 
+RECONNECTED = ("the gateway connected again", lambda count: count.connections >= 2)
+
+
 def chaos(rng: random.Random) -> list[Event]:
     """Two families at once, the pair picked by the seed. Broker crashes never pair with backend kills:
     a crash while the backend is away loses what was queued for it, the known loss shown on its own
@@ -224,8 +230,8 @@ FAMILIES = {
     "gateway-sigkill-sqlite": Family("gateway-sigkill-sqlite", gateway_kills, storage="sqlite"),
     "backend-sigkill": Family("backend-sigkill", backend_kills),
     "backend-sigkill-sqlite": Family("backend-sigkill-sqlite", backend_kills, storage="sqlite"),
-    "mosquitto-sigkill": Family("mosquitto-sigkill", broker_kills),
-    "mosquitto-restart": Family("mosquitto-restart", broker_restart),
+    "mosquitto-sigkill": Family("mosquitto-sigkill", broker_kills, proof=RECONNECTED),
+    "mosquitto-restart": Family("mosquitto-restart", broker_restart, proof=RECONNECTED),
     "mosquitto-and-backend-restart": Family("mosquitto-and-backend-restart", broker_and_backend_restart),
     "mosquitto-sigkill-backend-away": Family(
         "mosquitto-sigkill-backend-away", broker_crash_while_backend_away, known=BROKER_CRASH, autosave_s=1800
@@ -238,12 +244,18 @@ FAMILIES = {
     ),
     "influxd-sigkill": Family("influxd-sigkill", influxd_kills),
     "influxd-stopped": Family("influxd-stopped", influxd_stopped),
-    "link-drop": Family("link-drop", partial(link_cut, "drop")),
-    "link-stall": Family("link-stall", partial(link_cut, "stall")),
-    "link-half-close": Family("link-half-close", partial(link_cut, "half_close")),
-    "outbox-quota": Family("outbox-quota", quota),
+    "link-drop": Family("link-drop", partial(link_cut, "drop"), proof=RECONNECTED),
+    "link-stall": Family("link-stall", partial(link_cut, "stall"), proof=RECONNECTED),
+    "link-half-close": Family("link-half-close", partial(link_cut, "half_close"), proof=RECONNECTED),
+    "outbox-quota": Family(
+        "outbox-quota", quota, proof=("readings dropped", lambda count: count.dropped_readings > 0)
+    ),
     "disk-full": Family("disk-full", disk_full, disk=True, known=DISK_FULL),
-    "device-garbage": Family("device-garbage", partial(device_fault, "garbage")),
+    "device-garbage": Family(
+        "device-garbage",
+        partial(device_fault, "garbage"),
+        proof=("noise sent", lambda count: count.garbled > 0),
+    ),
     "device-exception": Family("device-exception", partial(device_fault, "exception")),
     "device-silent": Family("device-silent", partial(device_fault, "nothing")),
     "chaos": Family("chaos", chaos),

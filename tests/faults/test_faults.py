@@ -32,12 +32,12 @@ async def play(rig: Rig, events: list[Event]) -> None:
     await asyncio.to_thread(rig.heal_all)
 
 
-async def settle(rig: Rig) -> dict[str, list[tuple[int, int]]]:
+async def settle(rig: Rig) -> dict[str, list[tuple[int, int | None]]]:
     """The devices fall silent (what they served is final); then wait until all of it is stored, or until
     nothing is queued and nothing new is stored for a while."""
     for device in rig.devices.values():
         device.faults.no_reply = True
-    await asyncio.sleep(0.5)  # a reply already on the wire reaches the gateway's outbox
+    await asyncio.sleep(0.3)  # a reply already on the wire reaches the gateway's outbox
     deadline = time.monotonic() + SETTLE_S
     idle, previous = 0, None
     while True:
@@ -107,6 +107,8 @@ async def test_faults(
                 gateway_kills=rig.gateway_kills,
                 quota_dropped=rig.quota_dropped,
                 gateway_exits=rig.gateway_exits,
+                garbled=sum(len(device.garbled) for device in rig.devices.values()),
+                connections=rig.proxy.connections_total,
             )
             count = reckon(evidence, family, seed)
         ended = time.monotonic()
@@ -118,3 +120,6 @@ async def test_faults(
     count.faults = "; ".join(f"{e.at:.2f} s {e.label}" for e in events)
     ledger.append(count)
     assert count.ok, count.explain()
+    if scenario.proof is not None:
+        what, shown = scenario.proof
+        assert shown(count), f"{count.explain()}: not shown that {what}, so the scenario proves nothing"

@@ -6,10 +6,16 @@ from __future__ import annotations
 from tests.faults.ledger import Evidence, reckon
 from tests.harness.tally_device import Served
 
+WALL = 1_796_000_000.0  # the wall clock of the first answer
+
 
 def served(*values: int, start: float = 100.0) -> list[Served]:
-    """Numbers served a quarter of a second apart from `start` (monotonic seconds)."""
-    return [Served(value, start + 0.25 * index) for index, value in enumerate(values)]
+    """Numbers served a quarter of a second apart from `start` (monotonic seconds; wall clock from WALL)."""
+    return [Served(value, start + 0.25 * i, WALL + 0.25 * i) for i, value in enumerate(values)]
+
+
+def failed_poll(seconds_after_wall: float) -> tuple[int, None]:
+    return (int((WALL + seconds_after_wall) * 1e6), None)
 
 
 def stored(*values: int) -> list[tuple[int, int]]:
@@ -44,13 +50,13 @@ def test_a_number_no_device_served_intact_is_a_phantom() -> None:
     assert count.verdict == "FAIL"
 
 
-def test_only_the_last_reading_before_a_gateway_kill_is_in_flight() -> None:
+def test_only_the_poll_a_gateway_kill_interrupted_is_in_flight() -> None:
     # 1..4 served at 100.00, 100.25, 100.50, 100.75; the gateway killed at 100.6: 3 was in its hands.
-    evidence = Evidence({"a": served(1, 2, 3, 4)}, {"a": stored(1, 2, 4)}, gateway_kills=[100.6])
+    evidence = Evidence({"a": served(1, 2, 3, 4)}, {"a": stored(1, 2, 4)}, gateway_kills=[(100.6, 100.6)])
     count = reckon(evidence, "s", 1)
     assert (count.in_flight, count.lost) == (1, 0)
     # 2 missing as well: older than the poll in hand, so it was committed and then lost.
-    evidence = Evidence({"a": served(1, 2, 3, 4)}, {"a": stored(1, 4)}, gateway_kills=[100.6])
+    evidence = Evidence({"a": served(1, 2, 3, 4)}, {"a": stored(1, 4)}, gateway_kills=[(100.6, 100.6)])
     count = reckon(evidence, "s", 1)
     assert (count.in_flight, count.lost) == (1, 1)
 
@@ -64,6 +70,18 @@ def test_quota_drops_are_excused_only_when_seen_dropped_and_counted() -> None:
     # The gateway's counter says fewer than went: an uncounted drop fails.
     evidence.dropped_counted = 1
     assert reckon(evidence, "s", 1).verdict == "FAIL"
+
+
+def test_an_answer_the_gateway_gave_up_on_is_late_when_it_reported_that_poll_failed() -> None:
+    # 2 left the device at WALL + 0.25 s; the gateway stamped a failed poll 0.3 s earlier (its timeout).
+    evidence = Evidence({"a": served(1, 2, 3)}, {"a": [*stored(1, 3), failed_poll(-0.05)]})
+    count = reckon(evidence, "s", 1)
+    assert (count.late, count.lost, count.verdict) == (1, 0, "ok")
+    # One failed poll excuses one answer, and only one that left after it.
+    evidence = Evidence({"a": served(1, 2, 3)}, {"a": [*stored(1), failed_poll(-0.05)]})
+    assert (reckon(evidence, "s", 1).late, reckon(evidence, "s", 1).lost) == (1, 1)
+    evidence = Evidence({"a": served(1, 2, 3)}, {"a": [*stored(1, 3), failed_poll(0.6)]})
+    assert reckon(evidence, "s", 1).lost == 1
 
 
 def test_a_gateway_that_stopped_by_itself_fails_the_scenario_even_without_a_loss() -> None:

@@ -41,6 +41,7 @@ SCALE = 1000
 class Served:
     value: int
     at: float  # time.monotonic() when the reply left
+    wall: float = 0.0  # time.time() then: the clock the gateway stamps its readings with
 
 
 @dataclass
@@ -102,7 +103,7 @@ class TallyDevice:
             value, self._pending = self._pending, None
         if value is None:
             return packet
-        served = Served(value, time.monotonic())
+        served = Served(value, time.monotonic(), time.time())
         if self.garbage.probability and self.garbage.rng.random() < self.garbage.probability:
             self.garbled.append(served)
             return self.garbage.rng.randbytes(len(packet))
