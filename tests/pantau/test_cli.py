@@ -95,6 +95,8 @@ NOT_FOR_A_GATEWAY_CHECK = (
     "aiomqtt",
     "backend",
     "pymodbus",  # the gateway's, but only --probe talks to devices: a check resolves the site, builds no bus
+    "serial",  # nor opens a serial port: it proves record examples with the parser, not the stream
+    "serial_asyncio_fast",
 )
 
 
@@ -125,6 +127,8 @@ def test_gateway_check_imports_only_what_it_runs() -> None:
     assert "pantau.site.config" in imported  # the parse is right: it sees what check needs
     loaded = sorted(name for name in imported if name.split(".")[0] in NOT_FOR_A_GATEWAY_CHECK)
     assert loaded == []
+    # Nor the contract's codec or a record stream (the faces of pantau.contract, drivers.serial_records).
+    assert sorted(imported & {"pantau.contract.codec", "drivers.serial_records.stream"}) == []
 
 
 #: The server's and the demo's heavy parts: a command that does not serve, push or broker loads none.

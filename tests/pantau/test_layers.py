@@ -25,6 +25,7 @@ BOTTOM: Final = (
     "pantau.aio",
     "pantau.config",
     "pantau.contract",
+    "pantau.face",
     "pantau.memory",
     "pantau.process",
     "pantau.profiles",
@@ -73,3 +74,46 @@ def test_the_bottom_layer_loads_nothing_above_it() -> None:
     loaded = top_level_modules_loaded_by(*BOTTOM)
     assert "pantau" in loaded
     assert sorted(loaded & {"backend", "bench", *FIELD_CODE, *WEB_STACK}) == []
+
+
+#: Imports the modules named in argv (nothing walked) and prints every module name that loaded.
+_MODULES_PROBE: Final = """
+import importlib, json, sys
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def modules_loaded_by(*modules: str) -> set[str]:
+    """Every module in sys.modules after importing `modules` in a fresh interpreter run from the checkout."""
+    result = subprocess.run(
+        [sys.executable, "-c", _MODULES_PROBE, *modules],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout))
+
+
+def test_the_shared_field_types_load_no_message_model() -> None:
+    # The site and profile models take Slug and Unit from here; the contract's face must not make that
+    # cost every message model, the codec and the topics.
+    loaded = modules_loaded_by("pantau.contract.fields")
+    assert sorted(m for m in loaded if m.startswith("pantau")) == [
+        "pantau",
+        "pantau.contract",
+        "pantau.contract.fields",
+        "pantau.face",
+    ]
+
+
+def test_proving_record_examples_loads_no_stream_or_serial_library() -> None:
+    # What `pantau gateway check` and `pantau profile check` run: the parser, not the stream.
+    loaded = modules_loaded_by("drivers.serial_records.examples")
+    assert "drivers.serial_records.parser" in loaded
+    assert sorted(m for m in loaded if m.split(".")[0] in ("serial", "serial_asyncio_fast")) == []
+    assert "drivers.serial_records.stream" not in loaded
