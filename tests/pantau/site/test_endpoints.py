@@ -7,10 +7,17 @@ from datetime import timedelta
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from pantau.config import load_yaml_model
+from pantau.profiles.files import PROFILE_DIR
 from pantau.profiles.records.profile import RecordProfile
 from pantau.site.connections import Endpoint, SerialEndpoint, TcpEndpoint
 
 ENDPOINT: TypeAdapter[SerialEndpoint | TcpEndpoint] = TypeAdapter(Endpoint)
+
+
+@pytest.fixture(scope="module")
+def wim_profile() -> RecordProfile:
+    return load_yaml_model(PROFILE_DIR / "generic-wim-csv.yaml", RecordProfile)
 
 
 def test_a_site_overrides_only_the_settings_it_names(wim_profile: RecordProfile) -> None:
