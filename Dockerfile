@@ -11,6 +11,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY pantau/ pantau/
+COPY pantau_demo/ pantau_demo/
 COPY gateway/ gateway/
 COPY drivers/ drivers/
 COPY backend/ backend/
