@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS counters (
     value INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO counters VALUES ('next_seq', 0), ('dropped_total', 0), ('bytes', 0);
+INSERT OR IGNORE INTO counters VALUES ('unstored_total', 0);
 CREATE TABLE IF NOT EXISTS retained (
     topic TEXT PRIMARY KEY,
     seq   INTEGER NOT NULL
@@ -83,6 +84,8 @@ class OutboxState:
     next_seq: int
     dead_letters: int = 0
     dead_lettered_total: int = 0
+    #: Of dropped_total: messages the database refused to store (disk full), see Outbox.count_unstored.
+    unstored_total: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,9 @@ class Outbox:
         self.max_age = max_age
         self._clock = clock
         self._lock = threading.Lock()
+        #: Messages that could not be stored and are not yet in the persisted counters (count_unstored).
+        self._unstored = 0
+        self._unstored_lock = threading.Lock()  # not self._lock: counting must not wait for an fsync
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
@@ -131,22 +137,40 @@ class Outbox:
         if not builders:
             return []
         now = self._clock()
-        with self._lock, self._transaction():
-            first = self._counter("next_seq")
-            messages = []
-            for offset, build in enumerate(builders):
-                topic, payload, retain = build(first + offset)
-                messages.append(OutboxMessage(first + offset, topic, payload, retain, now))
-            self._db.executemany(
-                "INSERT INTO messages (seq, topic, payload, retain, created, will) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (m.seq, m.topic, m.payload, int(m.retain), m.created, _WILL if will else 0)
-                    for m in messages
-                ],
-            )
-            self._add("next_seq", len(messages))
-            self._add("bytes", sum(len(m.payload) + len(m.topic) for m in messages))
-            self._enforce_limits(now)
+        with self._lock:
+            with self._unstored_lock:
+                unstored = self._unstored
+            with self._transaction():
+                messages = self._insert(builders, now, will=will, unstored=unstored)
+            with self._unstored_lock:
+                self._unstored -= unstored  # persisted now
+        return messages
+
+    def count_unstored(self, count: int) -> None:
+        """Count `count` messages the caller could not store (append raised OutboxError: disk full) as
+        dropped. Held in memory while the database refuses writes, persisted with the next append that
+        succeeds; `state()` includes them at once."""
+        with self._unstored_lock:
+            self._unstored += count
+
+    def _insert(
+        self, builders: Sequence[Builder], now: float, *, will: bool, unstored: int
+    ) -> list[OutboxMessage]:
+        """append's transaction: the messages, their numbers and bytes, and the drops counted meanwhile."""
+        first = self._counter("next_seq")
+        messages = []
+        for offset, build in enumerate(builders):
+            topic, payload, retain = build(first + offset)
+            messages.append(OutboxMessage(first + offset, topic, payload, retain, now))
+        self._db.executemany(
+            "INSERT INTO messages (seq, topic, payload, retain, created, will) VALUES (?, ?, ?, ?, ?, ?)",
+            [(m.seq, m.topic, m.payload, int(m.retain), m.created, _WILL if will else 0) for m in messages],
+        )
+        self._add("next_seq", len(messages))
+        self._add("bytes", sum(len(m.payload) + len(m.topic) for m in messages))
+        self._add("dropped_total", unstored)
+        self._add("unstored_total", unstored)
+        self._enforce_limits(now)
         return messages
 
     def pending(self, limit: int = 500, after_seq: int = -1) -> list[OutboxMessage]:
@@ -220,7 +244,9 @@ class Outbox:
             return dict(self._db.execute("SELECT topic, seq FROM retained").fetchall())
 
     def state(self) -> OutboxState:
-        with self._lock:
+        with self._lock:  # append persists and forgets the unstored count under this lock: never both
+            with self._unstored_lock:
+                unstored = self._unstored
             depth, oldest = self._db.execute(
                 "SELECT count(*), min(created) FROM messages WHERE will = 0"
             ).fetchone()
@@ -228,10 +254,11 @@ class Outbox:
                 depth,
                 self._counter("bytes"),
                 oldest,
-                self._counter("dropped_total"),
+                self._counter("dropped_total") + unstored,
                 self._counter("next_seq"),
                 self._db.execute("SELECT count(*) FROM dead_letters").fetchone()[0],
                 self._counter("dead_lettered_total"),
+                self._counter("unstored_total") + unstored,
             )
 
     # Refused messages ------------------------------------------------------------------------------------
@@ -349,9 +376,16 @@ class _Transaction:
             try:
                 self._db.execute("COMMIT")
             except sqlite3.Error as commit_error:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise OutboxError(f"outbox: commit failed: {commit_error}") from commit_error
         else:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             if isinstance(exc, sqlite3.Error):
                 raise OutboxError(f"outbox: {exc}") from exc
+
+    def _rollback(self) -> None:
+        # SQLite rolls a transaction back by itself after some errors (SQLITE_FULL at COMMIT among them);
+        # a ROLLBACK then raises "no transaction is active" and would hide the error that matters.
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the original error is the one to report
+                self._db.execute("ROLLBACK")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.outbox import Outbox
+from gateway.outbox import Outbox, OutboxError
 from tests.harness.process import wait_until
 
 
@@ -141,3 +141,45 @@ def test_age_expiry_frees_room_before_the_quota_is_checked(tmp_path: Path) -> No
     state = outbox.state()
     assert state.depth == 9  # the new nine fit once the old are gone: none of them dropped
     assert state.dropped_total == 9
+
+
+def fill_up(outbox: Outbox) -> None:
+    """A real SQLITE_FULL without mounting a small disk: the file may not grow past the pages it has."""
+    pages = outbox._db.execute("PRAGMA page_count").fetchone()[0]
+    outbox._db.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def make_room(outbox: Outbox) -> None:
+    outbox._db.execute("PRAGMA max_page_count = 1073741823")
+
+
+def test_a_full_disk_is_an_outbox_error_and_keeps_what_was_stored(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.append(builders(2))
+    fill_up(outbox)
+    # Before the fix the ROLLBACK after SQLite's own rollback raised "cannot rollback - no transaction is
+    # active", a bare sqlite3.OperationalError that hid the full disk.
+    with pytest.raises(OutboxError, match="full"):
+        outbox.append(builders(40, size=4096))
+    assert not outbox._db.in_transaction
+    assert [m.seq for m in outbox.pending()] == [0, 1]
+    make_room(outbox)
+    assert [m.seq for m in outbox.append(builders(1))] == [2]  # the refused batch burnt no numbers
+
+
+def test_messages_not_stored_are_counted_and_persisted_once_room_returns(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db")
+    fill_up(outbox)
+    with pytest.raises(OutboxError):
+        outbox.append(builders(40, size=4096))
+    outbox.count_unstored(40)
+    assert (outbox.state().dropped_total, outbox.state().unstored_total) == (40, 40)  # seen at once
+    with pytest.raises(OutboxError):
+        outbox.append(builders(40, size=4096))
+    outbox.count_unstored(40)
+    make_room(outbox)
+    outbox.append(builders(1))
+    outbox.close()
+    reopened = Outbox(tmp_path / "outbox.db")
+    state = reopened.state()
+    assert (state.dropped_total, state.unstored_total, state.depth) == (80, 80, 1)
