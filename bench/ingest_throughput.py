@@ -443,7 +443,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--messages", type=int, default=100_000, help="messages per flow (default 100,000)")
     parser.add_argument("--channels", type=int, nargs="+", default=[2, 10], help="readings per message")
-    parser.add_argument("--rounds", type=int, default=3, help="repetitions of every flow (default 3)")
+    parser.add_argument("--rounds", type=int, default=2, help="repetitions of every flow (default 2)")
     workers_help = "shared-subscription worker counts, at the first --channels only (default 1 2 4)"
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4], help=workers_help)
     baseline_help = "another pantau source tree (e.g. main before a change), run as one more flow"
