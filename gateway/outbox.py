@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS messages (
     created REAL    NOT NULL,
     will    INTEGER NOT NULL DEFAULT 0
 );
+-- Every append drops what is older than max_age: without this index that was a scan of the whole queue,
+-- whose cost grew with the backlog an outage builds (38 ms a poll cycle at 100,000 queued messages).
+CREATE INDEX IF NOT EXISTS messages_created ON messages (created);
 CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
