@@ -51,8 +51,13 @@ class GatewayCollector(Collector):
         )
         yield CounterMetricFamily(
             "pantau_outbox_dropped",
-            "Messages dropped by quota or age, or dead letters dropped by hand",
+            "Messages dropped by quota or age, dead letters dropped by hand, or not stored (disk full)",
             value=state.dropped_total,
+        )
+        yield CounterMetricFamily(
+            "pantau_outbox_unstored",
+            "Messages the outbox could not store (disk full), also counted in pantau_outbox_dropped",
+            value=state.unstored_total,
         )
         yield GaugeMetricFamily(
             "pantau_outbox_dead_letters",

@@ -20,6 +20,12 @@ A message the broker refuses (MQTT v5 PUBACK reason code >= 0x80: an ACL denial,
 outbox, and a third task, the only one that sends parked messages, retries it with back-off; after
 `dead_letter_after` refusals the outbox moves it to its dead letters. The connection stays up and the
 backlog and live streams go on past it, so a refused message never holds back the ones behind it.
+
+A full disk under the outbox does not stop publishing (gateway/storing.py): what the outbox holds can still
+be read and sent. An acknowledgement that cannot be written is kept in memory and written with the next
+one that can (until then a reconnect sends the message again: at least once, the backend is idempotent);
+a will that cannot be stored is replaced by the last one stored (or, with none, the connection goes without
+a Last Will: publishing what is held matters more); the `online` status is skipped.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Final, Literal, ParamSpec, TypeVar
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -39,7 +46,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.clock_sanity import ClockSanity, dated
 from gateway.dead_letters import Refusal
-from gateway.outbox import Builder, Outbox, OutboxMessage
+from gateway.outbox import Builder, Outbox, OutboxError, OutboxMessage
 from pantau import __version__
 from pantau.contract import GatewayStatus, OutboxStats, Topics, encode
 from pantau.mqtt import PubackWaiter, connected
@@ -47,6 +54,8 @@ from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 from pantau.site.config import MqttConfig
 
 logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 BATCH: Final = 200
 #: Messages in flight at once (paho's window); PUBACKs stream back while the next ones are sent.
@@ -116,6 +125,12 @@ class Publisher:
         self._will: OutboxMessage | None = None
         #: Per retained topic, the newest seq sent retained (claimed when it is handed to the client).
         self._retained: dict[str, int] = {}
+        #: The outbox refusing writes (disk full): logged when it starts and when a write succeeds again.
+        self._outbox_outage = Outage(f"outbox writes {outbox.path}", logger, clock)
+        #: Acknowledged seqs (and retained (topic, seq)) the outbox could not delete yet: written with the
+        #: next acknowledgement that succeeds.
+        self._unwritten_acks: set[int] = set()
+        self._unwritten_retained: set[tuple[str, int]] = set()
 
     @property
     def clock_sanity(self) -> ClockSanity:
@@ -150,44 +165,57 @@ class Publisher:
             await self._clock.sleep(self._backoff.next_delay())
 
     async def _shutdown(
-        self, client: aiomqtt.Client, acks: PubackWaiter, will: OutboxMessage, timeout_s: float = 3.0
+        self, client: aiomqtt.Client, acks: PubackWaiter, will: OutboxMessage | None, timeout_s: float = 3.0
     ) -> None:
         """Clean stop: `offline` in place of the will (with the will's own sequence number, so that number
         is delivered), then as much of the queue as fits in `timeout_s`, acked chunk by chunk."""
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
             async with asyncio.timeout(timeout_s):
-                # `offline` first: a large backlog must not leave the retained status `online` after we left.
-                offline = self._status(will.seq, "offline", "shutdown")
-                # The will's number is older than this run's `online`: nothing after it may be retained there.
-                self._retained[will.topic] = sys.maxsize
-                await client.publish(
-                    will.topic,
-                    encode(offline),
-                    qos=1,
-                    retain=True,
-                    properties=self.config.message_properties(),
-                    timeout=PUBACK_TIMEOUT_S,
-                )
-                await asyncio.to_thread(self.outbox.ack, [will.seq])
-                while batch := await asyncio.to_thread(self.outbox.pending, BATCH):
+                if will is not None:  # None: connected without a will (disk full), no number for `offline`
+                    await self._say_offline(client, will)
+                after = -1  # a cursor, not the head: an acknowledgement the full disk refused stays queued
+                while batch := await asyncio.to_thread(self.outbox.pending, BATCH, after):
                     await self._publish_batch(acks, batch)
+                    after = batch[-1].seq
         logger.info("stopped; %d message(s) left in the outbox for the next start", self.outbox.state().depth)
+
+    async def _say_offline(self, client: aiomqtt.Client, will: OutboxMessage) -> None:
+        # `offline` first: a large backlog must not leave the retained status `online` after we left.
+        offline = self._status(will.seq, "offline", "shutdown")
+        # The will's number is older than this run's `online`: nothing after it may be retained there.
+        self._retained[will.topic] = sys.maxsize
+        await client.publish(
+            will.topic,
+            encode(offline),
+            qos=1,
+            retain=True,
+            properties=self.config.message_properties(),
+            timeout=PUBACK_TIMEOUT_S,
+        )
+        await self._acknowledge([will.seq], [])
 
     # Connection -------------------------------------------------------------------------------------------
 
-    def _prepare_will(self) -> OutboxMessage:
+    def _prepare_will(self) -> OutboxMessage | None:
         # Armed wills belong to connections that are gone. The broker published them — unless it was the
         # broker that went away — so we queue them for publishing ourselves (Outbox.release). Unarmed ones
         # never reached a broker: reuse one rather than burn a sequence number.
-        self.outbox.release([w.seq for w in self.outbox.wills(armed=True)])
-        unarmed = self.outbox.wills(armed=False)
-        if unarmed:
-            return unarmed[0]
-        topic = self.topics.gateway_status(self.identity.site)
-        build = lambda seq: (topic, encode(self._status(seq, "offline", "connection_lost")), True)  # noqa: E731
-        return self.outbox.append([build], will=True)[0]
+        armed = self.outbox.wills(armed=True)
+        try:
+            self.outbox.release([w.seq for w in armed])
+            unarmed = self.outbox.wills(armed=False)
+            if unarmed:
+                return unarmed[0]
+            topic = self.topics.gateway_status(self.identity.site)
+            build = lambda seq: (topic, encode(self._status(seq, "offline", "connection_lost")), True)  # noqa: E731
+            return self.outbox.append([build], will=True)[0]
+        except OutboxError as exc:
+            # Disk full: the last stored will goes out again (same number: a duplicate at worst); with none
+            # stored, the connection goes without one rather than leave the outbox's contents unsent.
+            self._outbox_failed("a new Last Will", exc)
+            return armed[-1] if armed else None
 
-    def _connect(self, will: OutboxMessage) -> aiomqtt.Client:
+    def _connect(self, will: OutboxMessage | None) -> aiomqtt.Client:
         c = self.config
         password = c.password()
         v5 = c.protocol == 5
@@ -204,7 +232,9 @@ class Publisher:
             protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
             will=aiomqtt.Will(
                 will.topic, will.payload, qos=1, retain=True, properties=c.message_properties(will=True)
-            ),
+            )
+            if will is not None
+            else None,
             clean_session=None if v5 else False,
             clean_start=False if v5 else 3,  # paho's MQTT_CLEAN_START_FIRST_ONLY; ignored for 3.1.1
             keepalive=int(c.keepalive.total_seconds()),
@@ -216,16 +246,17 @@ class Publisher:
         client.pending_calls_threshold = IN_FLIGHT * 2
         return client
 
-    async def _on_connected(self, client: aiomqtt.Client, will: OutboxMessage) -> None:
+    async def _on_connected(self, client: aiomqtt.Client, will: OutboxMessage | None) -> None:
         self._client, self._will = client, will
-        await asyncio.to_thread(self.outbox.arm, will.seq)
+        if will is not None:
+            await self._write("arming the Last Will", self.outbox.arm, will.seq)
         self._retained = await asyncio.to_thread(self.outbox.retained_seqs)
         self.stats.connected = True
         self.stats.connects_total += 1
         if self._outage.recovered() is None:
             logger.info("connected to broker %s:%d", self.config.host, self.config.port)
         self.stats.down_since = None
-        await asyncio.to_thread(self.outbox.append, [self.online_status()])
+        await self._write("the online status", self.outbox.append, [self.online_status()])
 
     def _on_failure(self, exc: Exception) -> None:
         self.stats.connect_failures_total += 1
@@ -321,7 +352,7 @@ class Publisher:
             raise next(e for e in failed if not isinstance(e, aiomqtt.MqttError))  # a cancellation, or a bug
         sent = [(m, r) for m, r, outcome in zip(batch, retain, outcomes, strict=True) if outcome is None]
         retained = [(m.topic, m.seq) for m, r in sent if r]
-        await asyncio.to_thread(self.outbox.ack, [m.seq for m, _r in sent], retained)
+        await self._acknowledge([m.seq for m, _r in sent], retained)
         self.stats.published_total += len(sent)
         for m, _r in sent:
             if (outage := self._refusing.pop(m.topic, None)) is not None:
@@ -349,14 +380,38 @@ class Publisher:
                 f"the broker refuses it: {detail}; after {self.config.dead_letter_after} refusals a message "
                 "goes to the dead letters (`pantau gateway dead-letters`), the rest flows on"
             )
-        moved = await asyncio.to_thread(
-            self.outbox.refuse,
-            [Refusal(m.seq, code.value, str(code)) for m, code in refused],
-            limit=self.config.dead_letter_after,
-        )
+        refusals = [Refusal(m.seq, code.value, str(code)) for m, code in refused]
+        limit = self.config.dead_letter_after
+        # Not counted while the disk is full: the message stays queued and is sent again after a reconnect.
+        _written, moved = await self._write("counting refusals", self.outbox.refuse, refusals, limit=limit)
         self._parked.set()
         if moved:
             logger.debug("moved to the dead letters: seq %s", ", ".join(map(str, moved)))
+
+    async def _acknowledge(self, seqs: list[int], retained: list[tuple[str, int]]) -> None:
+        """Delete what the broker has; what cannot be deleted now (disk full) is deleted with the next."""
+        self._unwritten_acks.update(seqs)
+        self._unwritten_retained.update(retained)
+        seqs, retained = sorted(self._unwritten_acks), sorted(self._unwritten_retained)
+        if seqs and (await self._write("acknowledgements", self.outbox.ack, seqs, retained))[0]:
+            self._unwritten_acks.difference_update(seqs)
+            self._unwritten_retained.difference_update(retained)
+
+    async def _write(
+        self, what: str, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+    ) -> tuple[bool, T | None]:
+        """An outbox write in a thread: (True, its result), or (False, None) when the outbox refuses it
+        (logged as an outbox outage, once when it begins and once when a write succeeds again)."""
+        try:
+            result = await asyncio.to_thread(call, *args, **kwargs)
+        except OutboxError as exc:
+            self._outbox_failed(what, exc)
+            return False, None
+        self._outbox_outage.recovered()
+        return True, result
+
+    def _outbox_failed(self, what: str, exc: OutboxError) -> None:
+        self._outbox_outage.failed(f"{what} not written: {exc}; publishing what the outbox holds goes on")
 
     def _claim_retain(self, message: OutboxMessage) -> bool:
         """Retain `message` if it is the newest sent on its topic so far (and remember that it is)."""

@@ -31,6 +31,7 @@ from gateway.metrics import registry_for
 from gateway.outbox import Builder, Outbox
 from gateway.publisher import Identity, Publisher
 from gateway.scheduler import BusPoller, ScheduledDevice
+from gateway.storing import OutboxWriter
 from gateway.stream_reports import RejectReports, RejectSampler, StreamHealth
 from pantau.contract import Topics, encode
 from pantau.profiles.records.profile import RecordProfile
@@ -61,6 +62,8 @@ class Gateway:
             max_age=site.outbox.max_age,
             clock=self.clock.time,
         )
+        #: A full disk is an outage of the outbox, not a crash (gateway/storing.py).
+        self.writer = OutboxWriter(self.outbox, self.clock)
         self.identity = Identity(site=site.site, gateway=site.gateway, started_at=self.clock.now())
         #: One look-out on the wall clock for everything this gateway stamps (gateway/clock_sanity.py).
         self.clock_sanity = ClockSanity(self.clock)
@@ -153,11 +156,11 @@ class Gateway:
             await self.store(await reports.take())
 
     async def store(self, batch: list[Builder]) -> None:
-        """Durably queue one cycle's messages, then wake the publisher."""
+        """Durably queue one cycle's messages, then wake the publisher. A cycle the outbox cannot take
+        (disk full) is counted as dropped and the gateway carries on (gateway/storing.py)."""
         if batch and not self.clock_sanity.can_stamp(len(batch)):
             return  # a clock before 2000 dates nothing the contract takes: dropped, counted, logged once
-        if batch:
-            await asyncio.to_thread(self.outbox.append, batch)
+        if batch and await self.writer.append(batch):
             self.publisher.notify()
 
     async def run(self) -> None:
