@@ -58,7 +58,9 @@ def ledger() -> list[Count]:
 def table(counts: list[Count]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for c in counts:
-        dropped = f"{c.dropped_readings} of {c.dropped_counted}" if c.dropped_counted else "0"
+        # Quota drops and readings a full disk kept from the outbox, both within dropped_total.
+        readings = c.dropped_readings + c.unstored_readings
+        dropped = f"{readings} of {c.dropped_counted}" if c.dropped_counted else "0"
         cells = (
             c.scenario,
             c.seed,

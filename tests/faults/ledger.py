@@ -14,6 +14,10 @@ A number read but not stored is excused only when it is:
   is lost", not "nothing read").
 - `dropped (counted)`: a reading the outbox dropped to stay within its quota, seen queued and then gone
   (rig.fill_outbox), with the gateway's own drop counter (`dropped_total`) at least that high.
+- `not stored (counted)`: a reading served while the outbox's disk was full (from just before the disk
+  filled until the gateway's next store attempt after it was freed: `DISK_SLACK_S`), with the gateway's own
+  count of messages it could not store (`unstored_total`) at least that high. Each unstored message is one
+  device's poll, so it excuses one reading at most.
 - `late`: an answer the gateway gave up on (it came after the request's timeout, or the gateway's
   connection broke first) and reported as a failed poll: a stored reading of that device without a value
   (quality missing or bad), stamped up to `LATE_S` before the answer left. Each failed poll excuses one
@@ -29,6 +33,7 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass, field
 
+from gateway.storing import RETRY_CAP_S
 from tests.harness.tally_device import Served
 
 
@@ -40,6 +45,8 @@ class Count:
     stored: int = 0
     dropped_counted: int = 0  # the gateway's dropped_total (every message kind)
     dropped_readings: int = 0  # of the readings read, how many the quota took (within dropped_counted)
+    unstored_counted: int = 0  # the gateway's unstored_total: messages a full disk kept it from storing
+    unstored_readings: int = 0  # of the readings read, how many a full disk took (within unstored_counted)
     in_flight: int = 0
     late: int = 0
     duplicated: int = 0
@@ -61,6 +68,7 @@ class Count:
             and self.phantom == 0
             and self.crashes == 0
             and self.dropped_readings <= self.dropped_counted
+            and self.unstored_readings <= self.unstored_counted
             and self.read > 0
         )
 
@@ -73,7 +81,9 @@ class Count:
     def explain(self) -> str:
         return (
             f"{self.scenario} (seed {self.seed}): read {self.read}, stored {self.stored}, "
-            f"dropped {self.dropped_readings} of {self.dropped_counted} counted, in flight {self.in_flight}, "
+            f"dropped {self.dropped_readings} of {self.dropped_counted} counted, "
+            f"not stored {self.unstored_readings} of {self.unstored_counted} counted, "
+            f"in flight {self.in_flight}, "
             f"late {self.late}, duplicated {self.duplicated}, lost {self.lost}, phantom {self.phantom}; "
             + "; ".join(self.notes)
         )
@@ -90,13 +100,18 @@ class Evidence:
     #: time.monotonic() when each SIGKILL of the gateway was asked for, and when the gateway was dead
     gateway_kills: list[tuple[float, float]] = field(default_factory=list)
     quota_dropped: dict[str, set[int]] = field(default_factory=dict)
+    #: time.monotonic() when the outbox's disk was filled and when it was freed again
+    disk_full: list[tuple[float, float]] = field(default_factory=list)
+    unstored_counted: int = 0  # the gateway's unstored_total
     gateway_exits: list[str] = field(default_factory=list)
     garbled: int = 0  # replies the devices sent as noise
     connections: int = 0  # connections the gateway opened through the link
 
 
 def reckon(evidence: Evidence, scenario: str, seed: int) -> Count:
-    count = Count(scenario, seed, dropped_counted=evidence.dropped_counted)
+    count = Count(
+        scenario, seed, dropped_counted=evidence.dropped_counted, unstored_counted=evidence.unstored_counted
+    )
     count.garbled, count.connections = evidence.garbled, evidence.connections
     for name, served in evidence.served.items():
         values = [s.value for s in served]
@@ -119,9 +134,17 @@ def reckon(evidence: Evidence, scenario: str, seed: int) -> Count:
         }
         in_flight = missing & around_kills
         dropped = missing & evidence.quota_dropped.get(name, set())
-        late = _late(served, missing - in_flight - dropped, failed)
+        while_full = {
+            s.value
+            for s in served
+            for filled, freed in evidence.disk_full
+            if filled - IN_FLIGHT_S <= s.at <= freed + DISK_SLACK_S
+        }
+        unstored = (missing - in_flight - dropped) & while_full
+        late = _late(served, missing - in_flight - dropped - unstored, failed)
         count.late += len(late)
-        lost = sorted(missing - in_flight - dropped - late)
+        count.unstored_readings += len(unstored)
+        lost = sorted(missing - in_flight - dropped - unstored - late)
         count.in_flight += len(in_flight)
         count.dropped_readings += len(dropped)
         count.lost += len(lost)
@@ -139,6 +162,9 @@ def reckon(evidence: Evidence, scenario: str, seed: int) -> Count:
 
 #: A poll interval (250 ms) and a little: what a gateway SIGKILL can take with it.
 IN_FLIGHT_S = 0.3
+#: After the disk is freed, the gateway stores again at its next attempt (gateway/storing.py: at most its
+#: back-off cap later), and a poll then in hand may still have met the full disk.
+DISK_SLACK_S = RETRY_CAP_S + IN_FLIGHT_S
 #: How long before an answer left the device the gateway may have stamped the poll it gave up on: its
 #: timeout (300 ms) plus what a loaded machine adds.
 LATE_S = 2.0

@@ -30,7 +30,7 @@ from backend.storage.influx import InfluxStorage
 from backend.storage.model import ALL_TAGS, Retention, SeriesQuery, Storage
 from backend.storage.schema import READING
 from backend.storage.sqlite import SqliteStorage
-from gateway.outbox import Outbox
+from gateway.outbox import Outbox, OutboxState
 from pantau.contract import Readings, Topics, decode
 from tests.faults.ledger import Evidence, reckon
 from tests.harness.backend import backend_config
@@ -76,6 +76,8 @@ class Rig:
     gateway_exits: list[str] = field(default_factory=list)
     #: Per device, the numbers the outbox dropped to stay within its quota (seen queued, then gone).
     quota_dropped: dict[str, set[int]] = field(default_factory=dict)
+    #: time.monotonic() when the outbox's disk was filled and when it was freed again.
+    disk_full: list[tuple[float, float]] = field(default_factory=list)
 
     # Faults ------------------------------------------------------------------------------------------
 
@@ -214,6 +216,7 @@ class Rig:
     def fill_disk(self) -> None:
         """Fill the outbox's filesystem to the last byte (ENOSPC for the gateway's next commit)."""
         assert self.disk is not None
+        self.disk_full.append((time.monotonic(), float("inf")))
         ballast = os.open(self.disk / "ballast", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
             for size in (65536, 4096, 512, 1):  # to the last byte: big chunks, then smaller ones
@@ -226,6 +229,8 @@ class Rig:
     def free_disk(self) -> None:
         assert self.disk is not None
         (self.disk / "ballast").unlink(missing_ok=True)
+        if self.disk_full and self.disk_full[-1][1] == float("inf"):
+            self.disk_full[-1] = (self.disk_full[-1][0], time.monotonic())
 
     def revive_gateway(self) -> None:
         """A gateway that stopped by itself is noted and started again (systemd's Restart=always)."""
@@ -273,12 +278,16 @@ class Rig:
 
     def outbox_state(self) -> tuple[int, int]:
         """(queued messages, dropped_total) as the gateway persisted them."""
+        state = self.outbox_counts()
+        return state.depth, state.dropped_total
+
+    def outbox_counts(self) -> OutboxState:
+        """The outbox's state as the gateway persisted it (its unstored_total: once it stored again)."""
         outbox = Outbox(self.outbox_path)
         try:
-            state = outbox.state()
+            return outbox.state()
         finally:
             outbox.close()
-        return state.depth, state.dropped_total
 
 
 def _size(path: Path) -> int:

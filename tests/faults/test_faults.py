@@ -100,12 +100,15 @@ async def test_faults(
             played = time.monotonic()
             stored = await settle(rig)
             settled = time.monotonic()
+            counts = rig.outbox_counts()
             evidence = Evidence(
                 served={name: device.served for name, device in rig.devices.items()},
                 stored=stored,
-                dropped_counted=rig.outbox_state()[1],
+                dropped_counted=counts.dropped_total,
                 gateway_kills=rig.gateway_kills,
                 quota_dropped=rig.quota_dropped,
+                disk_full=rig.disk_full,
+                unstored_counted=counts.unstored_total,
                 gateway_exits=rig.gateway_exits,
                 garbled=sum(len(device.garbled) for device in rig.devices.values()),
                 connections=rig.proxy.connections_total,

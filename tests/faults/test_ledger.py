@@ -91,3 +91,21 @@ def test_a_gateway_that_stopped_by_itself_fails_the_scenario_even_without_a_loss
 
 def test_a_scenario_where_nothing_was_read_proves_nothing() -> None:
     assert reckon(Evidence({"a": []}, {"a": []}), "s", 1).verdict == "FAIL"
+
+
+def test_readings_a_full_disk_kept_out_are_excused_only_while_full_and_counted() -> None:
+    # 1..4 served from 100.00 every 0.25 s; the disk full from 100.4 to 100.6, so 3 (100.50) and the polls
+    # up to the gateway's next store attempt (the back-off cap after it was freed) met the full disk.
+    evidence = Evidence(
+        {"a": served(1, 2, 3, 4)}, {"a": stored(1, 2, 4)}, disk_full=[(100.4, 100.6)], unstored_counted=1
+    )
+    count = reckon(evidence, "s", 1)
+    assert (count.unstored_readings, count.lost, count.verdict) == (1, 0, "ok")
+    # More missing than the gateway counted as not stored: a loss.
+    evidence.unstored_counted = 0
+    assert reckon(evidence, "s", 1).verdict == "FAIL"
+    # Outside the window nothing is excused: 1 was served well before the disk filled.
+    evidence = Evidence(
+        {"a": served(1, 2, 3, 4)}, {"a": stored(2, 3, 4)}, disk_full=[(100.4, 100.6)], unstored_counted=5
+    )
+    assert (reckon(evidence, "s", 1).unstored_readings, reckon(evidence, "s", 1).lost) == (0, 1)
