@@ -39,6 +39,8 @@ pytestmark = pytest.mark.services
 START = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
 OUTAGE = timedelta(hours=72).total_seconds()
 RIVER, ROAD = "gw-ampal-mufakat", "gw-sh-km13"
+#: Overflowed well: enough dropped that "only the oldest were dropped" is a claim about several messages.
+MIN_DROPPED = 20
 
 
 @pytest.fixture
@@ -151,11 +153,16 @@ async def test_a_72_hour_broker_outage_in_a_storm_drops_only_the_oldest_counted_
                 before = {g: set(of(recorder, g)) for g in (RIVER, ROAD)}
                 private_broker.stop()  # SIGTERM: the broker keeps the recorder's persistent session
                 down_at = clock.monotonic()
-                # 72 hours at least, and on until the river's outbox has overflowed: how many polls fit in
-                # them depends on the machine (on a loaded one, virtual time runs on while a poll waits for
+                # What the broker had not acknowledged: the rest it owns, and delivers after its restart.
+                queued_at_stop = {m.seq for m in river.outbox.pending(limit=100_000)}
+                # 72 hours at least, and on until the river's outbox has overflowed well: how many polls fit
+                # in them depends on the machine (on a loaded one, virtual time runs on while a poll waits for
                 # its real reply, and fewer polls are made), and the scenario is about an overflow.
                 async with asyncio.timeout(240):
-                    while clock.monotonic() - down_at < OUTAGE or not river.outbox.state().dropped_total:
+                    while (
+                        clock.monotonic() - down_at < OUTAGE
+                        or river.outbox.state().dropped_total < MIN_DROPPED
+                    ):
                         await asyncio.sleep(0.05)
                 dropped = river.outbox.state().dropped_total
                 vehicles_queued = road.outbox.state().depth
@@ -184,8 +191,10 @@ async def test_a_72_hour_broker_outage_in_a_storm_drops_only_the_oldest_counted_
     assert dropped <= len(river_lost) + 1 and len(river_lost) <= dropped_in_all
     # (The wills of connections the outage ended come late, with old numbers: not part of the backlog.)
     replayed = [s for s in of(recorder, RIVER) if max(before[RIVER]) < s <= targets[RIVER]]
-    older = [s for s in replayed if s < max(river_lost[: dropped - 1])]
-    assert len(older) <= 2, older  # at most the messages in flight when the broker went down
+    # Kept although older than a dropped one: at most the messages in flight when the broker went down.
+    # (Older ones the broker had acknowledged before it stopped are its to deliver, from its saved session.)
+    older = [s for s in replayed if s < max(river_lost[: dropped - 1]) and s in queued_at_stop]
+    assert len(older) <= 2, older
     statuses = [m for m in of(recorder, RIVER).values() if isinstance(m, GatewayStatus) and m.outbox]
     assert max(s.outbox.dropped_total for s in statuses if s.outbox) >= dropped  # reported, not only counted
     stamps = [m.ts for _s, m in sorted(of(recorder, RIVER).items()) if isinstance(m, Readings)]
