@@ -32,22 +32,24 @@ BOTTOM: Final = (
     "pantau.resilience",
     "pantau.site",
 )
-#: Imports the packages (every module in them, walked) and prints the top-level names of what loaded.
+#: Imports the modules named after the walk flag (with every module in them, when walking) and prints every
+#: module name that loaded.
 _PROBE: Final = """
 import importlib, json, pkgutil, sys
-for name in sys.argv[1:]:
+walk, names = sys.argv[1] == "walk", sys.argv[2:]
+for name in names:
     module = importlib.import_module(name)
-    for found in pkgutil.walk_packages(getattr(module, "__path__", []), name + "."):
+    for found in pkgutil.walk_packages(getattr(module, "__path__", []) if walk else [], name + "."):
         importlib.import_module(found.name)
-print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+print(json.dumps(sorted(sys.modules)))
 """
 
 
-def top_level_modules_loaded_by(*packages: str) -> set[str]:
-    """Top-level names in sys.modules after importing `packages` and all their modules, in a fresh
-    interpreter run from the checkout."""
+def modules_loaded_by(*modules: str, walk: bool = False) -> set[str]:
+    """Every module in sys.modules after importing `modules` (and, with `walk`, every module inside them) in
+    a fresh interpreter run from the checkout."""
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, *packages],
+        [sys.executable, "-c", _PROBE, "walk" if walk else "only", *modules],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -56,6 +58,11 @@ def top_level_modules_loaded_by(*packages: str) -> set[str]:
     )
     assert result.returncode == 0, result.stderr
     return set(json.loads(result.stdout))
+
+
+def top_level_modules_loaded_by(*packages: str) -> set[str]:
+    """Top-level names loaded by importing `packages` and all their modules."""
+    return {name.split(".")[0] for name in modules_loaded_by(*packages, walk=True)}
 
 
 def test_the_backend_worker_loads_no_gateway_driver_or_field_library() -> None:
@@ -74,29 +81,6 @@ def test_the_bottom_layer_loads_nothing_above_it() -> None:
     loaded = top_level_modules_loaded_by(*BOTTOM)
     assert "pantau" in loaded
     assert sorted(loaded & {"backend", "bench", *FIELD_CODE, *WEB_STACK}) == []
-
-
-#: Imports the modules named in argv (nothing walked) and prints every module name that loaded.
-_MODULES_PROBE: Final = """
-import importlib, json, sys
-for name in sys.argv[1:]:
-    importlib.import_module(name)
-print(json.dumps(sorted(sys.modules)))
-"""
-
-
-def modules_loaded_by(*modules: str) -> set[str]:
-    """Every module in sys.modules after importing `modules` in a fresh interpreter run from the checkout."""
-    result = subprocess.run(
-        [sys.executable, "-c", _MODULES_PROBE, *modules],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return set(json.loads(result.stdout))
 
 
 def test_the_shared_field_types_load_no_message_model() -> None:
