@@ -428,6 +428,10 @@ async def assembled(
         if persistence:
             os.kill(broker.pid, signal.SIGUSR1)
         proxy.accept()
+        # The faults start on a live link: a gateway slow to start (a loaded machine) whose first connection
+        # came only after a link fault had healed would leave that fault cutting nothing.
+        connected = await asyncio.to_thread(wait_until, lambda: proxy.connections_total > 0, 60)
+        assert connected, f"the gateway never connected through the link:\n{gateway.log_tail()}"
 
         rig = Rig(
             workdir=workdir,
