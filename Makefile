@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'  # demo: every extra, the tests run all parts
 	touch $(STAMP)
 
-## test: the whole suite against real services (mosquitto, influxd, pymodbus over TCP and a socat pty)
+## test: the whole suite against real services (mosquitto, influxd, pymodbus over TCP and a socat pty); the 30
+## slowest tests are listed at the end, so CI's log shows where its time goes (CI must stay well under 20 min)
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=30 $(PYTEST_ARGS)
 
 ## test-fast: the edit-test loop, well under 2 minutes: every test that starts no child process and opens no
 ## listening socket (`-m "not services"`; the rule and its guard: tests/harness/lanes.py)
