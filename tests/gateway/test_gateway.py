@@ -107,7 +107,10 @@ async def test_one_dead_device_costs_the_others_at_most_one_timeout(
     assert failing[-1].reason == "timeout"
 
 
-OUTAGE_S = 60
+#: Seven reconnect attempts and more at the site's 2 s reconnect cap, and a backlog of some 50 messages from
+#: three devices on the 1 s grid: what a longer outage adds is more of the same. A backlog of thousands,
+#: replayed batch after batch, is tests/scenarios/test_broker_outage.py's (72 hours in virtual time).
+OUTAGE_S = 15
 
 
 @pytest.fixture
@@ -118,7 +121,7 @@ def private_broker(tmp_path: Path) -> Mosquitto:
     broker.stop()
 
 
-async def test_broker_outage_of_a_minute_loses_nothing_and_replays_in_order(
+async def test_broker_outage_loses_nothing_and_replays_in_order(
     field_site: FieldSite, private_broker: Mosquitto
 ) -> None:
     site_file = field_site.site_file(private_broker)
@@ -130,6 +133,7 @@ async def test_broker_outage_of_a_minute_loses_nothing_and_replays_in_order(
         await asyncio.sleep(OUTAGE_S)
         queued = gateway.outbox.state().depth
         assert queued >= OUTAGE_S  # readings kept accumulating in the outbox meanwhile
+        assert gateway.publisher.stats.connect_failures_total >= 3  # and the gateway kept trying the broker
         private_broker.start()
         target = gateway.outbox.state().next_seq - 1
         first = min(recorder.seqs())
