@@ -85,4 +85,18 @@ class MqttConnection(BaseModel):
             return None
         context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.sslsocket_class = _ClosingSSLSocket
         return context
+
+
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """An SSL socket that closes itself when its handshake fails. paho drops the socket of a failed
+    handshake without closing it: its descriptor stayed open until the garbage collector came by (one per
+    retry of a gateway whose broker certificate is refused), and Python warned about it."""
+
+    def do_handshake(self, block: bool = False) -> None:  # noqa: FBT001, FBT002  # ssl.SSLSocket's signature
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise

@@ -7,17 +7,23 @@ then never stops: the gateway publisher, asked to stop just as the broker answer
 connect or the block is over. It counts only requests made during those waits: the publisher's task
 carries one left behind by Python 3.11's TaskGroup after every connection lost mid-batch (pantau.aio).
 It also marks seen the error aiomqtt keeps for a connection lost, which asyncio logged otherwise.
+
+A TLS handshake that fails reaches the caller as an `aiomqtt.MqttError` that names the broker and says
+why in words (`tls_refusal`): aiomqtt passes on only OpenSSL's text, naming neither the broker nor what
+to check. It stays an MqttError, so callers retry it with back-off like any connection failure (a broker's
+certificate can be renewed, a clock set right) and log it once, when the outage begins.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import aiomqtt
 
 from pantau.aio import cancellations_requested, raise_cancellation_requested_since
-from pantau.mqtt.internals import settle_disconnect
+from pantau.mqtt.internals import paho_client, settle_disconnect
 
 
 @asynccontextmanager
@@ -26,7 +32,7 @@ async def connected(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Client]:
     CONNACK or with the end of the session."""
     requested = cancellations_requested()
     try:
-        async with client:
+        async with _tls_explained(client):
             raise_cancellation_requested_since(requested)
             try:
                 yield client
@@ -36,3 +42,38 @@ async def connected(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Client]:
         settle_disconnect(client)  # the caller has its own error for a connection lost
         # Left with an error (the connection lost) or not: a stop asked for while disconnecting still stops.
         raise_cancellation_requested_since(requested)
+
+
+@asynccontextmanager
+async def _tls_explained(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Client]:
+    """`async with client`, its connect errors from a failed TLS handshake replaced by `tls_refusal`'s."""
+    async with AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(client)
+        except aiomqtt.MqttError as exc:
+            refusal = tls_refusal(exc, client)
+            if refusal is None:
+                raise
+            raise refusal from exc.__context__
+        yield client
+
+
+def tls_refusal(exc: aiomqtt.MqttError, client: aiomqtt.Client) -> aiomqtt.MqttError | None:
+    """A connect error that names the broker and the TLS problem, or None when `exc` is no TLS failure.
+
+    aiomqtt raises `MqttError(str(ssl_error)) from None`, so the SSL error is the exception's context."""
+    cause = exc.__context__
+    if not isinstance(cause, ssl.SSLError):
+        return None
+    inner = paho_client(client)
+    broker = f"{inner.host}:{inner.port}"
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        reason = (
+            f"its certificate is not accepted: {cause.verify_message}; check mqtt.host (the name the "
+            "certificate is issued for) and mqtt.ca_file (the CA that signed it)"
+        )
+    elif "PROTOCOL" in str(cause.reason):
+        reason = f"the broker and pantau have no TLS version in common (pantau: 1.2 or later): {cause.reason}"
+    else:
+        reason = f"the TLS handshake failed: {cause.reason or cause}"
+    return aiomqtt.MqttError(f"TLS with broker {broker} failed: {reason}")

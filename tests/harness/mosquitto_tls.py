@@ -172,8 +172,9 @@ class TlsTerminator(ServiceProcess):
 
     name = "socat-tls"
 
-    def __init__(self, workdir: Path, server: KeyPair, broker: Mosquitto) -> None:
-        self.server, self.broker = server, broker
+    def __init__(self, workdir: Path, server: KeyPair, broker: Mosquitto, *, options: str = "") -> None:
+        """`options`: more of socat's openssl-listen options (e.g. `max-version=TLS1.1`)."""
+        self.server, self.broker, self.options = server, broker, options
         self.host = broker.host
         super().__init__(workdir)
 
@@ -184,6 +185,7 @@ class TlsTerminator(ServiceProcess):
         listen = (
             f"openssl-listen:{self.port},bind={self.host},reuseaddr,fork,"
             f"cert={self.server.cert},key={self.server.key},verify=0"
+            + (f",{self.options}" if self.options else "")
         )
         return [require_binary("socat", "socat"), listen, f"tcp:{self.broker.host}:{self.broker.port}"]
 
