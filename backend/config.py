@@ -42,6 +42,11 @@ class BackendMqtt(MqttConnection):
         le=65535,
         description="Unacknowledged messages the broker may have in flight to this worker (MQTT v5)",
     )
+    receipts: bool = Field(
+        default=True,
+        description="Confirm to each gateway what it stored ({prefix}/{site}/receipts): gateways keep "
+        "messages until then (end-to-end acknowledgement); the broker's ACL must let this user write there",
+    )
 
 
 class SpoolConfig(BackendModel):

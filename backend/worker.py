@@ -71,6 +71,8 @@ class BackendWorker:
             clock_skew=config.clock_skew,
             senders=SenderCheck.for_backend(config, self.inventory),
             write_lines=isinstance(self.storage, InfluxStorage),
+            receipts_from=config.worker_id if config.mqtt.receipts else None,
+            clock=clock,
         )
         if self.pipeline.senders is None:
             logger.warning(

@@ -180,8 +180,8 @@ def _offline_status(site: SiteConfig) -> None:
     if site.outbox.path.exists():
         state = Outbox(site.outbox.path).state()
         click.echo(
-            f"  outbox {site.outbox.path}: {state.depth} queued, {state.dropped_total} dropped, "
-            f"next sequence number {state.next_seq}"
+            f"  outbox {site.outbox.path}: {state.depth} queued, {state.awaiting_receipt} awaiting the "
+            f"backend's receipt, {state.dropped_total} dropped, next sequence number {state.next_seq}"
         )
         _echo_dead_letters(state.dead_letters)
 

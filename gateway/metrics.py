@@ -69,7 +69,22 @@ class GatewayCollector(Collector):
             "Messages moved to the dead letters",
             value=state.dead_lettered_total,
         )
+        yield GaugeMetricFamily(
+            "pantau_outbox_awaiting_receipt",
+            "Messages the broker acknowledged, kept until the backend's receipt says they are stored",
+            value=state.awaiting_receipt,
+        )
+        yield CounterMetricFamily(
+            "pantau_outbox_unreceipted",
+            "Messages let go without the backend's receipt (receipt window, quota, or resent too often)",
+            value=state.unreceipted_total,
+        )
         stats = self.publisher.stats
+        yield CounterMetricFamily(
+            "pantau_mqtt_resent",
+            "Messages sent again because a later receipt showed they never reached the backend",
+            value=stats.resent_total,
+        )
         yield GaugeMetricFamily(
             "pantau_mqtt_connected", "1 when connected to the broker", value=int(stats.connected)
         )

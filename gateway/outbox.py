@@ -1,12 +1,14 @@
 """The gateway's durable store-and-forward queue (SQLite in WAL mode).
 
 Every message is committed here, with its sequence number, before anyone tries to publish it, and is deleted
-only after the broker acknowledged it (PUBACK). A crash at any moment therefore loses nothing that was read:
-the next start replays what is left, oldest first. Sequence numbers come from the same transaction that stores
-the message, so they survive restarts and never repeat.
+only after the backend's receipt says it stored it (gateway.receipts; or, with receipts off, after the broker
+acknowledged it: PUBACK). A crash at any moment therefore loses nothing that was read: the next start replays
+what is left, oldest first. Sequence numbers come from the same transaction that stores the message, so they
+survive restarts and never repeat.
 
 The queue is bounded by a byte quota and a maximum age; when either is exceeded the oldest messages go first,
-and every drop is counted (persisted, reported in gateway status) — never silent.
+and every drop is counted (persisted, reported in gateway status) — never silent. Messages the broker has and
+that still wait for their receipt go before any the broker has not seen (counted apart: unreceipted).
 
 A message the broker refuses is parked, and after `limit` refusals moved with its sequence number to the
 dead letters, in one transaction (the tables and SQL: gateway.dead_letters). Dead letters count against the
@@ -26,8 +28,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
-from gateway import dead_letters
+from gateway import dead_letters, receipts
 from gateway.dead_letters import Refusal
+from gateway.receipts import Confirmed
 
 #: Message builder: given the sequence number allotted to it, returns (topic, payload, retain).
 Builder = Callable[[int], tuple[str, bytes, bool]]
@@ -89,6 +92,10 @@ class OutboxState:
     dead_lettered_total: int = 0
     #: Of dropped_total: messages the database refused to store (disk full), see Outbox.count_unstored.
     unstored_total: int = 0
+    #: Messages the broker acknowledged, waiting for the backend's receipt (not in `depth`).
+    awaiting_receipt: int = 0
+    #: Such messages let go without a receipt (window, quota, resends), since install.
+    unreceipted_total: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +117,15 @@ class Outbox:
         *,
         max_bytes: int = 512 * 1024 * 1024,
         max_age: timedelta = timedelta(days=14),
+        receipt_window: timedelta | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`receipt_window`: keep messages after their PUBACK until a receipt confirms them, at most this
+        long (None: a PUBACK ends a message)."""
         self.path = path
         self.max_bytes = max_bytes
         self.max_age = max_age
+        self.receipt_window = receipt_window
         self._clock = clock
         self._lock = threading.Lock()
         #: Messages that could not be stored and are not yet in the persisted counters (count_unstored).
@@ -128,6 +139,7 @@ class Outbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA + dead_letters.SCHEMA)
+            receipts.add_columns(self._db)
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
 
@@ -182,7 +194,7 @@ class Outbox:
         with self._lock:
             rows = self._db.execute(  # parked messages (refusals: gateway.dead_letters) are not the queue's
                 "SELECT seq, topic, payload, retain, created FROM messages WHERE seq > ? AND will = 0"
-                " AND seq NOT IN (SELECT seq FROM refusals) ORDER BY seq LIMIT ?",
+                " AND delivered IS NULL AND seq NOT IN (SELECT seq FROM refusals) ORDER BY seq LIMIT ?",
                 (after_seq, limit),
             ).fetchall()
         return [_message(*row) for row in rows]
@@ -215,8 +227,9 @@ class Outbox:
             self._db.executemany("UPDATE messages SET will = ?, retain = 0 WHERE seq = ?", keys)
 
     def ack(self, seqs: Iterable[int], retained: Iterable[tuple[str, int]] = ()) -> None:
-        """The broker has these messages (PUBACK, or a will it published): forget them. `retained`: the
-        (topic, seq) among them that went out retained, so the broker now holds them.
+        """The broker has these messages (PUBACK, or a will it published): forget them, or with receipts on,
+        keep them until their receipt. `retained`: the (topic, seq) among them that went out retained, so the
+        broker now holds them.
 
         Committed without an fsync of its own: a power cut can undo an acknowledgement (the message then
         goes out once more: at least once, never lost), never a stored message. The next append's fsync, or
@@ -230,6 +243,9 @@ class Outbox:
                 " ON CONFLICT (topic) DO UPDATE SET seq = max(seq, excluded.seq)",
                 list(retained),
             )
+            if self.receipt_window is not None:
+                receipts.mark_delivered(self._db, keys, self._clock())
+                return
             # In chunks below SQLite's bound-parameter limit: one size query and one delete per chunk.
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
@@ -241,6 +257,15 @@ class Outbox:
                 self._db.execute("DELETE FROM refusals " + where, chunk)  # noqa: S608
                 self._add("bytes", -int(freed))
 
+    def confirm(self, ranges: Iterable[tuple[int, int]], *, grace_s: float, resends: int) -> Confirmed:
+        """A receipt: the backend stored the messages in `ranges` (first, last inclusive). Deletes them, and
+        parks for sending again those it shows were skipped (gateway.receipts). Unsynced like `ack`: a power
+        cut can undo it, and a message then waits again or goes out once more."""
+        with self._lock, self._unsynced(), self._transaction():
+            done = receipts.confirm(self._db, ranges, grace_s=grace_s, resends=resends)
+            self._add("bytes", -done.freed_bytes)
+        return done
+
     def retained_seqs(self) -> dict[str, int]:
         """Topic -> the newest sequence number the broker acknowledged as retained on it."""
         with self._lock:
@@ -251,7 +276,10 @@ class Outbox:
             with self._unstored_lock:
                 unstored = self._unstored
             depth, oldest = self._db.execute(
-                "SELECT count(*), min(created) FROM messages WHERE will = 0"
+                "SELECT count(*), min(created) FROM messages WHERE will = 0 AND delivered IS NULL"
+            ).fetchone()
+            (awaiting,) = self._db.execute(
+                "SELECT count(*) FROM messages WHERE delivered IS NOT NULL"
             ).fetchone()
             return OutboxState(
                 depth,
@@ -262,6 +290,8 @@ class Outbox:
                 self._db.execute("SELECT count(*) FROM dead_letters").fetchone()[0],
                 self._counter("dead_lettered_total"),
                 self._counter("unstored_total") + unstored,
+                awaiting,
+                self._counter("unreceipted_total"),
             )
 
     # Refused messages ------------------------------------------------------------------------------------
@@ -304,12 +334,21 @@ class Outbox:
 
     def _enforce_limits(self, now: float) -> None:
         cutoff = now - self.max_age.total_seconds()
+        let_go = self._let_go_awaiting(now, cutoff)
         dropped = self._db.execute("DELETE FROM dead_letters WHERE created < ?", (cutoff,)).rowcount
         dropped += self._db.execute("DELETE FROM messages WHERE will = 0 AND created < ?", (cutoff,)).rowcount
-        if dropped:
+        if dropped or let_go:
             self._recount_bytes()  # before the quota check, or it would drop messages that now fit
-        # Dead letters go first: the broker refused them already; the queue still holds deliverable data.
-        for table, where in (("dead_letters", ""), ("messages", "WHERE will = 0")):
+        # Messages waiting for a receipt go first: the broker has them and the backend most likely stored
+        # them. Then dead letters: the broker refused them already; the queue still holds deliverable data.
+        while self._counter("bytes") > self.max_bytes:
+            rows = receipts.oldest_awaiting(self._db, 256)
+            if not rows:
+                break
+            chosen = _oldest_covering(rows, self._counter("bytes") - self.max_bytes)
+            _count, freed = receipts.let_go(self._db, chosen)
+            self._add("bytes", -freed)
+        for table, where in (("dead_letters", ""), ("messages", "WHERE will = 0 AND delivered IS NULL")):
             while self._counter("bytes") > self.max_bytes:
                 # Oldest first, in chunks: the quota is a ceiling, not a target to hover at.
                 rows = self._db.execute(
@@ -317,20 +356,30 @@ class Outbox:
                 ).fetchall()
                 if not rows:
                     break
-                excess = self._counter("bytes") - self.max_bytes
-                chosen, freed = [], 0
-                for seq, size in rows:
-                    chosen.append((seq,))
-                    freed += size
-                    if freed >= excess:
-                        break
-                self._db.executemany(f"DELETE FROM {table} WHERE seq = ?", chosen)  # noqa: S608 - constants
+                chosen = _oldest_covering(rows, self._counter("bytes") - self.max_bytes)
+                freed = sum(size for _seq, size in rows[: len(chosen)])
+                self._db.executemany(f"DELETE FROM {table} WHERE seq = ?", [(s,) for s in chosen])  # noqa: S608 - constants
                 self._add("bytes", -freed)
                 dropped += len(chosen)
         if dropped:
             self._add("dropped_total", dropped)
             self._recount_bytes()
             self._db.execute("DELETE FROM refusals WHERE seq NOT IN (SELECT seq FROM messages)")
+
+    def _let_go_awaiting(self, now: float, max_age_cutoff: float) -> int:
+        """Messages waiting for a receipt longer than the receipt window, or older than the outbox's
+        maximum age, are let go (counted as unreceipted, not dropped: the broker had them)."""
+        if self.receipt_window is None:
+            return 0
+        aged = [
+            s
+            for (s,) in self._db.execute(
+                "SELECT seq FROM messages WHERE delivered IS NOT NULL AND created < ?", (max_age_cutoff,)
+            ).fetchall()
+        ]
+        count = receipts.let_go(self._db, aged)[0]
+        window_start = now - self.receipt_window.total_seconds()
+        return count + receipts.let_go_delivered_before(self._db, window_start)[0]
 
     def _recount_bytes(self) -> None:
         total = self._db.execute(
@@ -356,6 +405,18 @@ class Outbox:
             yield
         finally:
             self._db.execute("PRAGMA synchronous=FULL")
+
+
+def _oldest_covering(rows: list[tuple[int, int]], excess: int) -> list[int]:
+    """The seqs of the first `rows` (seq, size) whose sizes add up to `excess`: the quota is a ceiling,
+    not a target to hover at."""
+    chosen, freed = [], 0
+    for seq, size in rows:
+        chosen.append(seq)
+        freed += size
+        if freed >= excess:
+            break
+    return chosen
 
 
 def _message(seq: int, topic: str, payload: bytes, retain: int, created: float) -> OutboxMessage:

@@ -16,6 +16,12 @@ us, not retained, after reconnecting, since a broker that itself went down never
 `offline`/`shutdown` with that same number on a clean stop. A will whose connection never came up is reused
 for the next attempt, so no number is ever skipped.
 
+With `mqtt.await_receipts` (the default) a PUBACK does not end a message: the outbox keeps it until a
+backend worker's receipt on `{prefix}/{site}/receipts` says it is stored (gateway/receipts.py), and a
+fourth task takes those receipts. A message a receipt shows was skipped (lost between the broker and the
+backend: a broker crash, a broker that forgot the backend's subscription) is parked and sent again by the
+retry path.
+
 A message the broker refuses (MQTT v5 PUBACK reason code >= 0x80: an ACL denial, a quota) is parked in the
 outbox, and a third task, the only one that sends parked messages, retries it with back-off; after
 `dead_letter_after` refusals the outbox moves it to its dead letters. The connection stays up and the
@@ -48,7 +54,7 @@ from gateway.clock_sanity import ClockSanity, dated
 from gateway.dead_letters import Refusal
 from gateway.outbox import Builder, Outbox, OutboxError, OutboxMessage
 from pantau import __version__
-from pantau.contract import GatewayStatus, OutboxStats, Topics, encode
+from pantau.contract import ContractError, GatewayStatus, OutboxStats, Receipt, Topics, decode, encode
 from pantau.mqtt import PubackWaiter, connected
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 from pantau.site.config import MqttConfig
@@ -82,6 +88,9 @@ class PublisherStats:
     connect_failures_total: int = 0
     #: PUBACKs that refused a message (each retry counts).
     refused_total: int = 0
+    #: Receipts taken, and messages sent again because a receipt showed they never reached the backend.
+    receipts_total: int = 0
+    resent_total: int = 0
     last_error: str | None = None
     down_since: float | None = None
 
@@ -153,7 +162,7 @@ class Publisher:
                     await self._on_connected(client, will)
                     acks = PubackWaiter(client)
                     try:
-                        await self._drain(acks)
+                        await self._drain(client, acks)
                     except asyncio.CancelledError:
                         await self._shutdown(client, acks, will)  # still connected: say goodbye properly
                         raise
@@ -251,6 +260,8 @@ class Publisher:
         if will is not None:
             await self._write("arming the Last Will", self.outbox.arm, will.seq)
         self._retained = await asyncio.to_thread(self.outbox.retained_seqs)
+        if self.config.await_receipts:  # every connection: a broker without persistence forgets it
+            await client.subscribe(self.topics.receipts(self.identity.site), qos=1, timeout=PUBACK_TIMEOUT_S)
         self.stats.connected = True
         self.stats.connects_total += 1
         if self._outage.recovered() is None:
@@ -266,12 +277,14 @@ class Publisher:
 
     # Publishing -------------------------------------------------------------------------------------------
 
-    async def _drain(self, acks: PubackWaiter) -> None:
+    async def _drain(self, client: aiomqtt.Client, acks: PubackWaiter) -> None:
         boundary = self.outbox.state().next_seq - 1  # the online status just appended is live, not backlog
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._replay_backlog(acks, boundary), name="publish[backlog]")
             tasks.create_task(self._publish_live(acks, boundary), name="publish[live]")
             tasks.create_task(self._retry_parked(acks), name="publish[refused]")
+            if self.config.await_receipts:
+                tasks.create_task(self._take_receipts(client), name="receipts")
 
     async def _replay_backlog(self, acks: PubackWaiter, boundary: int) -> None:
         after = -1
@@ -328,6 +341,48 @@ class Publisher:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(PARKED_POLL_S):
                     await self._parked.wait()
+
+    async def _take_receipts(self, client: aiomqtt.Client) -> None:
+        """Delete what the backend's receipts confirm; park for the retry path what they show was skipped."""
+        grace_s = self.config.receipt_grace.total_seconds()
+        # A lost connection ends this task quietly: the publishing tasks settle every outcome of their
+        # batch first and then raise it themselves (raising here would cancel them halfway).
+        with contextlib.suppress(aiomqtt.MqttError):
+            await self._receipts_until_lost(client, grace_s)
+
+    async def _receipts_until_lost(self, client: aiomqtt.Client, grace_s: float) -> None:
+        async for message in client.messages:
+            try:
+                receipt = decode(message.payload, topic=str(message.topic), topics=self.topics)
+            except ContractError as exc:
+                logger.warning("ignored a message on %s that is not a receipt: %s", message.topic, exc)
+                continue
+            if not isinstance(receipt, Receipt) or receipt.gateway != self.identity.gateway:
+                continue  # another gateway's (the site changed hands), or another kind
+            ranges = [(r.first, r.last) for r in receipt.seqs]
+            written, done = await self._write(
+                "a receipt", self.outbox.confirm, ranges, grace_s=grace_s, resends=self.config.receipt_resends
+            )
+            if not written or done is None:
+                continue  # disk full: the messages wait; a later receipt or a resend settles them
+            self.stats.receipts_total += 1
+            if done.resent:
+                self.stats.resent_total += len(done.resent)
+                logger.warning(
+                    "%d message(s) the broker acknowledged never reached the backend (a receipt from %s "
+                    "confirms later ones): sending them again (seq %s%s)",
+                    len(done.resent),
+                    receipt.source,
+                    ", ".join(map(str, done.resent[:10])),
+                    ", ..." if len(done.resent) > 10 else "",
+                )
+                self._parked.set()
+            if done.let_go:
+                logger.warning(
+                    "%d message(s) sent %d times without a receipt: let go (counted in unreceipted_total)",
+                    done.let_go,
+                    self.config.receipt_resends + 1,
+                )
 
     async def _publish_batch(self, acks: PubackWaiter, batch: list[OutboxMessage]) -> None:
         """Publish a batch with up to IN_FLIGHT unacknowledged at once; ack the accepted ones in one
@@ -430,6 +485,8 @@ class Publisher:
             oldest_ts=_utc(state.oldest_created),
             dead_letters=state.dead_letters,
             dead_lettered_total=state.dead_lettered_total,
+            awaiting_receipt=state.awaiting_receipt,
+            unreceipted_total=state.unreceipted_total,
         )
         return lambda seq: (topic, encode(self._status(seq, "online", None, outbox)), True)
 

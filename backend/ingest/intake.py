@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW, check_time
+from backend.ingest.receipts import Sender
 from backend.ingest.record_rejects import RECORD_REJECT, describe_reject
 from backend.ingest.senders import SenderCheck
 from backend.ingest.spool import DeadLetter
@@ -23,13 +24,23 @@ class Accepted:
     contract model: `message` decodes one from the payload when asked (tests, a rules feed), never on
     ingest's own path."""
 
-    __slots__ = ("_message", "_payload", "kind", "points")
+    __slots__ = ("_message", "_payload", "kind", "points", "sender")
 
-    def __init__(self, kind: str, points: list[Point], message: Message | None, payload: bytes = b"") -> None:
+    def __init__(
+        self,
+        kind: str,
+        points: list[Point],
+        message: Message | None,
+        payload: bytes = b"",
+        sender: Sender | None = None,
+    ) -> None:
         self.kind = kind
         self.points = points
         self._message = message
         self._payload = payload
+        #: (site, gateway, seq) for the gateway's receipt (backend/ingest/receipts.py); None: not a
+        #: gateway's message.
+        self.sender = sender
 
     @property
     def message(self) -> Message:
@@ -74,7 +85,9 @@ def triage(
         # is a rejected record, so it joins the backend's own rejections for a person to look at.
         return DeadLetter(topic, RECORD_REJECT, describe_reject(message), payload, len(payload), received_at)
     message = check_time(message, datetime.fromtimestamp(received_at, UTC), clock_skew)
-    return Accepted(message.kind, to_points(message), message)
+    gateway, seq = getattr(message, "gateway", None), getattr(message, "seq", None)
+    sender = (message.site, gateway, seq) if isinstance(gateway, str) and isinstance(seq, int) else None
+    return Accepted(message.kind, to_points(message), message, sender=sender)
 
 
 def _fast_path(
@@ -99,4 +112,5 @@ def _fast_path(
     if refusal is not None:
         return DeadLetter(topic, refusal.reason, refusal.detail, payload, len(payload), received_at)
     lines = reading_lines(wire, time_ns(at)) if write_lines else None
-    return Accepted("readings", wire_readings_points(wire, at, lines), None, payload)
+    sender = (wire.site, wire.gateway, wire.seq)
+    return Accepted("readings", wire_readings_points(wire, at, lines), None, payload, sender)

@@ -14,11 +14,13 @@ from typing import Final
 
 from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW
 from backend.ingest.intake import Accepted, triage
+from backend.ingest.receipts import Reply, Sender, receipts, sender_of_dead_letter
 from backend.ingest.senders import SenderCheck
 from backend.ingest.spool import DeadLetter, Spool
 from backend.ingest.subscriber import Incoming
 from backend.storage.model import Point
 from pantau.contract import Message, Topics
+from pantau.resilience import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,9 @@ class IngestStats:
 class IngestPipeline:
     """The subscriber's batch handler. `on_accepted` sees every valid message after it is durable
     (the rules engine's feed); `senders`, when given, dead-letters what the site inventory does not vouch
-    for (backend/ingest/senders.py); `write_lines` when storage takes line protocol (intake.triage)."""
+    for (backend/ingest/senders.py); `write_lines` when storage takes line protocol (intake.triage).
+    With `receipts_from` (the worker id) each batch returns the receipts to publish once the batch is
+    acknowledged (backend/ingest/receipts.py)."""
 
     def __init__(
         self,
@@ -49,6 +53,8 @@ class IngestPipeline:
         clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
         senders: SenderCheck | None = None,
         write_lines: bool = False,
+        receipts_from: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.spool = spool
         self.clock_skew = clock_skew
@@ -57,13 +63,15 @@ class IngestPipeline:
         self.topics = topics
         self.wake_writer = wake_writer
         self.on_accepted = on_accepted
+        self.receipts_from = receipts_from
+        self.clock = clock
         self.stats = IngestStats()
 
-    async def __call__(self, batch: list[Incoming]) -> None:
+    async def __call__(self, batch: list[Incoming]) -> list[Reply]:
         with _collector_paused():
-            await self._handle(batch)
+            return await self._handle(batch)
 
-    async def _handle(self, batch: list[Incoming]) -> None:
+    async def _handle(self, batch: list[Incoming]) -> list[Reply]:
         points: list[Point] = []
         dead: list[DeadLetter] = []
         accepted: list[Accepted] = []
@@ -96,6 +104,19 @@ class IngestPipeline:
             self.wake_writer()
         if self.on_accepted is not None and accepted:
             self.on_accepted([outcome.message for outcome in accepted])
+        return self._receipts(accepted, dead)
+
+    def _receipts(self, accepted: list[Accepted], dead: list[DeadLetter]) -> list[Reply]:
+        if self.receipts_from is None:
+            return []
+        taken: list[Sender] = [a.sender for a in accepted if a.sender is not None]
+        for letter in dead:
+            sender = sender_of_dead_letter(letter.topic, letter.payload, self.topics)
+            if sender is not None:
+                taken.append(sender)
+        if not taken:
+            return []
+        return receipts(taken, source=self.receipts_from, now=self.clock.now(), topics=self.topics)
 
 
 @contextmanager

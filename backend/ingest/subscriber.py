@@ -5,6 +5,10 @@ aiomqtt acknowledges every message as soon as it arrives; we need the opposite, 
 after the batch is committed to the spool, on the connection that received the message: after a reconnect
 the broker redelivers whatever was not acknowledged, and idempotent storage makes the duplicate harmless.
 
+A handler may return messages to publish once its batch is acknowledged (the ingest pipeline's receipts
+to the gateways): sent QoS 1 on the same connection, without waiting for their PUBACKs, so the next batch is
+not held up by a round trip. One lost with the connection costs a resend from the gateway, never data.
+
 MQTT v5 gives two more things: `Receive Maximum` bounds how many unacknowledged messages the broker sends
 us (and so our memory), and a shared subscription (`$share/{group}/...`) lets several workers split the
 stream.
@@ -15,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -34,6 +38,8 @@ __all__ = ["BatchHandler", "Incoming", "Subscriber", "SubscriberStats", "Subscri
 logger = logging.getLogger(__name__)
 
 BACKOFF_BASE_S: Final = 0.5
+#: A reply's PUBACK slower than this is given up (its connection is gone).
+REPLY_TIMEOUT_S: Final = 30.0
 
 
 @dataclass(slots=True)
@@ -46,14 +52,19 @@ class SubscriberStats:
     down_since: float | None = field(default_factory=time.monotonic)
 
 
-#: Handles one batch durably; the subscriber acknowledges the batch when it returns.
-BatchHandler = Callable[[list[Incoming]], Awaitable[None]]
+#: Handles one batch durably; the subscriber acknowledges the batch when it returns, then publishes the
+#: (topic, payload) replies it returned, if any.
+BatchHandler = Callable[[list[Incoming]], Awaitable[Sequence[tuple[str, bytes]] | None]]
+#: Replies published but not yet acknowledged by the broker, at most; past it the next batch waits.
+MAX_REPLIES_IN_FLIGHT: Final = 1000
 
 
 class _Connection:
     """One broker connection: the adapter's callbacks feed a buffer the batch loop drains."""
 
     def __init__(self, client: aiomqtt.Client, clock: Clock) -> None:
+        self.client = client
+        self.replies: set[asyncio.Task[None]] = set()
         self.buffer: list[Incoming] = []
         self.wake = asyncio.Event()
         self.acks = ManualAcks(client, received=self._on_message, lost=self.wake.set, clock=clock)
@@ -92,6 +103,21 @@ class _Connection:
     def ack(self, batch: list[Incoming]) -> int:
         """PUBACK the batch in arrival order; nothing once this connection is gone."""
         return self.acks.ack_batch(batch)
+
+    async def reply(self, replies: Sequence[tuple[str, bytes]]) -> None:
+        """Publish `replies` (QoS 1) without waiting for their PUBACKs (MAX_REPLIES_IN_FLIGHT at most)."""
+        for topic, payload in replies:
+            while len(self.replies) >= MAX_REPLIES_IN_FLIGHT:
+                await asyncio.wait(self.replies, return_when=asyncio.FIRST_COMPLETED)
+            task = asyncio.create_task(self._publish(topic, payload))
+            self.replies.add(task)
+            task.add_done_callback(self.replies.discard)
+
+    async def _publish(self, topic: str, payload: bytes) -> None:
+        try:
+            await self.client.publish(topic, payload, qos=1, timeout=REPLY_TIMEOUT_S)
+        except aiomqtt.MqttError as exc:  # the gateway sends again what it has no receipt for
+            logger.debug("reply to %s not sent: %s", topic, exc)
 
     def _check(self) -> None:
         if self.lost:
@@ -179,8 +205,10 @@ class Subscriber:
         while True:
             batch = await connection.next_batch(size, linger)
             self.stats.received_total += len(batch)
-            await self.handle(batch)
+            replies = await self.handle(batch)
             self.stats.acked_total += connection.ack(batch)
+            if replies:
+                await connection.reply(replies)
 
     def _client(self) -> aiomqtt.Client:
         c = self.mqtt

@@ -18,7 +18,9 @@ from pantau.contract.messages import (
     Reading,
     Readings,
     Reason,
+    Receipt,
     RecordReject,
+    SeqRange,
     Tyres,
     Vehicle,
 )
@@ -73,7 +75,9 @@ def example_messages() -> dict[str, Message]:
             state="online",
             software_version="0.1.0",
             started_at=_T0.replace(hour=0),
-            outbox=OutboxStats(depth=12, oldest_ts=_T0.replace(minute=0, second=0), dropped_total=0),
+            outbox=OutboxStats(
+                depth=12, oldest_ts=_T0.replace(minute=0, second=0), dropped_total=0, awaiting_receipt=40
+            ),
             clock=GatewayClock(plausible=True, not_before=datetime(2026, 11, 28, tzinfo=UTC)),
         ),
         "device_status": DeviceStatus(
@@ -129,5 +133,12 @@ def example_messages() -> dict[str, Message]:
             acknowledgement=Acknowledgement(
                 by="ops-wita-1", at=_T0.replace(minute=2), note="team dispatched", key="ops-center"
             ),
+        ),
+        "receipt": Receipt(
+            site="ampal-mufakat",
+            gateway="gw-ampal-mufakat",
+            source="backend-1",
+            ts=_T0.replace(second=2),
+            seqs=[SeqRange(first=48200, last=48212), SeqRange(first=48214, last=48214)],
         ),
     }

@@ -11,6 +11,7 @@ Message kinds and who sends them::
     DeviceStatus    gateway -> {prefix}/{site}/{device}/status     retained
     RecordReject    gateway -> {prefix}/{site}/{device}/rejects    a sample of frames a record stream refused
     AlertTransition backend -> {prefix}/alerts/{site}/{rule}[/{device}[/{channel}]]   retained, one per alert
+    Receipt         backend -> {prefix}/{site}/receipts            what a worker stored of one gateway's
 """
 
 from __future__ import annotations
@@ -343,6 +344,16 @@ class OutboxStats(ContractModel):
     dead_lettered_total: Counter = Field(
         default=0, description="Messages moved to the dead letters since install"
     )
+    awaiting_receipt: Counter = Field(
+        default=0,
+        description="Messages the broker acknowledged that the backend has not yet confirmed storing "
+        "(kept on the gateway until it does: end-to-end acknowledgement)",
+    )
+    unreceipted_total: Counter = Field(
+        default=0,
+        description="Messages the broker acknowledged that were let go without the backend's receipt "
+        "(receipt window passed, quota reached, or resent too often) since install",
+    )
 
 
 class GatewayClock(ContractModel):
@@ -497,8 +508,51 @@ class AlertTransition(_Message):
         return self
 
 
+#: Sequence-number ranges one receipt may carry (a batch of 2,000 messages of one gateway is one range
+#: unless some of them went to another worker).
+MAX_RECEIPT_RANGES: Final = 1000
+
+
+class SeqRange(ContractModel):
+    """Sequence numbers `first` to `last`, both included (`first <= last`: a rule JSON Schema cannot
+    express, listed in docs/contract.md)."""
+
+    first: Count = Field(ge=0, le=INT64_MAX)
+    last: Count = Field(ge=0, le=INT64_MAX)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> SeqRange:
+        if self.last < self.first:
+            msg = f"a range ends before it starts ({self.first}..{self.last})"
+            raise ValueError(msg)
+        return self
+
+
+class Receipt(_Message):
+    """A backend worker's statement that it durably took these messages of one gateway (stored them, or
+    dead-lettered them with the reason): the end-to-end acknowledgement. A broker's PUBACK only says the
+    broker has a message; a broker that crashes before it saved or delivered it loses it, so a gateway keeps
+    every message until a receipt names it, and sends again what later receipts show was skipped.
+
+    Not retained: each receipt matters once. `source` names the worker; with several workers on a shared
+    subscription each confirms what it took, so a gateway collects receipts from all of them."""
+
+    kind: Literal["receipt"] = "receipt"
+    gateway: Slug
+    source: Slug
+    seqs: Annotated[list[SeqRange], Field(min_length=1, max_length=MAX_RECEIPT_RANGES)]
+
+
 Message = Annotated[
-    Readings | Vehicle | GatewayStatus | DeviceStatus | RecordReject | AlertTransition,
+    Readings | Vehicle | GatewayStatus | DeviceStatus | RecordReject | AlertTransition | Receipt,
     Field(discriminator="kind"),
 ]
-MESSAGE_TYPES: Final = (Readings, Vehicle, GatewayStatus, DeviceStatus, RecordReject, AlertTransition)
+MESSAGE_TYPES: Final = (
+    Readings,
+    Vehicle,
+    GatewayStatus,
+    DeviceStatus,
+    RecordReject,
+    AlertTransition,
+    Receipt,
+)

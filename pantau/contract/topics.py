@@ -5,6 +5,7 @@
     {prefix}/{site}/{device}/status
     {prefix}/{site}/{device}/rejects
     {prefix}/{site}/status
+    {prefix}/{site}/receipts        (backend -> gateway: what was stored)
     {prefix}/alerts/{site}/{rule}[/{device}[/{channel}]]
 
 One alert topic per alert (a rule raises one alert per series it watches: a site, a device or a channel),
@@ -38,6 +39,7 @@ class TopicKind(StrEnum):
     RECORD_REJECTS = "record_rejects"
     GATEWAY_STATUS = "gateway_status"
     ALERT = "alert"
+    RECEIPTS = "receipts"
 
 
 #: Which message `kind` each topic kind carries.
@@ -48,6 +50,7 @@ MESSAGE_KIND_FOR_TOPIC: Final = {
     TopicKind.RECORD_REJECTS: "record_reject",
     TopicKind.GATEWAY_STATUS: "gateway_status",
     TopicKind.ALERT: "alert",
+    TopicKind.RECEIPTS: "receipt",
 }
 _DEVICE_LEAVES: Final = {
     "readings": TopicKind.READINGS,
@@ -107,6 +110,10 @@ class Topics:
     def gateway_status(self, site: str) -> str:
         return f"{self.prefix}/{check_id(site, 'site')}/status"
 
+    def receipts(self, site: str) -> str:
+        """Where the backend confirms to a site's gateway what it stored (not gateway traffic)."""
+        return f"{self.prefix}/{check_id(site, 'site')}/receipts"
+
     def alert(self, site: str, rule: str, device: str | None = None, channel: str | None = None) -> str:
         """The topic of one alert: the rule's, below it the device's and the channel's it watches."""
         if channel is not None and device is None:
@@ -127,6 +134,8 @@ class Topics:
         """The topic for a TopicRef's fields; raises TopicError when a needed id is absent."""
         if kind is TopicKind.GATEWAY_STATUS:
             return self.gateway_status(site)
+        if kind is TopicKind.RECEIPTS:
+            return self.receipts(site)
         if kind is TopicKind.ALERT:
             if rule is None:
                 raise TopicError("an alert topic needs a rule id")
@@ -156,6 +165,8 @@ class Topics:
     def _parse_levels(levels: list[str]) -> TopicRef:
         if len(levels) == 2 and levels[1] == "status":
             return TopicRef(TopicKind.GATEWAY_STATUS, site=check_id(levels[0], "site"))
+        if len(levels) == 2 and levels[1] == "receipts":
+            return TopicRef(TopicKind.RECEIPTS, site=check_id(levels[0], "site"))
         if 3 <= len(levels) <= 5 and levels[0] == _ALERTS:
             device, channel = [*levels[3:], None, None][:2]
             return TopicRef(
@@ -172,7 +183,7 @@ class Topics:
                 device=check_id(levels[1], "device"),
             )
         raise TopicError(
-            "not one of {site}/status, {site}/{device}/readings|vehicles|status|rejects, "
+            "not one of {site}/status, {site}/receipts, {site}/{device}/readings|vehicles|status|rejects, "
             "alerts/{site}/{rule}[/{device}[/{channel}]]"
         )
 

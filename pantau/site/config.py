@@ -56,6 +56,32 @@ class MqttConfig(MqttConnection):
         description="Refusals (MQTT v5 PUBACK reason code >= 0x80, e.g. 0x87 not authorized) after which a "
         "message moves to the outbox's dead letters; retried with back-off until then",
     )
+    await_receipts: bool = Field(
+        default=True,
+        description="Keep each message after the broker's PUBACK until the backend's receipt says it is "
+        "stored (end-to-end acknowledgement); false where no pantau backend reads this broker",
+    )
+    receipt_grace: Duration = Field(
+        default=timedelta(seconds=60),
+        description="A message acknowledged by the broker this much before one a receipt confirms, and "
+        "itself unconfirmed, was lost on the way to the backend: it is sent again",
+    )
+    receipt_resends: int = Field(
+        default=3, ge=0, le=100, description="How often one message is sent again for want of a receipt"
+    )
+    receipt_window: Duration = Field(
+        default=timedelta(days=7),
+        description="How long a message waits for its receipt before it is let go (counted)",
+    )
+
+    @model_validator(mode="after")
+    def _grace_within_window(self) -> MqttConfig:
+        if not timedelta(seconds=1) <= self.receipt_grace < self.receipt_window:
+            raise ValueError(
+                f"receipt_grace ({self.receipt_grace}) must be at least 1 s and below receipt_window "
+                f"({self.receipt_window})"
+            )
+        return self
 
 
 class OutboxConfig(SiteModel):

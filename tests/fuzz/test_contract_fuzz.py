@@ -39,6 +39,8 @@ def topic_of(document: dict[str, Any]) -> str:
     site, device = message.site, getattr(message, "device", None)
     if document["kind"] == "alert":
         return TOPICS.alert(site, document["rule"], document.get("device"), document.get("channel"))
+    if document["kind"] == "receipt":
+        return TOPICS.receipts(site)
     if device is None:
         return TOPICS.gateway_status(site)
     leaf = {"readings": "readings", "vehicle": "vehicles", "device_status": "status"}

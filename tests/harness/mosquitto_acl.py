@@ -53,6 +53,7 @@ class AclBroker:
             "",
             f"user {self.user}",
             f"topic write {self.prefix}/{self.site}/#",
+            f"topic read {self.prefix}/{self.site}/receipts",
             f"topic write acl-probe/{self.generation}",
             *(f"topic deny {topic}" for topic in refused),
         ]

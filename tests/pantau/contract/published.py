@@ -20,6 +20,7 @@ SCHEMA_FOR_KIND: Final = {
     "device_status": "device_status.schema.json",
     "record_reject": "record_reject.schema.json",
     "alert": "alert.schema.json",
+    "receipt": "receipt.schema.json",
 }
 MESSAGE_SCHEMA: Final = "message.schema.json"
 

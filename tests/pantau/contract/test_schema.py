@@ -33,7 +33,8 @@ def test_schemas_require_the_envelope_and_forbid_unknown_fields() -> None:
             kinds = [document["$defs"][ref["$ref"].rsplit("/", 1)[1]]["properties"]["kind"]["const"]
                      for ref in document["oneOf"]]  # fmt: skip
             assert sorted(kinds) == [
-                "alert", "device_status", "gateway_status", "readings", "record_reject", "vehicle"
+                "alert", "device_status", "gateway_status", "readings", "receipt", "record_reject",
+                "vehicle",
             ]  # fmt: skip
             continue
         assert document["required"][:2] == ["schema_version", "kind"], name
