@@ -61,11 +61,21 @@ grafana: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pantau demo $(DEMO_ARGS)
 
-## bench: benchmarks (figures as ratios against a baseline run side by side; never part of `make test`)
+## bench: benchmarks (figures as ratios against a baseline run side by side; never part of `make test`).
+## Each step says how long it took and the last line the total: all of it must stay under 15 minutes on
+## 2 cores (issue 18; bench/results/<date>-make-bench.md has the last timing and where the time goes).
+## BENCH_OUT=DIR writes the reports elsewhere (a trial run that must not replace the committed ones)
+BENCH_START := $(shell date +%s)
+BENCH_OUT ?= bench/results
+timed = @started=$$(date +%s); $(BIN)/python -m $(1) && echo "make bench: $(1) took $$(( $$(date +%s) - started )) s"
 bench: $(STAMP)
-	$(BIN)/python -m bench.modbus_polling
-	$(BIN)/python -m bench.gateway_cpu
-	$(BIN)/python -m bench.ingest_throughput
+	$(call timed,bench.modbus_polling)
+	$(call timed,bench.gateway_cpu --out $(BENCH_OUT))
+	$(call timed,bench.ingest_throughput --out $(BENCH_OUT))
+	$(call timed,bench.e2e_latency --out $(BENCH_OUT))
+	$(call timed,bench.outbox_replay --out $(BENCH_OUT))
+	$(call timed,bench.api_latency --out $(BENCH_OUT))
+	@echo "make bench: all took $$(( $$(date +%s) - $(BENCH_START) )) s (budget 900 s)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

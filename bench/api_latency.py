@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import gzip
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -67,6 +68,10 @@ GOAL_P99_MS: Final = {"latest": 50.0, "series": 500.0}
 MAX_POINTS: Final = 50_000
 INFLUX_BATCH: Final = 20_000
 WARMUP_S: Final = 2.0
+REQUEST_TIMEOUT_S: Final = 60.0
+#: InfluxDB 1.x answers at most this many rows per query unless told otherwise (`[http] max-row-limit`);
+#: a 30-day 1-minute series is 43,200. The bench's influxd is told 0 (no limit), as the report says.
+INFLUX_MAX_ROW_LIMIT: Final = "0"
 HEADER: Final = (
     "| storage | route | requests | p50 ms | p99 ms | max ms | goal p99 | verdict | req/s (all) | API CPU"
     " | errors |"
@@ -95,13 +100,26 @@ class Result:
     seconds: float
     #: Latencies in ms per route, in the order they were answered.
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    #: One client, one request at a time, before the load: what a request costs when it waits for none.
+    unloaded: dict[str, list[float]] = field(default_factory=dict)
     errors: int = 0
+    #: "route: HTTP status detail" -> how many, so a refusal says what it was.
+    error_kinds: dict[str, int] = field(default_factory=dict)
     server_cpu_s: float = 0.0
+
+    def failed(self, route: str, what: str) -> None:
+        key = f"{route}: {what}"
+        if key not in self.error_kinds:
+            print(f"  {key}", flush=True)
+        self.errors += 1
+        self.error_kinds[key] = self.error_kinds.get(key, 0) + 1
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"storage": self.storage, "fill_seconds": self.fill_seconds}
         out["requests_per_s"] = sum(len(v) for v in self.latencies.values()) / self.seconds
         out["errors"] = self.errors
+        out["error_kinds"] = self.error_kinds
+        out["unloaded"] = {route: percentiles(values) for route, values in self.unloaded.items()}
         out["server_cpu_share"] = self.server_cpu_s / self.seconds
         for route, values in self.latencies.items():
             out[route] = percentiles(values)
@@ -264,12 +282,54 @@ async def wait_ready(url: str, within_s: float) -> None:
     raise RuntimeError(f"the API at {url} was not ready within {within_s:.0f} s")
 
 
-async def load(url: str, shape: Shape, clients: int, seconds: float, latest_share: float) -> Result:
-    """`clients` clients in a closed loop for `seconds` (after a short warm-up not counted)."""
+def route_params(route: str, rng: random.Random, shape: Shape) -> dict[str, str]:
+    if route == "latest":
+        return {"site": SITE}
+    d, c = rng.randrange(shape.devices), rng.randrange(shape.channels)
+    end = datetime.now(UTC)
+    return {
+        "series": f"{SITE}/d{d}/l{c}", "every": "1m",
+        "start": (end - timedelta(days=shape.days)).isoformat(), "end": end.isoformat(),
+    }  # fmt: skip
+
+
+async def request(
+    http: httpx.AsyncClient, result: Result, route: str, params: dict[str, str]
+) -> float | None:
+    """One request: its latency in ms, or None (counted as an error, with what it was)."""
+    started = time.perf_counter()
+    try:
+        answer = await http.get(f"/api/v1/{route}", params=params)
+    except httpx.TimeoutException:
+        result.failed(route, f"no answer within {REQUEST_TIMEOUT_S:g} s")
+        return None
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    if answer.status_code != 200:
+        detail = (
+            answer.json().get("detail", "") if answer.headers.get("content-type", "").endswith("json") else ""
+        )
+        result.failed(route, f"HTTP {answer.status_code} {detail}".strip())
+        return None
+    return elapsed_ms
+
+
+async def load(  # noqa: PLR0917 - the bench's knobs
+    url: str, shape: Shape, clients: int, seconds: float, latest_share: float, unloaded: int
+) -> Result:
+    """`unloaded` requests of each route one at a time, then `clients` clients in a closed loop for
+    `seconds` (after a short warm-up not counted)."""
     result = Result(storage="", fill_seconds=0.0, seconds=seconds, latencies={"latest": [], "series": []})
+    result.unloaded = {"latest": [], "series": []}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {KEY}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as http:
+    timeout = httpx.Timeout(REQUEST_TIMEOUT_S)
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout, limits=limits) as http:
+        rng = random.Random(-1)  # noqa: S311 - a query mix, not a secret
+        for route in ("latest", "series"):
+            for _ in range(unloaded):
+                elapsed = await request(http, result, route, route_params(route, rng, shape))
+                if elapsed is not None:
+                    result.unloaded[route].append(elapsed)
         measuring = False
         stop_at = time.monotonic() + WARMUP_S + seconds
 
@@ -281,24 +341,11 @@ async def load(url: str, shape: Shape, clients: int, seconds: float, latest_shar
             turn = number
             while time.monotonic() < stop_at:
                 turn += 1
-                if int(turn * (1 - latest_share)) == int((turn - 1) * (1 - latest_share)):
-                    route, params = "latest", {"site": SITE}
-                else:
-                    d, c = rng.randrange(shape.devices), rng.randrange(shape.channels)
-                    end = datetime.now(UTC)
-                    route, params = "series", {
-                        "series": f"{SITE}/d{d}/l{c}", "every": "1m",
-                        "start": (end - timedelta(days=shape.days)).isoformat(), "end": end.isoformat(),
-                    }  # fmt: skip
-                started = time.perf_counter()
-                answer = await http.get(f"/api/v1/{route}", params=params)
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                if answer.status_code != 200:
-                    result.errors += 1
-                    if result.errors == 1:
-                        print(f"  {route}: HTTP {answer.status_code} {answer.text[:300]}", flush=True)
-                elif measuring:
-                    result.latencies[route].append(elapsed_ms)
+                same = int(turn * (1 - latest_share)) == int((turn - 1) * (1 - latest_share))
+                route = "latest" if same else "series"
+                elapsed = await request(http, result, route, route_params(route, rng, shape))
+                if elapsed is not None and measuring:
+                    result.latencies[route].append(elapsed)
 
         async def start_measuring() -> None:
             nonlocal measuring
@@ -339,7 +386,7 @@ def run_one(  # noqa: PLR0917 - the bench's knobs, passed through
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; its log:\n{log.read_text()[-3000:]}") from exc
         cpu0 = cpu_seconds(child.pid)
-        result = asyncio.run(load(url, shape, args.clients, args.seconds, args.latest_share))
+        result = asyncio.run(load(url, shape, args.clients, args.seconds, args.latest_share, args.unloaded))
         result.server_cpu_s = cpu_seconds(child.pid) - cpu0
     result.storage, result.fill_seconds = name, fill_seconds
     # The warm-up was not measured, but the server's CPU was: count it in the share's time too.
@@ -347,13 +394,14 @@ def run_one(  # noqa: PLR0917 - the bench's knobs, passed through
     return result
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915 - one bench, start to end
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=24)
     parser.add_argument("--channels", type=int, default=10, help="channels per device")
     parser.add_argument("--days", type=int, default=30, help="days of 1-minute readings before now")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per storage")
+    parser.add_argument("--unloaded", type=int, default=10, help="requests per route one at a time first")
     parser.add_argument("--latest-share", type=float, default=0.8, help="share of /latest in the mix")
     parser.add_argument("--storage", nargs="+", default=["sqlite", "influx"], choices=["sqlite", "influx"])
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -383,6 +431,8 @@ def main() -> None:
                 results.append(run_one("sqlite", storage, broker, workdir, shape, args, fill))
                 path.unlink()
             if "influx" in args.storage:
+                # influxd reads INFLUXDB_<SECTION>_<KEY> from its environment (the harness's child inherits)
+                os.environ["INFLUXDB_HTTP_MAX_ROW_LIMIT"] = INFLUX_MAX_ROW_LIMIT
                 influxd = Influxd(workdir / "influx", require_binary("influxd", "influxdb"))
                 start_with_port_retries(influxd)
                 try:
@@ -456,7 +506,9 @@ def markdown(report: dict[str, Any]) -> str:
             f"`GET /series` of one random channel over {data['days']} days in 1-minute means. One "
             "`pantau backend run` serving the API (one process, as shipped); latency from request to the "
             "whole answer, measured by the client on loopback. `caps.max_points` raised to "
-            f"{report['max_points']:,} (the shipped 20,000 refuses a 30-day 1-minute series)."
+            f"{report['max_points']:,} (the shipped 20,000 refuses a 30-day 1-minute series); influxd's"
+            f" `[http] max-row-limit` set to {INFLUX_MAX_ROW_LIMIT} (no limit): at influxd 1.6's default,"
+            " 10,000, the API answers a 30-day 1-minute series with HTTP 400 (InfluxDB truncated it)."
         ),
         "",
         HEADER,
@@ -472,6 +524,17 @@ def markdown(report: dict[str, Any]) -> str:
                 f" | {result['requests_per_s']:.1f} | {result['server_cpu_share']:.0%} of a core"
                 f" | {result['errors']} |"
             )
+    lines += ["", "One client, one request at a time, before the load (what a request costs alone):", ""]
+    lines += ["| storage | route | requests | p50 ms | max ms |", "|---|---|---|---|---|"]
+    for result in report["results"]:
+        for route, stats in result["unloaded"].items():
+            lines.append(
+                f"| {result['storage']} | {route} | {stats['count']} | {stats['p50']:.1f}"
+                f" | {stats.get('max', float('nan')):.1f} |"
+            )
+    kinds = [f"{r['storage']} {kind}: {n}" for r in report["results"] for kind, n in r["error_kinds"].items()]
+    if kinds:
+        lines += ["", "Errors: " + "; ".join(kinds) + "."]
     fills = ", ".join(f"{r['storage']} {r['fill_seconds']:.0f} s" for r in report["results"])
     lines += ["", f"Building the data set took: {fills}."]
     return "\n".join(lines) + "\n"
