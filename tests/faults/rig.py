@@ -32,7 +32,6 @@ from backend.storage.schema import READING
 from backend.storage.sqlite import SqliteStorage
 from gateway.outbox import Outbox, OutboxState
 from pantau.contract import Readings, Topics, decode
-from tests.faults.ledger import Evidence, reckon
 from tests.harness.backend import backend_config
 from tests.harness.binaries import require_binary
 from tests.harness.influxd import Influxd
@@ -98,26 +97,10 @@ class Rig:
     # The proxy stops listening while the broker is down, so the gateway is refused as it would be
     # without a proxy in between (tests/harness/tcp_proxy.py says why).
     def kill_broker(self) -> None:
-        """SIGKILL the broker once the backend is connected and has caught up. What a crashed broker had
-        acknowledged but neither delivered nor saved is gone: caught up, that is at most a message in
-        transit; with the backend away or still catching up it is everything queued for it since the
-        last save, which `crash_broker` shows on its own (a known loss: scenarios.BROKER_CRASH)."""
-        wait_until(self.backend_connected, timeout=5.0)
-        wait_until(self.caught_up, timeout=5.0, interval=0.1)
+        """SIGKILL the broker at a random moment. What it had acknowledged but neither delivered nor saved
+        is gone from the broker; the gateway keeps every message until the backend's receipt and sends again
+        what later receipts show was skipped (docs/contract.md, `receipt`)."""
         self.crash_broker()
-
-    def caught_up(self) -> bool:
-        """Whether storage holds every number served over half a second ago that could be stored."""
-        cutoff = time.monotonic() - 0.5
-        evidence = Evidence(
-            served={
-                name: [s for s in device.served if s.at < cutoff] for name, device in self.devices.items()
-            },
-            stored=asyncio.run(self.stored()),
-            gateway_kills=self.gateway_kills,
-            quota_dropped=self.quota_dropped,
-        )
-        return reckon(evidence, "catching up", 0).lost == 0
 
     def crash_broker(self) -> None:
         self.proxy.refuse()
@@ -309,6 +292,8 @@ def site_document(rig: dict[str, Any]) -> dict[str, Any]:
             "topic_prefix": rig["prefix"],
             "reconnect_cap": "1s",
             "keepalive": "2s",
+            # Receipts (end-to-end acknowledgement): a scenario is seconds long, so is the grace.
+            "receipt_grace": "2s",
             "client_id": f"gw-fault-{rig['prefix'].rsplit('/', 1)[-1]}",
         },
         "outbox": {"path": str(rig["outbox"]), "max_size": str(QUOTA)},
