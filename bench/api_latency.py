@@ -44,12 +44,14 @@ import httpx
 import yaml
 
 from backend.api.auth import hash_key
+from backend.api.config import ApiConfig
 from backend.storage.config import InfluxConfig
 from backend.storage.influx import InfluxStorage
 from backend.storage.influx.line_protocol import encode_point
 from backend.storage.model import Point, Retention, Storage
 from backend.storage.schema import readings_points
 from backend.storage.sqlite import SqliteStorage
+from bench import api_profile
 from bench.gateway_cpu import cpu_seconds, machine, process, versions
 from pantau.contract import Reading, Readings
 from tests.harness.binaries import require_binary
@@ -251,18 +253,29 @@ def fill_influx(influxd: Influxd, shape: Shape, start: datetime) -> None:
             post()
 
 
+def api_settings(port: int) -> dict[str, Any]:
+    return {
+        "host": "127.0.0.1",
+        "port": port,
+        "keys": [{"name": "bench", "role": "read", "key_sha256": hash_key(KEY)}],
+        "caps": {"max_points": MAX_POINTS},
+    }
+
+
+def profiled(storage: Storage, shape: Shape) -> str:
+    """bench/api_profile.py over `storage`: one request of each route alone, then under cProfile."""
+    rng = random.Random(-2)  # noqa: S311 - a query mix, not a secret
+    requests = {route: route_params(route, rng, shape) for route in ("latest", "series")}
+    return api_profile.run(ApiConfig.model_validate(api_settings(8000)), storage, KEY, requests)
+
+
 def backend_file(workdir: Path, storage: dict[str, Any], broker: Mosquitto, port: int) -> Path:
     document = {
         "worker_id": "bench-api",
         "mqtt": {"host": broker.host, "port": broker.port, "topic_prefix": "bench/v1"},
         "storage": storage,
         "spool": {"path": str(workdir / "spool.sqlite3")},
-        "api": {
-            "host": "127.0.0.1",
-            "port": port,
-            "keys": [{"name": "bench", "role": "read", "key_sha256": hash_key(KEY)}],
-            "caps": {"max_points": MAX_POINTS},
-        },
+        "api": api_settings(port),
     }
     path = workdir / "backend.yaml"
     path.write_text(yaml.safe_dump(document))
@@ -405,7 +418,9 @@ def main() -> None:  # noqa: PLR0915 - one bench, start to end
     parser.add_argument("--latest-share", type=float, default=0.8, help="share of /latest in the mix")
     parser.add_argument("--storage", nargs="+", default=["sqlite", "influx"], choices=["sqlite", "influx"])
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--profile", action="store_true", help="add where one request of each route goes")
     args = parser.parse_args()
+    profiles: dict[str, str] = {}
     shape = Shape(args.devices, args.channels, args.days)
     # The newest reading one minute ago: /latest finds every channel, a 30-day series is full.
     start = (datetime.now(UTC) - timedelta(days=shape.days)).replace(second=0, microsecond=0)
@@ -427,6 +442,8 @@ def main() -> None:  # noqa: PLR0915 - one bench, start to end
                 fill = time.perf_counter() - started
                 size_mb = path.stat().st_size / 2**20
                 print(f"sqlite filled in {fill:.0f} s ({size_mb:,.0f} MB)", flush=True)
+                if args.profile:
+                    profiles["sqlite"] = profiled(SqliteStorage(path, Retention()), shape)
                 storage = {"backend": "sqlite", "sqlite": {"path": str(path)}}
                 results.append(run_one("sqlite", storage, broker, workdir, shape, args, fill))
                 path.unlink()
@@ -440,6 +457,9 @@ def main() -> None:  # noqa: PLR0915 - one bench, start to end
                     fill_influx(influxd, shape, start)
                     fill = time.perf_counter() - started
                     print(f"influx filled in {fill:.0f} s", flush=True)
+                    if args.profile:
+                        config = InfluxConfig(url=influxd.url, database="bench")
+                        profiles["influx"] = profiled(InfluxStorage(config, Retention()), shape)
                     storage = {"influx": {"url": influxd.url, "database": "bench"}}
                     results.append(run_one("influx", storage, broker, workdir, shape, args, fill))
                 finally:
@@ -448,12 +468,16 @@ def main() -> None:  # noqa: PLR0915 - one bench, start to end
             broker.stop()
         for result in results:
             print(json.dumps(result.summary()), flush=True)
-        report = build_report(results, shape, args, versions(mosquitto))
+        report = build_report(results, shape, args, versions(mosquitto), profiles)
     write(report, args.out)
 
 
 def build_report(
-    results: list[Result], shape: Shape, args: argparse.Namespace, found: dict[str, str]
+    results: list[Result],
+    shape: Shape,
+    args: argparse.Namespace,
+    found: dict[str, str],
+    profiles: dict[str, str],
 ) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -471,6 +495,7 @@ def build_report(
         "max_points": MAX_POINTS,
         "goals_p99_ms": GOAL_P99_MS,
         "results": [r.summary() for r in results],
+        "profiles": profiles,
     }
 
 
@@ -537,6 +562,9 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["", "Errors: " + "; ".join(kinds) + "."]
     fills = ", ".join(f"{r['storage']} {r['fill_seconds']:.0f} s" for r in report["results"])
     lines += ["", f"Building the data set took: {fills}."]
+    for storage, text in report.get("profiles", {}).items():
+        lines += ["", f"## Where a request's time goes, {storage} (bench/api_profile.py)", "", "```"]
+        lines += [text, "```"]
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,7 @@ ROOT = Path(__file__).parents[2]
 
 def test_api_latency_bench_runs_and_reports(tmp_path: Path) -> None:
     arguments = ["--devices", "2", "--channels", "2", "--days", "1", "--clients", "3", "--seconds", "1"]
+    arguments.append("--profile")
     subprocess.run(
         [sys.executable, "-m", "bench.api_latency", *arguments, "--out", str(tmp_path)],
         cwd=ROOT,
@@ -31,4 +32,8 @@ def test_api_latency_bench_runs_and_reports(tmp_path: Path) -> None:
         assert result["errors"] == 0, result
         assert result["latest"]["count"] > 0, result
         assert result["series"]["count"] > 0, result
-    assert "| sqlite | latest |" in (tmp_path / report_file.name.replace(".json", ".md")).read_text()
+    text = report_file.with_suffix(".md").read_text()
+    assert "| sqlite | latest |" in text
+    # the profile of one request per route on each storage
+    assert set(report["profiles"]) == {"sqlite", "influx"}
+    assert "--- GET /series:" in report["profiles"]["influx"]
