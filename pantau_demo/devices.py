@@ -35,8 +35,10 @@ SPEED: Final = 60.0
 #: Time between vehicles: a busy corridor for the WIM lane, a weighing cycle at the weighbridge.
 TRUCK_EVERY: Final = {"wim": timedelta(seconds=3), "weighbridge": timedelta(seconds=9)}
 OVERLOAD_SHARE: Final = 0.35
-#: A burst of line noise after every Nth WIM record (about one a minute).
+#: A burst of line noise after every Nth WIM record (about one a minute), the first after the NOISE_FIRSTth
+#: (a few seconds in), so the refused frames show from the start, not after the first minute.
 NOISE_EVERY: Final = 20
+NOISE_FIRST: Final = 2
 FILL_GAPS: Final = 16
 
 Task = tuple[str, Callable[[], Coroutine[Any, Any, None]]]
@@ -105,13 +107,14 @@ def _records(
 ) -> Callable[[], Coroutine[Any, Any, None]]:
     profile = bus.device.profile
     assert isinstance(profile, RecordProfile)  # noqa: S101 - guaranteed by resolve()
+    # A WIM line picks up noise now and then, as real ones do: the demo shows the refused frames
+    # counted on the live page and sampled into the backend's dead letters.
+    noise = RecordFaults(garbage_every=NOISE_EVERY, garbage_first=NOISE_FIRST)
     device = SimulatedRecordDevice(
         profile,
         EnforcementTraffic(overload_share=OVERLOAD_SHARE, seed=seed),
         truck_every=TRUCK_EVERY[profile.source],
-        # A WIM line picks up noise now and then, as real ones do: the demo shows the refused frames
-        # counted on the live page and sampled into the backend's dead letters.
-        faults=RecordFaults(garbage_every=NOISE_EVERY) if profile.source == "wim" else None,
+        faults=noise if profile.source == "wim" else None,
     )
     connection = bus.spec.connection
 

@@ -23,11 +23,15 @@ FRAME_RATE_HZ = 10.0  # R320 automatic output
 @dataclass
 class RecordFaults:
     garbage_every: int = 0  # a burst of line noise after every Nth frame
+    #: The first burst after this frame, then every Nth from it (0: the Nth): a line that picks up noise
+    #: once a minute still shows it in the first seconds of a demo.
+    garbage_first: int = 0
     _frames: int = 0
 
     def noise(self) -> bytes:
         self._frames += 1
-        if self.garbage_every and self._frames % self.garbage_every == 0:
+        first = self.garbage_first or self.garbage_every
+        if self.garbage_every and self._frames >= first and (self._frames - first) % self.garbage_every == 0:
             return b"\x00\xff#@!~\r\n"
         return b""
 
