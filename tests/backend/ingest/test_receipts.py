@@ -46,7 +46,7 @@ async def receipts_seen(mosquitto: Mosquitto, prefix: str) -> AsyncIterator[list
 
         async def collect() -> None:
             async for message in client.messages:
-                received = decode(message.payload, topic=str(message.topic), topics=Topics(prefix))  # type: ignore[arg-type]
+                received = decode(message.payload, topic=str(message.topic), topics=Topics(prefix))
                 assert isinstance(received, Receipt)
                 seen.append(received)
 
