@@ -93,3 +93,30 @@ async def test_each_user_of_the_acl_logs_in_and_does_only_its_part(
 async def aiomqtt_messages(c: aiomqtt.Client) -> AsyncIterator[aiomqtt.Message]:
     async for message in c.messages:
         yield message
+
+
+async def test_receipts_go_from_the_ingest_user_to_its_sites_gateway_only(
+    broker: ShippedMosquitto, secrets: tuple[dict[str, str], str]
+) -> None:
+    """The backend's ingest user writes receipts for any site; a gateway reads its own site's, not another
+    site's, and cannot write one for another site."""
+    env, _ = secrets
+    password = {user: env[variable] for user, variable in USERS.items()}
+    async with (
+        client(broker, "backend", password["backend"]) as backend,
+        client(broker, "gw-ampal-mufakat", password["gw-ampal-mufakat"]) as ampal,
+        client(broker, "gw-sh-km13", password["gw-sh-km13"]) as km13,
+    ):
+        await ampal.subscribe("pantau/v1/+/receipts", qos=1)
+        await km13.subscribe("pantau/v1/+/receipts", qos=1)
+        await km13.publish("pantau/v1/ampal-mufakat/receipts", b"forged by km13", qos=1)
+        await backend.publish("pantau/v1/soekarno-hatta-km13/receipts", b"for km13", qos=1)
+        await backend.publish("pantau/v1/ampal-mufakat/receipts", b"for ampal", qos=1)
+        async with asyncio.timeout(10):
+            to_ampal = await anext(aiomqtt_messages(ampal))
+            to_km13 = await anext(aiomqtt_messages(km13))
+        # Each gateway's first receipt is the backend's for its own site: the forgery and the other
+        # site's receipt, published before, never reached it.
+        assert (str(to_ampal.topic), to_ampal.payload) == ("pantau/v1/ampal-mufakat/receipts", b"for ampal")
+        km13_receipts = "pantau/v1/soekarno-hatta-km13/receipts"
+        assert (str(to_km13.topic), to_km13.payload) == (km13_receipts, b"for km13")
