@@ -62,8 +62,10 @@ MAX_REPLIES_IN_FLIGHT: Final = 1000
 class _Connection:
     """One broker connection: the adapter's callbacks feed a buffer the batch loop drains."""
 
-    def __init__(self, client: aiomqtt.Client, clock: Clock) -> None:
+    def __init__(self, client: aiomqtt.Client, clock: Clock, properties: Properties | None = None) -> None:
         self.client = client
+        #: What every pantau message carries on MQTT v5 (content type, contract version), replies too.
+        self.properties = properties
         self.replies: set[asyncio.Task[None]] = set()
         self.buffer: list[Incoming] = []
         self.wake = asyncio.Event()
@@ -115,7 +117,9 @@ class _Connection:
 
     async def _publish(self, topic: str, payload: bytes) -> None:
         try:
-            await self.client.publish(topic, payload, qos=1, timeout=REPLY_TIMEOUT_S)
+            await self.client.publish(
+                topic, payload, qos=1, properties=self.properties, timeout=REPLY_TIMEOUT_S
+            )
         except aiomqtt.MqttError as exc:  # the gateway sends again what it has no receipt for
             logger.debug("reply to %s not sent: %s", topic, exc)
 
@@ -174,7 +178,7 @@ class Subscriber:
                 # Take over acknowledgement before connecting: a persistent session delivers queued
                 # messages right after CONNACK, and any acknowledged on arrival would not be stored first.
                 client = self._client()
-                connection = _Connection(client, self.clock)
+                connection = _Connection(client, self.clock, self.mqtt.message_properties())
                 async with connected(client):
                     await self._on_connected(client)
                     self._backoff.reset()
