@@ -10,8 +10,10 @@ It also marks seen the error aiomqtt keeps for a connection lost, which asyncio 
 
 A TLS handshake that fails reaches the caller as an `aiomqtt.MqttError` that names the broker and says
 why in words (`tls_refusal`): aiomqtt passes on only OpenSSL's text, naming neither the broker nor what
-to check. It stays an MqttError, so callers retry it with back-off like any connection failure (a broker's
-certificate can be renewed, a clock set right) and log it once, when the outage begins.
+to check. So does a broker that closes the connection before accepting it, as one that requires client
+certificates does after a TLS 1.3 handshake without one (`fail_connect_on_loss`; aiomqtt waited out its
+timeout and said "Operation timed out"). Either stays an MqttError, so callers retry it with back-off
+like any connection failure (a certificate can be renewed, a clock set right) and log it once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import aiomqtt
 
 from pantau.aio import cancellations_requested, raise_cancellation_requested_since
-from pantau.mqtt.internals import paho_client, settle_disconnect
+from pantau.mqtt.internals import fail_connect_on_loss, paho_client, settle_disconnect
 
 
 @asynccontextmanager
@@ -48,6 +50,7 @@ async def connected(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Client]:
 async def _tls_explained(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Client]:
     """`async with client`, its connect errors from a failed TLS handshake replaced by `tls_refusal`'s."""
     async with AsyncExitStack() as stack:
+        connecting_over = fail_connect_on_loss(client)
         try:
             await stack.enter_async_context(client)
         except aiomqtt.MqttError as exc:
@@ -55,6 +58,8 @@ async def _tls_explained(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Client
             if refusal is None:
                 raise
             raise refusal from exc.__context__
+        finally:
+            connecting_over()
         yield client
 
 

@@ -16,6 +16,8 @@ returning the message id, the `on_publish` callback with its reason code), so th
   packet per event loop turn in three or four `recv` calls. Without them paho reads as it always did.
 - `aiomqtt.Client._disconnected`, the future holding why a connection ended: `settle_disconnect` marks
   its error seen, which aiomqtt does not when its block ends with an error of the caller's.
+- `aiomqtt.Client._connected`, the future aiomqtt's connect waits on: `fail_connect_on_loss` fails it
+  when the broker closes the connection before its CONNACK, which aiomqtt ignores until its timeout.
 
 `problems()` says what of this has moved, naming the installed versions. The contract test
 (tests/pantau/mqtt/test_internals.py) runs it and a real manual-acknowledgement and reason-code round trip
@@ -90,8 +92,9 @@ async def problems() -> list[str]:
             f"{_packet_queue_parameters()}, not {_PACKET_QUEUE_PARAMETERS}"
         )
     found += [f"paho.mqtt.client.Client.{name} is gone" for name in _READ_PARTS if not _has(name)]
-    if not isinstance(getattr(client, "_disconnected", None), asyncio.Future):
-        found.append("aiomqtt.Client._disconnected is not a future")
+    for name in ("_connected", "_disconnected"):
+        if not isinstance(getattr(client, name, None), asyncio.Future):
+            found.append(f"aiomqtt.Client.{name} is not a future")
     if paho.PUBACK != _PUBACK:
         found.append(f"paho's PUBACK is 0x{paho.PUBACK:02x}, not 0x{_PUBACK:02x}")
     return [f"{problem} ({versions()})" for problem in found]
@@ -118,6 +121,52 @@ def settle_disconnect(client: aiomqtt.Client) -> None:
     ended = getattr(client, "_disconnected", None)
     if isinstance(ended, asyncio.Future) and ended.done() and not ended.cancelled():
         ended.exception()
+
+
+def fail_connect_on_loss(client: aiomqtt.Client) -> Callable[[], None]:
+    """Make a connection the broker closes before its CONNACK fail `client`'s connect at once, saying why;
+    call the returned function once connected.
+
+    A broker that requires a client certificate refuses a missing or unknown one after the TLS 1.3
+    handshake has completed on the client's side: the refusal arrives as the first read, paho logs it
+    ("failed to receive on socket: [SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] ...") and reports the
+    connection lost, and aiomqtt, which ignores a disconnect before CONNACK, waited out its timeout and
+    said "Operation timed out". While connecting, paho's error log lines are kept (its `on_log` formats
+    every packet's line, so it is switched off again once connected: the ingest hot path stays as it was)."""
+    inner = paho_client(client)
+    loop = asyncio.get_running_loop()
+    errors: list[str] = []
+
+    def on_log(_client: paho.Client, _userdata: Any, level: int, text: str) -> None:
+        if level == paho.MQTT_LOG_ERR:
+            errors.append(text)
+
+    def fail(reason_code: object) -> None:
+        waiting = getattr(client, "_connected", None)
+        if isinstance(waiting, asyncio.Future) and not waiting.done():
+            why = errors[-1] if errors else f"reason {reason_code}"
+            waiting.set_exception(
+                aiomqtt.MqttError(
+                    f"broker {inner.host}:{inner.port} closed the connection before accepting it: {why}"
+                    + (_CERTIFICATE_HINT if "CERTIFICATE" in why or "UNKNOWN_CA" in why else "")
+                )
+            )
+
+    def on_disconnect(*args: Any) -> None:
+        loop.call_soon_threadsafe(fail, args[3])  # paho may call from aiomqtt's connect thread
+
+    inner.on_log = on_log
+    hook(inner, "on_disconnect", on_disconnect, forward=True)
+
+    def connected() -> None:
+        inner.on_log = None
+
+    return connected
+
+
+_CERTIFICATE_HINT: Final = (
+    " (the broker wants a client certificate it trusts: check mqtt.certfile and mqtt.keyfile)"
+)
 
 
 def hook(inner: paho.Client, name: str, callback: Callable[..., None], *, forward: bool) -> None:

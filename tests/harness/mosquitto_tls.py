@@ -12,6 +12,7 @@ shipped block describes; without, it authenticates with passwords over TLS.
 
 from __future__ import annotations
 
+import getpass
 import re
 import secrets
 import subprocess
@@ -96,8 +97,9 @@ def shipped_tls_block() -> list[str]:
 
 
 class TlsMosquitto(Mosquitto):
-    """Mosquitto with the shipped settings, a plain listener (`port`) and the shipped TLS listener block
-    (`tls_port`), on loopback; `passwd` and `acl`: a password file and ACL (None: anonymous, no ACL)."""
+    """A plain listener (`port`) and the shipped TLS listener block (`tls_port`), on loopback. With `passwd`
+    and `acl` (a password file and an ACL), the whole shipped mosquitto.conf, only its paths and listeners
+    moved; without, the harness's anonymous test broker with that block added."""
 
     def __init__(
         self,
@@ -133,27 +135,38 @@ class TlsMosquitto(Mosquitto):
                 line = f"listener {self.tls_port} {self.host}"
             for shipped, path in paths.items():
                 line = line.replace(shipped, str(path))
-            if not self.client_certificates and line.split()[0] in _CLIENT_CERTIFICATE_SETTINGS:
+            setting = line.split()[0]
+            if not self.client_certificates and setting in _CLIENT_CERTIFICATE_SETTINGS:
                 continue
+            if self.passwd is None and setting == "use_username_as_clientid":
+                continue  # it refuses a client without a user name: all of them, on an anonymous broker
             block.append(line)
         return block
 
     def prepare(self) -> None:
-        security = (
-            [f"password_file {self.passwd}", f"acl_file {self.acl}", "allow_anonymous false"]
-            if self.passwd is not None and self.acl is not None
-            else []
-        )
-        self.extra_config = "\n".join(
-            [
-                # The shipped settings this harness proves, besides the listener block.
-                "per_listener_settings false",
-                "use_username_as_clientid true" if security else "",
-                *security,
-                *self.tls_listener(),
-            ]
-        )
-        super().prepare()
+        if self.passwd is None or self.acl is None:  # anonymous: the harness's broker plus the TLS block
+            self.extra_config = "\n".join(["per_listener_settings false", *self.tls_listener()])
+            super().prepare()
+            return
+        # The whole shipped file, its TLS block switched on; only paths and listeners moved to loopback.
+        commented_block = [f"#{line}" for line in shipped_tls_block()]
+        lines: list[str] = []
+        for line in SHIPPED_CONF.read_text().splitlines():
+            if line == "listener 1883":
+                lines.append(f"listener {self.port} {self.host}")
+            elif line == commented_block[0]:
+                lines += self.tls_listener()
+            elif line in commented_block:
+                continue
+            else:
+                lines.append(
+                    line.replace("/mosquitto/config/passwd", str(self.passwd))
+                    .replace("/mosquitto/config/acl", str(self.acl))
+                    .replace("/mosquitto/data/", f"{self.workdir}/")
+                )
+        # Started as root, Mosquitto would switch to the `mosquitto` user, who cannot read a test's folder.
+        lines += [f"user {getpass.getuser()}", f"log_dest file {self.events_path}"]
+        self.config_path.write_text("\n".join(lines) + "\n")
 
     def ready(self) -> bool:
         return port_open(self.host, self.port) and port_open(self.host, self.tls_port)
