@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -53,7 +55,7 @@ def broker(pki: Pki, tmp_path: Path) -> Iterator[TlsMosquitto]:
         tmp_path / "broker",
         pki,
         passwd=passwd,
-        acl=REPO / "backend/deploy/mosquitto/acl",
+        acl=Path(shutil.copy(REPO / "backend/deploy/mosquitto/acl", tmp_path / "acl")),
         client_certificates=True,
     )
     start_with_port_retries(broker)
@@ -152,6 +154,35 @@ async def test_a_certificate_for_one_site_cannot_publish_for_another(
 
     assert await publish(f"{PREFIX}/{OTHER_SITE}/wim-1/vehicles") == (None, NOT_AUTHORIZED)
     assert await publish(f"{PREFIX}/alerts/{OTHER_SITE}/overload/wim-1") == (None, NOT_AUTHORIZED)
+
+
+async def test_a_lost_gateway_is_shut_out_by_deleting_its_acl_section(
+    pki: Pki, broker: TlsMosquitto, gateway_certificate: KeyPair
+) -> None:
+    # SECURITY.md's answer to a stolen box: its certificate stays valid, its user may do nothing.
+    config = MqttConnection.model_validate(gateway_mqtt(broker, pki, gateway_certificate))
+
+    async def own_site_accepted() -> bool:
+        client = aiomqtt.Client(
+            config.host, config.port, identifier=GATEWAY, protocol=aiomqtt.ProtocolVersion.V5,
+            tls_context=config.tls_context(),
+        )  # fmt: skip
+        async with connected(client):
+            code = await PubackWaiter(client).publish(
+                f"{PREFIX}/{SITE}/wl-radar/readings", b"{}", retain=False, timeout=10
+            )
+        return code is None
+
+    assert await own_site_accepted()
+    assert broker.acl is not None
+    acl = broker.acl.read_text()
+    section = re.compile(rf"^user {GATEWAY}\n(topic .*\n)+", re.MULTILINE)
+    assert section.search(acl)
+    broker.acl.write_text(section.sub("", acl))
+    broker.reload()
+    async with asyncio.timeout(10):  # Mosquitto applies a reloaded ACL on its next loop turn
+        while await own_site_accepted():
+            await asyncio.sleep(0.1)
 
 
 @pytest.mark.parametrize("certificate", ["none", "from-another-ca"])
