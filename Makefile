@@ -74,7 +74,7 @@ bench: $(STAMP)
 	$(call timed,bench.ingest_throughput --out $(BENCH_OUT))
 	$(call timed,bench.e2e_latency --out $(BENCH_OUT))
 	$(call timed,bench.outbox_replay --out $(BENCH_OUT))
-	$(call timed,bench.api_latency --out $(BENCH_OUT))
+	$(call timed,bench.api_latency --profile --out $(BENCH_OUT))
 	@echo "make bench: all took $$(( $$(date +%s) - $(BENCH_START) )) s (budget 900 s)"
 
 clean:

@@ -280,7 +280,7 @@ def build_report(rounds: list[Round], args: argparse.Namespace, found: dict[str,
 def _verdict(p99: float, goal: float) -> str:
     if p99 != p99:  # noqa: PLR0124 - NaN: too few to say
         return "too few to say"
-    return "met" if p99 < goal else f"not met ({p99 / goal:.1f}x the goal)"
+    return "met" if p99 < goal else f"not met ({p99 / goal:.2f}x the goal)"
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -415,9 +415,11 @@ def markdown(report: dict[str, Any]) -> str:
             f"Load: {report['load']}; a real mosquitto on loopback. Each round the broker is down while a "
             "backlog waits in the gateway's outbox and the gateway polls on for "
             f"{report['outage_s']:g} s; then the broker comes back. {report['rounds']} rounds, contenders "
-            "alternating; median (min-max). Replay rate: readings stamped before the broker came back, "
-            "from the first of them to arrive to the last. Live lateness: arrival minus the reading's "
-            "timestamp, for readings stamped after the broker came back."
+            "alternating; median (min-max). Replay rate: readings polled before the gateway was "
+            "connected again (the backlog), from the first message to arrive to the last of them. "
+            "Live lateness: arrival minus the reading's timestamp, for readings polled after that. "
+            "'Back after': from the broker's return to the gateway's first message (its reconnect "
+            "back-off). `await_receipts` off: no backend reads this broker."
         ),
         "",
         (
