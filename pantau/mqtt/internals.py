@@ -220,7 +220,10 @@ if not _PACKET_QUEUE_OK:
 
 #: The parts of paho's reading that `read_in_batches` relies on (`_sock` is an instance attribute).
 _READ_PARTS: Final = ("_sock_recv", "_packet_read", "_loop_rc_handle", "loop_read")
-#: One `recv` takes up to this much; paho's packets are then cut from it in memory.
+#: One `recv` takes up to this much; paho's packets are then cut from it in memory. Far more than a TLS
+#: record (16 KiB): on an SSL socket one `recv` takes a whole record, so no decrypted byte stays inside the
+#: SSL object, where the event loop cannot see it, once a read ends (the `SSLSocket.pending()` trap, which
+#: paho's small reads fall into: tests/pantau/mqtt/test_batched_reads_tls.py).
 _READ_BYTES: Final = 256 * 1024
 #: Packets read per readable event at most, so a flood cannot hold the event loop (the socket stays
 #: readable, so the rest is read on the next turn).
