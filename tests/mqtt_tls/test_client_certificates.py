@@ -106,22 +106,30 @@ def backend_on_plain_listener(broker: TlsMosquitto, workdir: Path) -> Any:
     return backend_config(broker, PREFIX, workdir, mqtt=mqtt)
 
 
+@pytest.mark.parametrize("backend_login", ["password-on-plain-listener", "certificate-on-tls-listener"])
 async def test_a_gateway_with_its_certificate_publishes_its_site_and_the_backend_stores_it(
-    pki: Pki, broker: TlsMosquitto, gateway_certificate: KeyPair, tmp_path: Path
+    backend_login: str, pki: Pki, broker: TlsMosquitto, gateway_certificate: KeyPair, tmp_path: Path
 ) -> None:
     config = MqttConfig.model_validate(gateway_mqtt(broker, pki, gateway_certificate))
     assert config.username is None  # no password anywhere: the certificate is the gateway's identity
+    if backend_login == "password-on-plain-listener":  # the compose stack's way
+        backend = backend_on_plain_listener(broker, tmp_path)
+    else:  # a backend on another machine: the same config fields and code path as the gateway's
+        backend = backend_config(
+            broker, PREFIX, tmp_path, mqtt=gateway_mqtt(broker, pki, pki.client("backend"))
+        )
     storage = SqliteStorage(tmp_path / "pantau.sqlite3", Retention())
-    async with (
-        opened(storage),
-        running(backend_on_plain_listener(broker, tmp_path), storage),
-        publishing(config, tmp_path) as gateway,
-    ):
+    async with opened(storage), running(backend, storage), publishing(config, tmp_path) as gateway:
         sent = await queue_readings(gateway, 20)
         await eventually(lambda: _stored(storage, sent), what="the gateway's 20 readings stored")
+        await (
+            gateway.drained()
+        )  # the backend's receipts reached the gateway (the ACL lets `backend` write them)
         assert gateway.publisher.stats.refused_total == 0
-    # The broker took the certificate's common name for the user and the client id.
-    assert f"as {GATEWAY} (" in broker.events_path.read_text()
+    # The broker took each certificate's common name for the user and the client id.
+    log = broker.events_path.read_text()
+    assert f"as {GATEWAY} (" in log
+    assert "as backend (" in log
 
 
 async def _stored(storage: SqliteStorage, sent: set[int]) -> bool:
