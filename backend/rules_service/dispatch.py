@@ -22,6 +22,7 @@ from backend.storage.model import Storage, StorageRejected, StorageUnavailable
 from backend.storage.schema import alert_point
 from pantau.aio import guarded
 from pantau.contract import AlertTransition, Topics, encode
+from pantau.mqtt import connected
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 logger = logging.getLogger(__name__)
@@ -48,15 +49,20 @@ class AlertPublisher:
         if not transitions:
             return
         password = self.mqtt.password()
-        async with aiomqtt.Client(
-            self.mqtt.host,
-            self.mqtt.port,
-            identifier=self.client_id,
-            username=self.mqtt.username,
-            password=password.get_secret_value() if password else None,
-            protocol=aiomqtt.ProtocolVersion.V5 if self.mqtt.protocol == 5 else aiomqtt.ProtocolVersion.V311,
-            timeout=10,
-            tls_context=self.mqtt.tls_context(),
+        # `connected`: the gateway's and ingest's way in, with a refused TLS handshake explained
+        async with connected(
+            aiomqtt.Client(
+                self.mqtt.host,
+                self.mqtt.port,
+                identifier=self.client_id,
+                username=self.mqtt.username,
+                password=password.get_secret_value() if password else None,
+                protocol=aiomqtt.ProtocolVersion.V5
+                if self.mqtt.protocol == 5
+                else aiomqtt.ProtocolVersion.V311,
+                timeout=10,
+                tls_context=self.mqtt.tls_context(),
+            )
         ) as client:
             for transition in transitions:
                 topic = self.topics.alert(

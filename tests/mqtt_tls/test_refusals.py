@@ -7,19 +7,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import pytest
 
+from backend.config import BackendMqtt
+from backend.rules_service.dispatch import AlertPublisher
 from backend.storage.model import Retention
 from backend.storage.sqlite import SqliteStorage
 from backend.worker import BackendWorker
 from gateway.outbox import Outbox
 from gateway.publisher import Identity, Publisher
+from pantau.contract import AlertTransition
+from pantau.contract.examples import example_messages
 from pantau.site.config import MqttConfig
 from tests.harness.backend import GATEWAY, SITE, Gateway, backend_config, eventually, opened, readings
 from tests.harness.mosquitto_tls import SERVER_NAME, Pki, TlsMosquitto, TlsTerminator
@@ -110,6 +116,16 @@ async def test_the_backend_names_the_broker_and_the_reason_when_its_certificate_
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert any(refusal_text(tls_broker, refusal) in m for m in messages), messages
     assert worker.subscriber.stats.received_total == 0
+
+
+async def test_the_alert_publisher_names_the_broker_and_the_reason_too(
+    pki: Pki, rogue: Pki, tls_broker: TlsMosquitto, mqtt_topic_root: str
+) -> None:
+    mqtt = BackendMqtt.model_validate(tls_settings(tls_broker, "another-ca", pki, rogue, mqtt_topic_root))
+    alert = example_messages()["alert"]
+    assert isinstance(alert, AlertTransition)
+    with pytest.raises(aiomqtt.MqttError, match=re.escape(refusal_text(tls_broker, "another-ca"))):
+        await AlertPublisher(mqtt, "backend-alerts").publish([alert])
 
 
 def test_the_shipped_tls_listener_refuses_tls_1_0_and_1_1(pki: Pki, tls_broker: TlsMosquitto) -> None:
