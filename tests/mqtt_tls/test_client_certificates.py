@@ -29,7 +29,7 @@ from tests.harness.backend import Gateway, backend_config, eventually, opened, r
 from tests.harness.binaries import require_binary
 from tests.harness.mosquitto_tls import REPO, SERVER_NAME, KeyPair, Pki, TlsMosquitto
 from tests.harness.process import start_with_port_retries
-from tests.mqtt_tls.test_flow import queue_readings, stored_seqs
+from tests.mqtt_tls.readings import queue_readings, stored_seqs
 
 pytestmark = pytest.mark.services  # Mosquitto with the shipped TLS listener
 

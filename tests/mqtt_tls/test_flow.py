@@ -15,17 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from backend.storage.model import ALL_TAGS, Retention, SeriesQuery, Storage
+from backend.storage.model import Retention, Storage
 from backend.storage.sqlite import SqliteStorage
 from gateway.outbox import Outbox
 from gateway.publisher import Identity, Publisher
-from pantau.contract import Topics, encode
+from pantau.contract import Topics
 from pantau.site.config import MqttConfig
 from tests.harness.backend import (
     GATEWAY,
@@ -34,15 +33,14 @@ from tests.harness.backend import (
     backend_config,
     eventually,
     opened,
-    readings,
     running,
 )
 from tests.harness.mosquitto_tls import SERVER_NAME, Pki, TlsMosquitto, TlsTerminator
 from tests.harness.process import start_with_port_retries
+from tests.mqtt_tls.readings import queue_readings, stored_seqs
 
 pytestmark = pytest.mark.services  # Mosquitto with a TLS listener, socat
 
-EVERYTHING = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2099, 1, 1, tzinfo=UTC))
 #: Far beyond the test's deadlines: a message stuck in the SSL object would wait this long for the PINGRESP.
 KEEPALIVE = "120s"
 
@@ -84,29 +82,6 @@ async def tls_gateway(pki: Pki, broker: TlsMosquitto, prefix: str, workdir: Path
         with contextlib.suppress(asyncio.CancelledError):
             await task
         outbox.close()
-
-
-async def queue_readings(gateway: Gateway, count: int) -> set[int]:
-    """Queue `count` polls in the gateway's outbox, numbered by the outbox as the gateway's own are (a
-    reading numbered apart could share its number with a status the gateway sends); their numbers."""
-    numbers: list[int] = []
-
-    def build(seq: int) -> tuple[str, bytes, bool]:
-        numbers.append(seq)
-        message = readings(seq)
-        return gateway.topics.readings(message.site, message.device), encode(message), False
-
-    await asyncio.to_thread(gateway.outbox.append, [build] * count)
-    gateway.publisher.notify()
-    return set(numbers)
-
-
-async def stored_seqs(storage: Storage) -> set[int]:
-    query = SeriesQuery("reading", ("seq",), *EVERYTHING, group_by=ALL_TAGS)
-    series = await storage.query(query)
-    return {
-        int(seq) for one in series for row in one.rows if isinstance(seq := row.values["seq"], int | float)
-    }
 
 
 @pytest.mark.parametrize("route", ["tls-listener", "tls-proxy"])
