@@ -141,9 +141,11 @@ def fail_connect_on_loss(client: aiomqtt.Client) -> Callable[[], None]:
         if level == paho.MQTT_LOG_ERR:
             errors.append(text)
 
+    connecting = [True]  # until the caller says the connect is over: aiomqtt makes a new future later
+
     def fail(reason_code: object) -> None:
         waiting = getattr(client, "_connected", None)
-        if isinstance(waiting, asyncio.Future) and not waiting.done():
+        if connecting[0] and isinstance(waiting, asyncio.Future) and not waiting.done():
             why = errors[-1] if errors else f"reason {reason_code}"
             waiting.set_exception(
                 aiomqtt.MqttError(
@@ -159,6 +161,7 @@ def fail_connect_on_loss(client: aiomqtt.Client) -> Callable[[], None]:
     hook(inner, "on_disconnect", on_disconnect, forward=True)
 
     def connected() -> None:
+        connecting[0] = False
         inner.on_log = None
 
     return connected
