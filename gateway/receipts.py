@@ -69,19 +69,22 @@ def mark_delivered(db: sqlite3.Connection, seqs: Sequence[int], now: float) -> N
 def confirm(
     db: sqlite3.Connection, ranges: Iterable[tuple[int, int]], *, grace_s: float, resends: int
 ) -> Confirmed:
-    """Delete the messages a receipt names (delivered or not: the backend has them either way); send again,
-    or let go after `resends`, the unconfirmed ones delivered more than `grace_s` before them."""
+    """Delete the delivered messages a receipt names; send again, or let go after `resends`, the unconfirmed
+    ones delivered more than `grace_s` before them. Only delivered ones: a message whose PUBACK was lost with
+    its connection is sent again (a duplicate, which storage overwrites), and one not sent yet can never be
+    taken for another by a receipt that names numbers this outbox did not give out."""
     newest: float | None = None
     confirmed = freed = 0
     for first, last in ranges:
         latest, size, count = db.execute(
             "SELECT max(delivered), coalesce(sum(length(payload) + length(topic)), 0), count(*)"
-            " FROM messages WHERE seq BETWEEN ? AND ?",
+            " FROM messages WHERE seq BETWEEN ? AND ? AND delivered IS NOT NULL",
             (first, last),
         ).fetchone()
         if count:
-            db.execute("DELETE FROM messages WHERE seq BETWEEN ? AND ?", (first, last))
-            db.execute("DELETE FROM refusals WHERE seq BETWEEN ? AND ?", (first, last))
+            db.execute(
+                "DELETE FROM messages WHERE seq BETWEEN ? AND ? AND delivered IS NOT NULL", (first, last)
+            )
             confirmed += count
             freed += int(size)
         if latest is not None and (newest is None or latest > newest):

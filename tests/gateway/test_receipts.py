@@ -135,3 +135,14 @@ def test_an_outbox_file_from_before_receipts_gains_them_and_keeps_its_queue(tmp_
     outbox.ack([0])
     assert (outbox.state().depth, outbox.state().awaiting_receipt) == (1, 1)
     assert outbox.append([message(0)])[0].seq == 2
+
+
+def test_a_receipt_never_takes_a_message_not_yet_sent(tmp_path: Path) -> None:
+    """Only messages the broker acknowledged leave on a receipt: one whose PUBACK was lost with its
+    connection goes out again (a duplicate storage overwrites), one not sent yet stays queued."""
+    outbox = holding(tmp_path, Clock())
+    sent, unsent = (m.seq for m in outbox.append([message(0), message(1)]))
+    outbox.ack([sent])
+    done = outbox.confirm([(sent, unsent)], grace_s=60, resends=3)
+    assert done.confirmed == 1
+    assert [m.seq for m in outbox.pending()] == [unsent]
