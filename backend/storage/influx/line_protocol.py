@@ -150,6 +150,8 @@ def _name(text: str, what: str) -> str:
         raise InvalidPoint(f"{what} {text!r} contains a line break, which line protocol cannot carry")
     if "\x00" in text:
         raise InvalidPoint(f"{what} {text!r} contains NUL, which InfluxQL cannot quote")
+    if text.startswith("\t"):  # influxd 1.x skips it as whitespace: the field comes back as another key
+        raise InvalidPoint(f"{what} {text!r} starts with a tab, which InfluxDB 1.x line protocol drops")
     if text.endswith("\\") or any(f"\\{char}" in text for char in _AFTER_BACKSLASH):
         raise InvalidPoint(
             f"{what} {text!r} has a backslash before ',', '=', ' ' or at its end, "

@@ -119,6 +119,14 @@ def test_nul_refused_in_names_kept_in_strings() -> None:
     assert encode_point(Point("m", {}, {"s": "a\x00"}, 0)) == 'm s="a\x00" 0'
 
 
+def test_a_name_starting_with_a_tab_is_refused() -> None:
+    """influxd 1.6 skips a tab after the separator as whitespace, so a field keyed "\tb" came back as
+    no value at all (found by tests/backend/storage/influx/test_roundtrip.py); inside a name it is kept."""
+    with pytest.raises(InvalidPoint, match="starts with a tab"):
+        encode_point(Point("m", {}, {"\tb": "x"}, 0))
+    assert encode_point(Point("m", {}, {"a\tb": "x"}, 0)) == 'm a\tb="x" 0'
+
+
 def _checked(point: Point) -> str:
     """The plain algorithm encode_point's cached layouts stand in for: every name checked, in key order."""
     return _encode_checked(_series_key(point.measurement, tuple(sorted(point.tags.items()))), point)
