@@ -51,7 +51,9 @@ class ManualAcks:
     ) -> None:
         self._paho = paho_client(client)
         self._paho.manual_ack_set(on=True)
-        read_in_batches(self._paho)  # a backlog drains in batches: one event loop turn per batch, not message
+        # A backlog drains in batches (one event loop turn per batch, not per message), and its PUBLISH
+        # packets come straight to _on_publish, past paho's per-message handling.
+        read_in_batches(self._paho, publish=self._on_publish)
         self._received = received
         self._lost = lost
         self._clock = clock
@@ -80,6 +82,9 @@ class ManualAcks:
                 self._paho.ack(message.mid, 2)
         queue_pubacks(self._paho, run)
         return len(batch)
+
+    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self._received(Incoming(topic, payload, mid, qos, self._clock.time()))
 
     def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
         arrived = self._clock.time()

@@ -14,6 +14,10 @@ returning the message id, the `on_publish` callback with its reason code), so th
 - paho's reading (`_sock`, `_sock_recv`, `_packet_read`, `_loop_rc_handle`): `read_in_batches` makes a
   receiving client read every packet waiting per readable event, out of one large `recv`, instead of one
   packet per event loop turn in three or four `recv` calls. Without them paho reads as it always did.
+  With a `publish` callback it also takes whole QoS 0/1 PUBLISH packets from that buffer itself, between
+  two of paho's packets (`_in_packet` says paho is between packets, `_protocol` whether MQTT v5 properties
+  follow the packet id, `_last_bytes_received` is the keepalive's clock): paho's per-message handling was
+  the largest share of an ingest worker's CPU (bench/ingest_throughput.py). Anything else stays paho's.
 - `aiomqtt.Client._disconnected`, the future holding why a connection ended: `settle_disconnect` marks
   its error seen, which aiomqtt does not when its block ends with an error of the caller's.
 - `aiomqtt.Client._connected`, the future aiomqtt's connect waits on: `fail_connect_on_loss` fails it
@@ -240,17 +244,29 @@ def _has(name: str) -> bool:
 _READS_OK: Final = all(_has(name) for name in _READ_PARTS)
 
 
-def read_in_batches(inner: paho.Client) -> bool:
+#: A PUBLISH taken by the fast path: (topic, payload, packet id, QoS).
+PublishCallback = Callable[[str, bytes, int, int], None]
+#: The paho state the PUBLISH fast path reads (instance attributes, checked on the instance).
+_FAST_PARTS: Final = ("_in_packet", "_protocol", "_last_bytes_received")
+_PACKET_ID: Final = struct.Struct("!H")
+
+
+def read_in_batches(inner: paho.Client, publish: PublishCallback | None = None) -> bool:
     """Make `inner` read all the packets waiting on its socket per readable event, cut from one `recv`.
 
     aiomqtt calls paho's `loop_read()` once per readable event, and paho reads one packet per call, in
     three or four `recv` calls (type, length, rest): a turn of the event loop and a few system calls per
     message, about a sixth of an ingest worker's CPU (bench/ingest_throughput.py). paho still parses and
-    handles every packet itself; only where its bytes come from and how many packets a call reads change.
-    Returns False (and changes nothing) where paho's reading has moved."""
+    handles every other packet itself; only where its bytes come from and how many packets a call reads
+    change. With `publish`, whole QoS 0 and 1 PUBLISH packets go to it instead of paho's `on_message`
+    (parse_publish; the caller acknowledges them as it would paho's). Returns False (and changes nothing)
+    where paho's reading has moved."""
     if not _READS_OK:
         return False
-    reader = _BatchedReader(inner)
+    if publish is not None and not all(hasattr(inner, name) for name in _FAST_PARTS):
+        logger.warning("paho's reading state moved (%s): every packet goes through paho", versions())
+        publish = None
+    reader = _BatchedReader(inner, publish)
     inner._sock_recv = reader.recv  # type: ignore[method-assign]  # the instance's own, this client only
     inner.loop_read = reader.loop_read  # type: ignore[method-assign]
     return True
@@ -261,11 +277,12 @@ class _BatchedReader:
     asks for a whole packet's rest, or a byte when the buffer is empty and the socket has nothing), so no
     byte waits in the buffer while the event loop waits for the socket."""
 
-    def __init__(self, inner: paho.Client) -> None:
+    def __init__(self, inner: paho.Client, publish: PublishCallback | None = None) -> None:
         self._inner = inner
         self._socket_recv: Callable[[int], bytes] = inner._sock_recv
         self._socket: object = None
         self._buffer = memoryview(b"")
+        self._publish = publish
 
     def recv(self, bufsize: int) -> bytes:
         socket = self._inner._sock
@@ -281,16 +298,99 @@ class _BatchedReader:
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:  # noqa: ARG002  # paho's signature
         inner = self._inner
-        for _ in range(_PACKETS_PER_TURN):
-            if inner._sock is None:
-                return MQTTErrorCode.MQTT_ERR_NO_CONN
-            rc = inner._packet_read()
-            if rc > 0:
-                return inner._loop_rc_handle(rc)
-            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
-                break
-        while self._buffer and inner._sock is not None:  # past the bound: only what is already read
-            rc = inner._packet_read()
-            if rc > 0:
-                return inner._loop_rc_handle(rc)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
+        taken = 0
+        try:
+            for _ in range(_PACKETS_PER_TURN):
+                if inner._sock is None:
+                    return MQTTErrorCode.MQTT_ERR_NO_CONN
+                if self._publish is not None and self._take_publish():
+                    taken += 1
+                    continue
+                rc = inner._packet_read()
+                if rc > 0:
+                    return inner._loop_rc_handle(rc)
+                if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                    break
+            while self._buffer and inner._sock is not None:  # past the bound: only what is already read
+                rc = inner._packet_read()
+                if rc > 0:
+                    return inner._loop_rc_handle(rc)
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        finally:
+            if taken:  # what paho's own reading does after each packet: the keepalive's evidence
+                inner._last_bytes_received = paho.time_func()
+
+    def _take_publish(self) -> bool:
+        """Hand a whole QoS 0/1 PUBLISH at the head of the buffer to the callback; False (nothing taken)
+        when paho is inside a packet, the buffer holds no whole PUBLISH, or it is one paho must see."""
+        inner = self._inner
+        if not self._buffer or inner._in_packet["command"] != 0 or inner._sock is not self._socket:
+            return False
+        parsed = parse_publish(self._buffer, v5=inner._protocol == paho.MQTTv5)
+        if parsed is None or self._publish is None:
+            return False
+        length, topic, payload, mid, qos = parsed
+        self._buffer = self._buffer[length:]
+        self._publish(topic, payload, mid, qos)
+        return True
+
+
+def parse_publish(buffer: memoryview, *, v5: bool) -> tuple[int, str, bytes, int, int] | None:
+    """(packet length, topic, payload, packet id, QoS) of the whole PUBLISH at the start of `buffer`, or
+    None when there is none or paho must handle it: QoS 2 (its PUBREC/PUBREL exchange), an empty topic (a
+    topic alias, which paho resolves), a topic that is not UTF-8 (paho's own message says so), a packet cut
+    short. MQTT v5 properties are skipped: nothing pantau receives reads them."""
+    try:
+        return _publish(buffer, v5=v5)
+    except _PahosPacket:
+        return None
+
+
+class _PahosPacket(Exception):  # not an error: the packet is paho's to read
+    pass
+
+
+def _need(condition: bool) -> None:  # noqa: FBT001  # a guard, read as `_need(x > y)`
+    if not condition:
+        raise _PahosPacket
+
+
+def _publish(buffer: memoryview, *, v5: bool) -> tuple[int, str, bytes, int, int]:
+    size = len(buffer)
+    _need(size >= 2)
+    header = buffer[0]
+    qos = (header >> 1) & 3
+    _need(header >> 4 == 3 and qos <= 1)  # 3: PUBLISH
+    remaining, at = _varint(buffer, 1, size)
+    end = at + remaining
+    _need(at + 2 <= end <= size)
+    (topic_length,) = _PACKET_ID.unpack_from(buffer, at)
+    at += 2
+    _need(topic_length > 0 and at + topic_length <= end)
+    try:
+        topic = str(buffer[at : at + topic_length], "utf-8")
+    except UnicodeDecodeError:
+        raise _PahosPacket from None
+    at += topic_length
+    mid = 0
+    if qos:
+        _need(at + 2 <= end)
+        (mid,) = _PACKET_ID.unpack_from(buffer, at)
+        at += 2
+    if v5:
+        properties, at = _varint(buffer, at, end)
+        at += properties
+        _need(at <= end)
+    return end, topic, buffer[at:end].tobytes(), mid, qos
+
+
+def _varint(buffer: memoryview, at: int, limit: int) -> tuple[int, int]:
+    """MQTT's variable byte integer at `at` (at most 4 bytes, all before `limit`): (value, next offset)."""
+    value, shift = 0, 0
+    for offset in range(at, min(at + 4, limit)):
+        byte = buffer[offset]
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, offset + 1
+        shift += 7
+    raise _PahosPacket  # cut short, or longer than MQTT allows
