@@ -15,8 +15,10 @@ class Influxd(ServiceProcess):
     name = "influxd"
     start_timeout = 60.0
 
-    def __init__(self, workdir: Path, binary: str) -> None:
+    def __init__(self, workdir: Path, binary: str, *, max_row_limit: int = 0) -> None:
         self.binary = binary
+        # [http] max-row-limit: the most rows influxd returns for one query (0 = its default, unlimited).
+        self.max_row_limit = max_row_limit
         self.host = "127.0.0.1"
         super().__init__(workdir)
 
@@ -55,6 +57,7 @@ bind-address = "{self.host}:{self.rpc_port}"
   bind-address = "{self.host}:{self.port}"
   log-enabled = false
   pprof-enabled = false
+  max-row-limit = {self.max_row_limit}
 
 [continuous_queries]
   log-enabled = false

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import logging
 import random
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
@@ -22,6 +24,7 @@ from typing import Any, Final
 import httpx
 
 from backend.storage.config import InfluxConfig
+from backend.storage.influx.chunks import ChunkedResults
 from backend.storage.model import StorageRejected, StorageUnavailable
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
@@ -35,6 +38,8 @@ GZIP_IN_THREAD_BYTES: Final = 256 * 1024
 #: of the CPU (bench/ingest_throughput.py), and CPU, not bytes, is what a busy worker runs out of.
 GZIP_LEVEL: Final = 1
 _ERROR_TEXT_CHARS: Final = 300
+#: Rows per chunk of a query answer (influxd's own default): bounds one JSON line read at a time.
+QUERY_CHUNK_ROWS: Final = 10_000
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:
@@ -52,6 +57,41 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
+
+
+async def json_lines(stream: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """The non-blank lines of a chunked answer. Split on newline bytes only: a JSON text holds none, while
+    str.splitlines (httpx's aiter_lines) would also split inside a string holding, say, U+001C or U+0085."""
+    pending = bytearray()
+    async for data in stream:
+        # Only the new bytes can hold a newline: a long line arriving in many reads is scanned once.
+        scan = len(pending)
+        pending += data
+        start = 0
+        while (end := pending.find(b"\n", scan)) >= 0:
+            if pending[start:end].strip():
+                yield bytes(pending[start:end])
+            start = scan = end + 1
+        del pending[:start]
+    if pending.strip():
+        yield bytes(pending)
+
+
+def _chunk(line: bytes, status: int, statement: str) -> dict[str, Any]:
+    """One JSON object of a chunked answer; StorageRejected for a whole-answer error such as a bad query."""
+    try:
+        chunk = json.loads(line)
+    except ValueError as exc:
+        raise StorageUnavailable(
+            f"InfluxDB answered a query with HTTP {status} and a chunk that is not JSON"
+        ) from exc
+    if not isinstance(chunk, dict):
+        raise StorageUnavailable(
+            f"InfluxDB answered a query with HTTP {status} and a chunk that is not an object"
+        )
+    if "error" in chunk:
+        raise StorageRejected(f"InfluxDB refused {statement!r}: {chunk['error']}")
+    return chunk
 
 
 def is_transient(status: int) -> bool:
@@ -132,26 +172,30 @@ class InfluxHttp:
             await self.clock.sleep(min(wait if wait is not None else delay, remaining))
 
     async def query(self, statement: str) -> list[dict[str, Any]]:
-        """Run InfluxQL (one or more statements separated by `;`) and return its `results`, times in ns."""
+        """Run InfluxQL (one or more statements separated by `;`) and return its `results`, times in ns.
+
+        Asked for chunked (see chunks.py: a plain answer from influxd 1.6 cannot tell a whole long series
+        from a truncated one) and read chunk by chunk, so the text of a large answer is never held whole."""
         form = {"q": statement, "db": self.config.database, "epoch": "ns"}
+        form |= {"chunked": "true", "chunk_size": str(QUERY_CHUNK_ROWS)}
+        answer = ChunkedResults(statement)
         try:
-            response = await self._http.post("/query", data=form)
-        except httpx.TransportError as exc:
+            async with self._http.stream("POST", "/query", data=form) as response:
+                status = response.status_code
+                if status != 200:
+                    await response.aread()
+                    raise self._query_failed(statement, response)
+                async for line in json_lines(response.aiter_bytes()):
+                    answer.add(_chunk(line, status, statement))
+        except (httpx.TransportError, httpx.DecodingError) as exc:
             raise StorageUnavailable(f"InfluxDB query at {self.config.url} failed: {exc!r}") from exc
+        return answer.results()
+
+    def _query_failed(self, statement: str, response: httpx.Response) -> StorageUnavailable | StorageRejected:
         status = response.status_code
         if is_transient(status) or status in {401, 403}:
-            raise StorageUnavailable(f"InfluxDB answered a query with HTTP {status}: {error_text(response)}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise StorageUnavailable(f"InfluxDB answered a query with HTTP {status} and no JSON") from exc
-        if status != 200 or not isinstance(body, dict) or "error" in body:
-            raise StorageRejected(f"InfluxDB refused {statement!r}: {error_text(response)}")
-        results: list[dict[str, Any]] = body.get("results", [])
-        for result in results:
-            if "error" in result:
-                raise StorageRejected(f"InfluxQL error for {statement!r}: {result['error']}")
-        return results
+            return StorageUnavailable(f"InfluxDB answered a query with HTTP {status}: {error_text(response)}")
+        return StorageRejected(f"InfluxDB refused {statement!r}: {error_text(response)}")
 
     async def ping(self) -> None:
         try:

@@ -110,15 +110,17 @@ class InfluxStorage:
         try:
             field_keys, selected = await self._http.query(";".join(statements))
         except StorageRejected as exc:
-            # influxd 1.x reports a failure inside a multi-statement query only as "not executed"; run the
-            # statements one by one to learn the real reason. A missing database or retention policy (before
-            # the first write creates them) is no data yet, not an error.
+            # A missing database or retention policy (before the first write creates them) is no data yet,
+            # not an error. A chunked answer names it; a plain one from influxd 1.x says only "not executed"
+            # for a failure inside a multi-statement query: then the statements run one by one to learn why.
+            if _not_created_yet(exc):
+                return []
             if "not executed" not in str(exc):
                 raise
             try:
                 field_keys, selected = [(await self._http.query(statement))[0] for statement in statements]
             except StorageRejected as alone:
-                if "retention policy not found" in str(alone) or "database not found" in str(alone):
+                if _not_created_yet(alone):
                     return []
                 raise
         types = {row[0]: row[1] for series in field_keys.get("series", []) for row in series["values"]}
@@ -160,11 +162,12 @@ def _matches_nothing(filters: Mapping[str, Any]) -> bool:
     return any(value == () for value in filters.values())
 
 
+def _not_created_yet(exc: StorageRejected) -> bool:
+    return "retention policy not found" in str(exc) or "database not found" in str(exc)
+
+
 def _series(raw: dict[str, Any], query: SeriesQuery, types: Mapping[str, str]) -> Series:
-    if raw.get("partial"):
-        raise StorageRejected(
-            f"InfluxDB truncated the answer for {query.measurement!r} (max-row-limit): narrow the query"
-        )
+    # Whole: the client assembles chunked answers and refuses a truncated one (chunks.py).
     rows = []
     for values in raw.get("values", []):
         fields = {
