@@ -283,11 +283,11 @@ class _BatchedReader:
         self._socket: object = None
         self._buffer = memoryview(b"")
         self._publish = publish
+        #: PUBLISH packets the fast path took in the current loop_read.
+        self._taken = 0
 
     def recv(self, bufsize: int) -> bytes:
-        socket = self._inner._sock
-        if socket is not self._socket:  # a new connection: none of the old one's bytes belong to it
-            self._socket, self._buffer = socket, memoryview(b"")
+        self._follow_socket()
         if not self._buffer:
             data = self._socket_recv(_READ_BYTES)  # BlockingIOError, OSError and b"" reach paho as before
             if not data:
@@ -296,36 +296,80 @@ class _BatchedReader:
         chunk, self._buffer = self._buffer[:bufsize], self._buffer[bufsize:]
         return chunk.tobytes()
 
-    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:  # noqa: ARG002  # paho's signature
-        inner = self._inner
-        taken = 0
-        try:
-            for _ in range(_PACKETS_PER_TURN):
-                if inner._sock is None:
-                    return MQTTErrorCode.MQTT_ERR_NO_CONN
-                if self._publish is not None and self._take_publish():
-                    taken += 1
-                    continue
-                rc = inner._packet_read()
-                if rc > 0:
-                    return inner._loop_rc_handle(rc)
-                if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
-                    break
-            while self._buffer and inner._sock is not None:  # past the bound: only what is already read
-                rc = inner._packet_read()
-                if rc > 0:
-                    return inner._loop_rc_handle(rc)
-            return MQTTErrorCode.MQTT_ERR_SUCCESS
-        finally:
-            if taken:  # what paho's own reading does after each packet: the keepalive's evidence
-                inner._last_bytes_received = paho.time_func()
+    def _follow_socket(self) -> None:
+        socket = self._inner._sock
+        if socket is not self._socket:  # a new connection: none of the old one's bytes belong to it
+            self._socket, self._buffer = socket, memoryview(b"")
 
-    def _take_publish(self) -> bool:
-        """Hand a whole QoS 0/1 PUBLISH at the head of the buffer to the callback; False (nothing taken)
-        when paho is inside a packet, the buffer holds no whole PUBLISH, or it is one paho must see."""
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:  # noqa: ARG002  # paho's signature
+        self._taken = 0
+        try:
+            rc = self._read_turn()
+            if rc is None:
+                rc = self._read_buffered()
+            return rc
+        finally:
+            if self._taken:  # what paho's own reading does after each packet: the keepalive's evidence
+                self._inner._last_bytes_received = paho.time_func()
+
+    def _read_turn(self) -> MQTTErrorCode | None:
+        """Up to _PACKETS_PER_TURN packets, from the socket as needed; None when the bound was reached."""
         inner = self._inner
-        if not self._buffer or inner._in_packet["command"] != 0 or inner._sock is not self._socket:
+        for _ in range(_PACKETS_PER_TURN):
+            if inner._sock is None:
+                return MQTTErrorCode.MQTT_ERR_NO_CONN
+            if self._publish is not None:
+                took = self._take_publish()
+                if took is None:  # nothing waiting on the socket
+                    return MQTTErrorCode.MQTT_ERR_SUCCESS
+                if took:
+                    self._taken += 1
+                    continue
+            rc = inner._packet_read()
+            if rc > 0:
+                return inner._loop_rc_handle(rc)
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return None
+
+    def _read_buffered(self) -> MQTTErrorCode:
+        """Past the bound: only the whole packets already read (paho, asked for a packet the buffer holds
+        only part of, would read the socket again; the rest comes with the next readable event)."""
+        inner = self._inner
+        while self._buffer and inner._sock is not None:
+            if inner._in_packet["command"] == 0:
+                if packet_length(self._buffer) is None:
+                    break
+                if self._publish is not None and self._take_publish(fill=False):
+                    self._taken += 1
+                    continue
+            rc = inner._packet_read()
+            if rc > 0:
+                return inner._loop_rc_handle(rc)
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                break
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _take_publish(self, *, fill: bool = True) -> bool | None:
+        """Hand a whole QoS 0/1 PUBLISH at the head of the buffer to the callback (True). Between two of
+        paho's packets an empty buffer is filled first: a worker that keeps up with its broker gets a packet
+        or two per read, and paho would start on each before this saw it. False (nothing taken) when paho is
+        inside a packet, the buffer holds no whole PUBLISH, it is one paho must see, or the socket failed
+        (paho's own read then says how); None when the socket has nothing now."""
+        inner = self._inner
+        if inner._in_packet["command"] != 0:
             return False
+        self._follow_socket()
+        if not self._buffer and fill:
+            try:
+                data = self._socket_recv(_READ_BYTES)
+            except BlockingIOError:
+                return None
+            except OSError:  # the connection failed: paho reads again and reports it as its own
+                return False
+            if not data:  # closed: a closed socket keeps answering b"" to paho's read
+                return False
+            self._buffer = memoryview(data)
         parsed = parse_publish(self._buffer, v5=inner._protocol == paho.MQTTv5)
         if parsed is None or self._publish is None:
             return False
@@ -333,6 +377,15 @@ class _BatchedReader:
         self._buffer = self._buffer[length:]
         self._publish(topic, payload, mid, qos)
         return True
+
+
+def packet_length(buffer: memoryview) -> int | None:
+    """The length of the whole packet at the start of `buffer`, None when only part of it is there."""
+    try:
+        remaining, at = _varint(buffer, 1, len(buffer))
+    except _PahosPacket:
+        return None
+    return at + remaining if at + remaining <= len(buffer) else None
 
 
 def parse_publish(buffer: memoryview, *, v5: bool) -> tuple[int, str, bytes, int, int] | None:
