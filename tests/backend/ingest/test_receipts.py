@@ -59,6 +59,11 @@ async def receipts_seen(mosquitto: Mosquitto, prefix: str) -> AsyncIterator[list
                 await task
 
 
+def sqlite(tmp_path: Path) -> dict[str, object]:
+    """Storage in the test's folder (the default, var/pantau.sqlite3, would land in the checkout)."""
+    return {"sqlite": {"path": str(tmp_path / "pantau.sqlite3")}}
+
+
 def confirmed(seen: list[Receipt]) -> set[int]:
     return {seq for receipt in seen for r in receipt.seqs for seq in range(r.first, r.last + 1)}
 
@@ -66,7 +71,9 @@ def confirmed(seen: list[Receipt]) -> set[int]:
 async def test_the_backend_confirms_what_it_stored_and_the_gateway_lets_it_go(
     mosquitto: Mosquitto, mqtt_topic_root: str, tmp_path: Path
 ) -> None:
-    config = backend_config(mosquitto, mqtt_topic_root, tmp_path, worker_id="receipts-1")
+    config = backend_config(
+        mosquitto, mqtt_topic_root, tmp_path, worker_id="receipts-1", storage=sqlite(tmp_path)
+    )
     async with (
         receipts_seen(mosquitto, mqtt_topic_root) as seen,
         running(config),
@@ -99,7 +106,9 @@ async def test_a_dead_letter_with_a_readable_sender_is_confirmed_too(
 ) -> None:
     """Kept with its reason in the dead-letter store, it is durably taken: sending it again would only
     dead-letter it again. A payload whose sender cannot be read gets no receipt."""
-    config = backend_config(mosquitto, mqtt_topic_root, tmp_path, worker_id="receipts-2")
+    config = backend_config(
+        mosquitto, mqtt_topic_root, tmp_path, worker_id="receipts-2", storage=sqlite(tmp_path)
+    )
     topics = Topics(mqtt_topic_root)
     invalid = readings(7).model_dump(mode="json") | {"channels": {"Level": {"value": 1, "unit": "m"}}}
     async with (
@@ -117,7 +126,12 @@ async def test_a_dead_letter_with_a_readable_sender_is_confirmed_too(
 
 async def test_receipts_off_sends_none(mosquitto: Mosquitto, mqtt_topic_root: str, tmp_path: Path) -> None:
     config = backend_config(
-        mosquitto, mqtt_topic_root, tmp_path, worker_id="receipts-3", mqtt={"receipts": False}
+        mosquitto,
+        mqtt_topic_root,
+        tmp_path,
+        worker_id="receipts-3",
+        mqtt={"receipts": False},
+        storage=sqlite(tmp_path),
     )
     async with (
         receipts_seen(mosquitto, mqtt_topic_root) as seen,
