@@ -52,6 +52,7 @@ from backend.storage.schema import readings_points
 from backend.storage.sqlite import SqliteStorage
 from bench import api_profile
 from bench.gateway_cpu import cpu_seconds, machine, process, versions
+from bench.report_files import write_report
 from pantau.contract import Reading, Readings
 from tests.harness.binaries import require_binary
 from tests.harness.influxd import Influxd
@@ -561,13 +562,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write(report: dict[str, Any], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"{datetime.now(UTC):%Y-%m-%d}-api"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    stem.with_suffix(".md").write_text(text)
-    print("\n" + text)
-    print(f"written: {stem}.md, {stem}.json")
+    write_report(report, out, "api", markdown)
 
 
 if __name__ == "__main__":

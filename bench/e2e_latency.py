@@ -43,6 +43,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.config import BackendConfig
 from bench.gateway_cpu import HERE, REGISTERS, UNITS, cpu_seconds, machine, process, site_file, versions
+from bench.report_files import write_report
 from tests.harness.binaries import require_binary
 from tests.harness.influxd import Influxd
 from tests.harness.mosquitto import Mosquitto
@@ -325,13 +326,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write(report: dict[str, Any], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"{datetime.now(UTC):%Y-%m-%d}-e2e"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    stem.with_suffix(".md").write_text(text)
-    print("\n" + text)
-    print(f"written: {stem}.md, {stem}.json")
+    write_report(report, out, "e2e", markdown)
 
 
 if __name__ == "__main__":

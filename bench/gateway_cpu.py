@@ -44,6 +44,7 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bench.report_files import write_report
 from tests.harness.binaries import require_binary
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.process import free_port, port_open, start_with_port_retries, wait_until
@@ -444,13 +445,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write(report: dict[str, Any], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"{datetime.now(UTC):%Y-%m-%d}-gateway"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    stem.with_suffix(".md").write_text(text)
-    print("\n" + text)
-    print(f"written: {stem}.md, {stem}.json")
+    write_report(report, out, "gateway", markdown)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from bench.gateway_cpu import (
     site_file,
     versions,
 )
+from bench.report_files import write_report
 from gateway.outbox import Outbox
 from pantau.contract import Reading, Readings, Topics, encode
 from tests.harness.binaries import require_binary
@@ -446,13 +447,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write(report: dict[str, Any], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"{datetime.now(UTC):%Y-%m-%d}-replay"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    stem.with_suffix(".md").write_text(text)
-    print("\n" + text)
-    print(f"written: {stem}.md, {stem}.json")
+    write_report(report, out, "replay", markdown)
 
 
 if __name__ == "__main__":
