@@ -62,9 +62,11 @@ class SpoolWriter:
 
     async def run(self) -> None:
         while True:
+            # Cleared before the spool is read, not after: a batch spooled (and notified) while the read ran
+            # in its thread would otherwise wait for the next one, however long the stream stays quiet.
+            self._wake.clear()
             batch = await asyncio.to_thread(self.spool.take, self.config.batch_points)
             if batch is None:
-                self._wake.clear()
                 await self._wake.wait()
                 continue
             if len(batch.points) < self.config.batch_points:

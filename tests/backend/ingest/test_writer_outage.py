@@ -7,6 +7,7 @@ the storage client run on a VirtualClock, with the shipped retry settings."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
@@ -21,7 +22,6 @@ from backend.storage.influx import InfluxStorage
 from backend.storage.model import Point, Retention
 from pantau.resilience import VirtualClock
 from tests.harness.influxd import Influxd
-from tests.harness.process import free_port
 from tests.harness.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.services
@@ -58,16 +58,20 @@ async def test_in_an_outage_the_writer_asks_storage_once_per_back_off_and_writes
     spool = Spool(tmp_path / "spool.sqlite3")
     writer = SpoolWriter(spool, storage, WriterConfig(), clock=clock)
     write_task = asyncio.create_task(writer.run())
+    dead = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         spool.accept(points(0))
         writer.notify()
         await spool_empty(spool)  # storage was up: set up and written
-        proxy.target = (influxd.host, free_port())  # nothing listens there: storage is down
+        # Storage down: a port bound but never listening refuses every connection, and while this test
+        # holds it nothing else can take it (a port merely free when chosen was, once, another server's).
+        dead.bind((influxd.host, 0))
+        proxy.target = (influxd.host, dead.getsockname()[1])
         proxy.cut("drop")  # and the pooled connection to it goes
         proxy.heal()
         spool.accept(points(1))
         writer.notify()
-        async with asyncio.timeout(30):  # the first write finds it down (after the client's own retries)
+        async with asyncio.timeout(60):  # the first write finds it down (after the client's own retries)
             while writer.stats.storage_up:
                 await asyncio.sleep(0.01)
         before = proxy.connections_total
@@ -85,6 +89,7 @@ async def test_in_an_outage_the_writer_asks_storage_once_per_back_off_and_writes
         await clock.aclose()
         spool.close()
         proxy.stop()
+        dead.close()
     assert held == len(points(1))
     stored = influxd.query('SELECT count("value") FROM "reading"', influx_db)["results"][0]["series"][0]
     assert stored["values"][0][1] == 2 * len(points(0))
