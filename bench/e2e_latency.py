@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -42,13 +41,22 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.config import BackendConfig
-from bench.gateway_cpu import HERE, REGISTERS, UNITS, cpu_seconds, machine, process, site_file, versions
+from bench.gateway_cpu import (
+    HERE,
+    REGISTERS,
+    UNITS,
+    cpu_seconds,
+    machine,
+    simulated_devices,
+    site_file,
+    versions,
+)
 from bench.report_files import write_report
 from tests.harness.binaries import require_binary
 from tests.harness.influxd import Influxd
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.pantau_processes import BackendProcess, GatewayProcess
-from tests.harness.process import free_port, port_open, start_with_port_retries, wait_until
+from tests.harness.process import start_with_port_retries
 
 RESULTS: Final = HERE / "results"
 GOAL_P99_S: Final = {"row visible": 2.0, "alert published": 0.25}
@@ -189,21 +197,8 @@ def main() -> None:  # noqa: PLR0915 - one bench, start to end
         influxd = Influxd(workdir / "influx", require_binary("influxd", "influxdb"))
         for service in (broker, influxd):
             start_with_port_retries(service)
-        modbus_port = free_port()
-        devices = [
-            sys.executable,
-            "-m",
-            "bench.gateway.devices",
-            str(modbus_port),
-            str(UNITS),
-            str(REGISTERS),
-        ]
         try:
-            with process(devices, workdir / "devices.log"):
-                if not wait_until(lambda: port_open("127.0.0.1", modbus_port), 20):
-                    raise RuntimeError(
-                        f"simulated devices did not listen:\n{(workdir / 'devices.log').read_text()}"
-                    )
+            with simulated_devices(workdir) as modbus_port:
                 sites = workdir / "sites"
                 sites.mkdir()
                 site = site_file(sites, modbus_port, broker)

@@ -169,6 +169,17 @@ def process(command: list[str], log: Path, source: Path = HERE.parent) -> Iterat
                 child.wait(5)
 
 
+@contextlib.contextmanager
+def simulated_devices(workdir: Path) -> Iterator[int]:
+    """The UNITS x REGISTERS simulated Modbus TCP units in a process of their own, listening; their port."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.gateway.devices", str(port), str(UNITS), str(REGISTERS)]
+    with process(command, workdir / "devices.log"):
+        if not wait_until(lambda: port_open("127.0.0.1", port), 20):
+            raise RuntimeError(f"simulated devices did not listen:\n{(workdir / 'devices.log').read_text()}")
+        yield port
+
+
 def measure(
     contender: str,
     command: list[str],
@@ -285,13 +296,7 @@ def main() -> None:
         workdir = Path(tmp)
         broker = Mosquitto(workdir / "mosquitto", binary)
         start_with_port_retries(broker)
-        modbus_port = free_port()
-        devices_cmd = [python, "-m", "bench.gateway.devices", str(modbus_port), str(UNITS), str(REGISTERS)]
-        with process(devices_cmd, workdir / "devices.log"):
-            if not wait_until(lambda: port_open("127.0.0.1", modbus_port), 20):
-                raise RuntimeError(
-                    f"simulated devices did not listen:\n{(workdir / 'devices.log').read_text()}"
-                )
+        with simulated_devices(workdir) as modbus_port:
             counter = ValueCounter(broker)
             site = site_file(workdir, modbus_port, broker)
             bare_cmd = [

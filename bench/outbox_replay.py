@@ -48,6 +48,7 @@ from bench.gateway_cpu import (
     cpu_seconds,
     machine,
     process,
+    simulated_devices,
     site_file,
     versions,
 )
@@ -56,7 +57,7 @@ from gateway.outbox import Outbox
 from pantau.contract import Reading, Readings, Topics, encode
 from tests.harness.binaries import require_binary
 from tests.harness.mosquitto import Mosquitto
-from tests.harness.process import free_port, port_open, start_with_port_retries, wait_until
+from tests.harness.process import free_port, start_with_port_retries
 
 RESULTS: Final = HERE / "results"
 SITE: Final = "bench-site"
@@ -323,21 +324,8 @@ def main() -> None:
         workdir = Path(tmp)
         broker = Mosquitto(workdir / "mosquitto", binary, persistence=True)
         start_with_port_retries(broker)
-        modbus_port = free_port()
-        devices = [
-            sys.executable,
-            "-m",
-            "bench.gateway.devices",
-            str(modbus_port),
-            str(UNITS),
-            str(REGISTERS),
-        ]
         try:
-            with process(devices, workdir / "devices.log"):
-                if not wait_until(lambda: port_open("127.0.0.1", modbus_port), 20):
-                    raise RuntimeError(
-                        f"simulated devices did not listen:\n{(workdir / 'devices.log').read_text()}"
-                    )
+            with simulated_devices(workdir) as modbus_port:
                 for round_ in range(args.rounds):
                     order = contenders if round_ % 2 == 0 else contenders[::-1]
                     for contender, rate, backlog in order:
