@@ -117,8 +117,11 @@ def queued(tmp_path: Path, clock: VirtualClock) -> tuple[Outbox, list[int], list
 IDENTITY: Final = Identity(SITE, GATEWAY, T0)
 
 
-async def until(condition: object, timeout: float = 20.0) -> None:
-    """Poll `condition()` (real time) until it holds; TimeoutError names what never happened."""
+async def until(condition: object, timeout: float = 60.0) -> None:
+    """Poll `condition()` (real time) until it holds; TimeoutError names what never happened. 60 s: a broker
+    that closes the connection after refusals (6 refused messages x 3 refusals each) costs a reconnect every
+    second refusal, each after a jittered back-off of up to 5 s (reconnect_cap): about 20 s on average, which
+    the former 20 s bound missed in CI."""
     try:
         async with asyncio.timeout(timeout):
             while not condition():  # type: ignore[operator]
