@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.client
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,6 +164,10 @@ def _scrape(address: tuple[str, int] | None) -> str:
     client: a field box installs `pantau[gateway]`, which has no httpx."""
     if address is None:
         return ""
+    # Here, not at the top: `gateway run` would carry urllib and http (2 MB) for a command it never runs.
+    import http.client  # noqa: PLC0415 - see above
+    import urllib.request  # noqa: PLC0415 - see above
+
     url = f"http://{address[0]}:{address[1]}/metrics"
     try:
         with urllib.request.urlopen(url, timeout=3) as response:

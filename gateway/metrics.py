@@ -1,8 +1,8 @@
 """Gateway metrics for Prometheus, refreshed from the live objects at scrape time.
 
-Collected, not incremented in hot paths: the scheduler, bus and publisher already count what they do, and a
-custom collector reads those counters when Prometheus asks. One registry per gateway, so tests can run
-several.
+Collected, not incremented in hot paths: the scheduler, bus and publisher already count what they do, and
+the collector reads those counters when Prometheus asks. Written in the text format by gateway.prometheus
+(no prometheus_client on a field box: see there why).
 """
 
 from __future__ import annotations
@@ -10,12 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
-
 from drivers.serial_records.stream import RecordStream
-from gateway.outbox import Outbox
+from gateway.outbox import Outbox, OutboxState
+from gateway.prometheus import Family, counter, gauge, render
 from gateway.publisher import Publisher
 from gateway.scheduler import BusPoller
 from pantau.resilience import SYSTEM_CLOCK, Clock
@@ -32,8 +29,8 @@ _STREAM_COUNTERS = (
 )
 
 
-@dataclass(eq=False)  # registries keep collectors in a set: identity, not value, matters
-class GatewayCollector(Collector):
+@dataclass(eq=False)
+class GatewayCollector:
     outbox: Outbox
     publisher: Publisher
     pollers: list[BusPoller]
@@ -41,141 +38,136 @@ class GatewayCollector(Collector):
     streams: list[tuple[RecordStream, str]]
     clock: Clock = SYSTEM_CLOCK
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        state = self.outbox.state()
-        yield GaugeMetricFamily("pantau_outbox_depth", "Messages waiting in the outbox", value=state.depth)
-        yield GaugeMetricFamily("pantau_outbox_bytes", "Bytes held by the outbox", value=state.bytes)
+    async def page(self) -> bytes:
+        """The metrics page (the outbox is read on its own thread: a scrape never waits on an fsync in
+        the event loop)."""
+        return render(self.collect(await self.outbox.in_thread(self.outbox.state)))
+
+    def collect(self, state: OutboxState) -> Iterator[Family]:
+        yield gauge("pantau_outbox_depth", "Messages waiting in the outbox", value=state.depth)
+        yield gauge("pantau_outbox_bytes", "Bytes held by the outbox", value=state.bytes)
         age = self.clock.time() - state.oldest_created if state.oldest_created is not None else 0.0
-        yield GaugeMetricFamily(
-            "pantau_outbox_oldest_age_seconds", "Age of the oldest queued message", value=age
-        )
-        yield CounterMetricFamily(
+        yield gauge("pantau_outbox_oldest_age_seconds", "Age of the oldest queued message", value=age)
+        yield counter(
             "pantau_outbox_dropped",
             "Messages dropped by quota or age, dead letters dropped by hand, or not stored (disk full)",
             value=state.dropped_total,
         )
-        yield CounterMetricFamily(
+        yield counter(
             "pantau_outbox_unstored",
             "Messages the outbox could not store (disk full), also counted in pantau_outbox_dropped",
             value=state.unstored_total,
         )
-        yield GaugeMetricFamily(
+        yield gauge(
             "pantau_outbox_dead_letters",
             "Messages the broker refused too often, held apart (pantau gateway dead-letters)",
             value=state.dead_letters,
         )
-        yield CounterMetricFamily(
+        yield counter(
             "pantau_outbox_dead_lettered",
             "Messages moved to the dead letters",
             value=state.dead_lettered_total,
         )
-        yield GaugeMetricFamily(
+        yield gauge(
             "pantau_outbox_awaiting_receipt",
             "Messages the broker acknowledged, kept until the backend's receipt says they are stored",
             value=state.awaiting_receipt,
         )
-        yield CounterMetricFamily(
+        yield counter(
             "pantau_outbox_unreceipted",
             "Messages let go without the backend's receipt (receipt window, quota, or resent too often)",
             value=state.unreceipted_total,
         )
         stats = self.publisher.stats
-        yield CounterMetricFamily(
+        yield counter(
             "pantau_mqtt_resent",
             "Messages sent again because a later receipt showed they never reached the backend",
             value=stats.resent_total,
         )
-        yield GaugeMetricFamily(
-            "pantau_mqtt_connected", "1 when connected to the broker", value=int(stats.connected)
-        )
-        yield CounterMetricFamily(
+        yield gauge("pantau_mqtt_connected", "1 when connected to the broker", value=int(stats.connected))
+        yield counter(
             "pantau_mqtt_published", "Messages acknowledged by the broker", value=stats.published_total
         )
-        yield CounterMetricFamily(
+        yield counter(
             "pantau_mqtt_connect_failures", "Failed broker connections", value=stats.connect_failures_total
         )
-        yield CounterMetricFamily(
+        yield counter(
             "pantau_mqtt_refused",
             "PUBACKs refusing a message (MQTT v5 reason code >= 0x80)",
             value=stats.refused_total,
         )
-        polls = CounterMetricFamily(
-            "pantau_device_requests", "Modbus requests per device", labels=["bus", "device"]
+        polls = counter("pantau_device_requests", "Modbus requests per device", labels=("bus", "device"))
+        errors = counter(
+            "pantau_device_request_errors", "Failed requests per device", labels=("bus", "device", "reason")
         )
-        errors = CounterMetricFamily(
-            "pantau_device_request_errors", "Failed requests per device", labels=["bus", "device", "reason"]
-        )
-        discarded = CounterMetricFamily(
+        discarded = counter(
             "pantau_device_discarded_replies",
             "RTU replies that came when no request of the device was waiting (too late), thrown away",
-            labels=["bus", "device"],
+            labels=("bus", "device"),
         )
-        latency = GaugeMetricFamily(
-            "pantau_device_latency_ms", "Mean request latency of the last poll", labels=["bus", "device"]
+        latency = gauge(
+            "pantau_device_latency_ms", "Mean request latency of the last poll", labels=("bus", "device")
         )
-        up = GaugeMetricFamily("pantau_device_up", "1 ok, 0.5 degraded, 0 failing", labels=["bus", "device"])
+        up = gauge("pantau_device_up", "1 ok, 0.5 degraded, 0 failing", labels=("bus", "device"))
         for poller in self.pollers:
             for device in poller.devices:
                 h, labels = device.health, [poller.name, device.config.id]
-                polls.add_metric(labels, h.requests_total)
-                errors.add_metric([*labels, h.reason or "none"], h.errors_total)
-                discarded.add_metric(labels, h.discarded_replies_total)
+                polls.add(labels, h.requests_total)
+                errors.add([*labels, h.reason or "none"], h.errors_total)
+                discarded.add(labels, h.discarded_replies_total)
                 if h.latency_ms is not None:
-                    latency.add_metric(labels, h.latency_ms)
-                up.add_metric(labels, {"ok": 1.0, "degraded": 0.5}.get(h.state, 0.0))
+                    latency.add(labels, h.latency_ms)
+                up.add(labels, {"ok": 1.0, "degraded": 0.5}.get(h.state, 0.0))
         yield from (polls, errors, discarded, latency, up)
         yield from self._streams()
         yield from self._clock()
 
-    def _clock(self) -> Iterator[GaugeMetricFamily]:
-        # The last verdict, not a new look: a scrape runs on the metrics server's thread.
+    def _clock(self) -> Iterator[Family]:
+        # The last verdict, not a new look: a scrape is no moment to judge the clock.
         verdict = self.publisher.clock_sanity.last
         if verdict is None:
             return  # nothing stamped yet
-        plausible = GaugeMetricFamily(
+        plausible = gauge(
             "pantau_clock_plausible",
             "1 while the wall clock is plausible; 0 with the reason while data is marked clock_skew",
-            labels=["reason"],
+            labels=("reason",),
         )
-        plausible.add_metric([verdict.reason or ""], 1 if verdict.plausible else 0)
+        plausible.add([verdict.reason or ""], 1 if verdict.plausible else 0)
         yield plausible
         if verdict.step_s is not None:
-            yield GaugeMetricFamily(
+            yield gauge(
                 "pantau_clock_last_step_seconds",
                 "The last step of wall time against monotonic time beyond the bound (+ forward)",
                 value=verdict.step_s,
             )
 
-    def _streams(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        labels = ["stream", "device"]
-        connected = GaugeMetricFamily("pantau_stream_connected", "1 while the link is up", labels=labels)
-        age = GaugeMetricFamily(
+    def _streams(self) -> Iterator[Family]:
+        labels = ("stream", "device")
+        connected = gauge("pantau_stream_connected", "1 while the link is up", labels=labels)
+        age = gauge(
             "pantau_stream_last_record_age_seconds", "Seconds since the last vehicle record", labels=labels
         )
         counters = {
-            attribute: CounterMetricFamily(name, text, labels=labels)
-            for attribute, name, text in _STREAM_COUNTERS
+            attribute: counter(name, text, labels=labels) for attribute, name, text in _STREAM_COUNTERS
         }
         now = self.clock.time()
         for stream, device in self.streams:
             c, values = stream.counters, [stream.name, device]
-            connected.add_metric(values, int(c.connected))
+            connected.add(values, int(c.connected))
             if c.last_record_at is not None:
-                age.add_metric(values, max(0.0, now - c.last_record_at.timestamp()))
+                age.add(values, max(0.0, now - c.last_record_at.timestamp()))
             for attribute, family in counters.items():
-                family.add_metric(values, getattr(c, attribute))
+                family.add(values, getattr(c, attribute))
         yield connected
         yield age
         yield from counters.values()
 
 
-def registry_for(
+def collector_for(
     outbox: Outbox,
     publisher: Publisher,
     pollers: list[BusPoller],
     streams: list[tuple[RecordStream, str]] | None = None,
     clock: Clock = SYSTEM_CLOCK,
-) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(GatewayCollector(outbox, publisher, pollers, streams or [], clock))
-    return registry
+) -> GatewayCollector:
+    return GatewayCollector(outbox, publisher, pollers, streams or [], clock)

@@ -40,7 +40,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Literal, ParamSpec, TypeVar
@@ -52,6 +52,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.clock_sanity import ClockSanity, dated
 from gateway.dead_letters import Refusal
+from gateway.live import LiveQueue
 from gateway.outbox import Builder, Outbox, OutboxError, OutboxMessage
 from pantau import __version__
 from pantau.contract import ContractError, GatewayStatus, OutboxStats, Receipt, Topics, decode, encode
@@ -128,6 +129,7 @@ class Publisher:
         #: Per topic being refused, its outage: logged when refusals start and when one is accepted again.
         self._refusing: dict[str, Outage] = {}
         self._wake = asyncio.Event()
+        self._live = LiveQueue()
         #: Set when a stream parks a refused message, so the retry path need not wait for its poll.
         self._parked = asyncio.Event()
         self._client: aiomqtt.Client | None = None
@@ -146,8 +148,13 @@ class Publisher:
         """The look-out on the wall clock whose verdict goes into every status."""
         return self._clock_sanity
 
-    def notify(self) -> None:
-        """New messages are in the outbox (called by the poller after each batch)."""
+    def notify(self, stored: Sequence[OutboxMessage] | None = None) -> None:
+        """New messages are in the outbox (called by the poller after each batch): `stored`, handed to the
+        live stream as they are (gateway/live.py), or, when not given, to be read from the outbox."""
+        if stored is None:
+            self._live.doubt()
+        else:
+            self._live.offer(stored)
         self._wake.set()
 
     async def run(self) -> None:
@@ -155,7 +162,7 @@ class Publisher:
         while True:
             while not self._clock_sanity.can_stamp():  # not even a Last Will can be dated before 2000
                 await self._clock.sleep(UNSTAMPABLE_RECHECK_S)
-            will = await asyncio.to_thread(self._prepare_will)
+            will = await self.outbox.in_thread(self._prepare_will)
             try:
                 async with connected(self._connect(will)) as client:
                     self._backoff.reset()
@@ -183,7 +190,7 @@ class Publisher:
                 if will is not None:  # None: connected without a will (disk full), no number for `offline`
                     await self._say_offline(client, will)
                 after = -1  # a cursor, not the head: an acknowledgement the full disk refused stays queued
-                while batch := await asyncio.to_thread(self.outbox.pending, BATCH, after):
+                while batch := await self.outbox.in_thread(self.outbox.pending, BATCH, after):
                     await self._publish_batch(acks, batch)
                     after = batch[-1].seq
         logger.info("stopped; %d message(s) left in the outbox for the next start", self.outbox.state().depth)
@@ -259,7 +266,7 @@ class Publisher:
         self._client, self._will = client, will
         if will is not None:
             await self._write("arming the Last Will", self.outbox.arm, will.seq)
-        self._retained = await asyncio.to_thread(self.outbox.retained_seqs)
+        self._retained = await self.outbox.in_thread(self.outbox.retained_seqs)
         if self.config.await_receipts:  # every connection: a broker without persistence forgets it
             await client.subscribe(self.topics.receipts(self.identity.site), qos=1, timeout=PUBACK_TIMEOUT_S)
         self.stats.connected = True
@@ -290,7 +297,7 @@ class Publisher:
         after = -1
         while True:
             batch = [
-                m for m in await asyncio.to_thread(self.outbox.pending, BATCH, after) if m.seq < boundary
+                m for m in await self.outbox.in_thread(self.outbox.pending, BATCH, after) if m.seq < boundary
             ]
             if not batch:
                 return
@@ -303,16 +310,23 @@ class Publisher:
 
     async def _publish_live(self, acks: PubackWaiter, boundary: int) -> None:
         after = boundary - 1
+        self._live.doubt()  # a new connection: the outbox says what is left
         while True:
-            batch = await asyncio.to_thread(self.outbox.pending, BATCH, after)
+            batch = self._live.take(after, BATCH)  # what was just stored, without reading it back
+            if batch is None:
+                batch = await self.outbox.in_thread(self.outbox.pending, BATCH, after)
+                if not batch:
+                    self._live.caught_up()
             if batch:
                 await self._publish_batch(acks, batch)
                 after = batch[-1].seq
                 continue
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):  # also picks up anything a missed wake-up left behind
+            try:
+                async with asyncio.timeout(1.0):
                     await self._wake.wait()
+            except TimeoutError:
+                self._live.doubt()  # idle for a second: look at the outbox for anything a wake-up missed
 
     async def _retry_parked(self, acks: PubackWaiter) -> None:
         """Send parked messages (refused before, or re-queued by a technician), each after its own back-off.
@@ -322,7 +336,7 @@ class Publisher:
         due: dict[int, float] = {}
         while True:
             self._parked.clear()  # before reading: a message parked from now on sets it again
-            parked = await asyncio.to_thread(self.outbox.parked, BATCH)
+            parked = await self.outbox.in_thread(self.outbox.parked, BATCH)
             now = self._clock.monotonic()
             # Newly seen: a re-queued one (no refusals) at once, a refused one after its back-off.
             due = {
@@ -395,16 +409,12 @@ class Publisher:
         properties = self.config.message_properties()
         # Every outcome is settled, even when the connection drops halfway (a broker may close it right after
         # a refusal): what was acknowledged leaves, what was refused is counted, the rest is sent again.
-        outcomes = await asyncio.gather(
-            *(
-                acks.publish(m.topic, m.payload, retain=r, properties=properties, timeout=PUBACK_TIMEOUT_S)
-                for m, r in zip(batch, retain, strict=True)
-            ),
-            return_exceptions=True,
+        outcomes = await acks.publish_many(
+            [(m.topic, m.payload, r) for m, r in zip(batch, retain, strict=True)],
+            properties=properties,
+            timeout=PUBACK_TIMEOUT_S,
         )
-        failed = [o for o in outcomes if isinstance(o, BaseException)]
-        if any(not isinstance(e, aiomqtt.MqttError) for e in failed):
-            raise next(e for e in failed if not isinstance(e, aiomqtt.MqttError))  # a cancellation, or a bug
+        failed = [o for o in outcomes if isinstance(o, aiomqtt.MqttError)]
         sent = [(m, r) for m, r, outcome in zip(batch, retain, outcomes, strict=True) if outcome is None]
         retained = [(m.topic, m.seq) for m, r in sent if r]
         await self._acknowledge([m.seq for m, _r in sent], retained)
@@ -423,7 +433,7 @@ class Publisher:
         # The broker holds nothing of a refused retained message: give its topic's claim back, or its
         # retry (and any older message of the topic) would go out not retained.
         if any(m.retain for m, _code in refused):
-            acked = await asyncio.to_thread(self.outbox.retained_seqs)
+            acked = await self.outbox.in_thread(self.outbox.retained_seqs)
             for m, _code in refused:
                 if self._retained.get(m.topic) == m.seq:
                     self._retained[m.topic] = acked.get(m.topic, -1)
@@ -458,7 +468,7 @@ class Publisher:
         """An outbox write in a thread: (True, its result), or (False, None) when the outbox refuses it
         (logged as an outbox outage, once when it begins and once when a write succeeds again)."""
         try:
-            result = await asyncio.to_thread(call, *args, **kwargs)
+            result = await self.outbox.in_thread(call, *args, **kwargs)
         except OutboxError as exc:
             self._outbox_failed(what, exc)
             return False, None

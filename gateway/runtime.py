@@ -18,17 +18,15 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from wsgiref.simple_server import WSGIServer
-
-from prometheus_client import start_http_server
 
 from drivers.modbus.bus import ModbusBus
 from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.stream import RecordStream
 from gateway.clock_sanity import ClockSanity
 from gateway.inventory import build_bus, resolve_site
-from gateway.metrics import registry_for
+from gateway.metrics import collector_for
 from gateway.outbox import Builder, Outbox
+from gateway.prometheus import MetricsServer
 from gateway.publisher import Identity, Publisher
 from gateway.scheduler import BusPoller, ScheduledDevice
 from gateway.storing import OutboxWriter
@@ -86,7 +84,7 @@ class Gateway:
             )
             for stream, device in self.streams
         }
-        self._metrics_server: WSGIServer | None = None
+        self._metrics_server: MetricsServer | None = None
 
     def _poller(self, resolved: ResolvedModbusBus) -> BusPoller:
         bus, devices = build_bus(resolved, self.clock)
@@ -161,11 +159,11 @@ class Gateway:
         (disk full) is counted as dropped and the gateway carries on (gateway/storing.py)."""
         if batch and not self.clock_sanity.can_stamp(len(batch)):
             return  # a clock before 2000 dates nothing the contract takes: dropped, counted, logged once
-        if batch and await self.writer.append(batch):
-            self.publisher.notify()
+        if batch and (stored := await self.writer.append(batch)) is not None:
+            self.publisher.notify(stored)
 
     async def run(self) -> None:
-        self._start_metrics()
+        await self._start_metrics()
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.publisher.run(), name="publish")
@@ -181,8 +179,7 @@ class Gateway:
         finally:
             # The publisher said goodbye itself (flush + `offline`) when the task group cancelled it.
             if self._metrics_server is not None:
-                self._metrics_server.shutdown()
-                self._metrics_server.server_close()
+                await self._metrics_server.close()
             for bus in self._buses:
                 await bus.close()  # serial ports and device-server connections, released for the next run
             self.outbox.close()
@@ -195,12 +192,14 @@ class Gateway:
                 health.changed()  # a link change not yet reported goes out in this status
             await self.store([self.publisher.online_status(), *(health.builder() for health in streams)])
 
-    def _start_metrics(self) -> None:
+    async def _start_metrics(self) -> None:
         if self.options.metrics_address is None:
             return
         host, port = self.options.metrics_address
-        registry = registry_for(self.outbox, self.publisher, self.pollers, self.streams, self.clock)
+        collector = collector_for(self.outbox, self.publisher, self.pollers, self.streams, self.clock)
+        server = MetricsServer(collector.page)
         try:
-            self._metrics_server, _thread = start_http_server(port, addr=host, registry=registry)
+            await server.start(host, port)
+            self._metrics_server = server
         except OSError as exc:  # a busy port must not keep the gateway from collecting data
             logger.warning("metrics endpoint %s:%d unavailable: %s", host, port, exc)

@@ -10,11 +10,10 @@ succeeds and storing resumes by itself.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Final
 
-from gateway.outbox import Builder, Outbox, OutboxError
+from gateway.outbox import Builder, Outbox, OutboxError, OutboxMessage
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 logger = logging.getLogger(__name__)
@@ -40,13 +39,13 @@ class OutboxWriter:
     def down(self) -> bool:
         return self._outage.down
 
-    async def append(self, batch: list[Builder]) -> bool:
-        """Store `batch` durably; False when it was counted as dropped instead."""
+    async def append(self, batch: list[Builder]) -> list[OutboxMessage] | None:
+        """Store `batch` durably: the stored messages, or None when it was counted as dropped instead."""
         if self._retry_at is not None and self._clock.monotonic() < self._retry_at:
             self.outbox.count_unstored(len(batch))
-            return False
+            return None
         try:
-            await asyncio.to_thread(self.outbox.append, batch)
+            stored = await self.outbox.in_thread(self.outbox.append, batch)
         except OutboxError as exc:
             self.outbox.count_unstored(len(batch))
             self._outage.failed(
@@ -54,9 +53,9 @@ class OutboxWriter:
                 "what it holds is still published"
             )
             self._retry_at = self._clock.monotonic() + self._backoff.next_delay()
-            return False
+            return None
         if self._retry_at is not None:
             self._retry_at = None
             self._backoff.reset()
             self._outage.recovered()
-        return True
+        return stored

@@ -4,9 +4,6 @@ Packages: `pantau.contract` (the MQTT wire contract both sides import), `drivers
 `gateway` (site runtime), `backend` (ingest, storage, rules, API).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("pantau")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+#: The one place the version is written (pyproject.toml reads it from here). Not looked up with
+#: importlib.metadata at run time: that import alone costs a field gateway 1.6 MB of memory.
+__version__ = "0.1.0"

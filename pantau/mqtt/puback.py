@@ -19,6 +19,7 @@ Errors: `aiomqtt.MqttError` (not connected, or no PUBACK within the timeout: the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import aiomqtt
@@ -53,19 +54,46 @@ class PubackWaiter:
     ) -> ReasonCode | None:
         """Publish at QoS 1 and wait for the PUBACK: None when the broker took the message, else the
         reason code it refused it with (>= 0x80)."""
-        info = self._paho.publish(topic, payload, qos=1, retain=retain, properties=properties)
-        if info.rc != paho.MQTT_ERR_SUCCESS:
-            raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
-        # No await between publish() and this line, so the PUBACK cannot have been handled yet.
-        waiter: asyncio.Future[ReasonCode | None] = asyncio.get_running_loop().create_future()
-        self._waiting[info.mid] = waiter
+        (outcome,) = await self.publish_many(
+            [(topic, payload, retain)], properties=properties, timeout=timeout
+        )
+        if isinstance(outcome, aiomqtt.MqttError):
+            raise outcome
+        return outcome
+
+    async def publish_many(
+        self,
+        messages: Sequence[tuple[str, bytes, bool]],
+        *,
+        properties: Properties | None = None,
+        timeout: float,  # noqa: ASYNC109 - the PUBACK wait, not the caller's deadline
+    ) -> list[ReasonCode | aiomqtt.MqttError | None]:
+        """Publish (topic, payload, retain) messages at QoS 1 and wait up to `timeout` for their PUBACKs.
+
+        One outcome per message, in order: None (the broker took it), the refusing reason code, or the
+        `MqttError` that ended its wait (not sent, no PUBACK in time, the connection lost). One wait for the
+        whole batch rather than a task and a timer per message: on a gateway publishing every 100 ms those
+        were a tenth of the event loop's work."""
+        loop = asyncio.get_running_loop()
+        sent: list[asyncio.Future[ReasonCode | None] | aiomqtt.MqttError] = []
+        mids: list[int] = []
+        for topic, payload, retain in messages:
+            info = self._paho.publish(topic, payload, qos=1, retain=retain, properties=properties)
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                sent.append(aiomqtt.MqttCodeError(info.rc, "Could not publish message"))
+                continue
+            # No await between publish() and this line, so the PUBACK cannot have been handled yet.
+            waiter: asyncio.Future[ReasonCode | None] = loop.create_future()
+            self._waiting[info.mid] = waiter
+            mids.append(info.mid)
+            sent.append(waiter)
         try:
-            async with asyncio.timeout(timeout):
-                return await waiter
-        except TimeoutError:
-            raise aiomqtt.MqttError(f"no PUBACK for a message on {topic} within {timeout:.0f} s") from None
+            if waiters := [w for w in sent if isinstance(w, asyncio.Future)]:
+                await asyncio.wait(waiters, timeout=timeout)
         finally:
-            self._waiting.pop(info.mid, None)
+            for mid in mids:
+                self._waiting.pop(mid, None)
+        return [_outcome(w, topic, timeout) for w, (topic, _p, _r) in zip(sent, messages, strict=True)]
 
     def _on_publish(self, _client: Any, _userdata: Any, mid: int, reason_code: Any, _properties: Any) -> None:
         waiter = self._waiting.pop(mid, None)
@@ -79,3 +107,19 @@ class PubackWaiter:
         for waiter in waiting.values():
             if not waiter.done():
                 waiter.set_exception(aiomqtt.MqttError(f"connection lost before the PUBACK: {reason_code}"))
+
+
+def _outcome(
+    sent: asyncio.Future[ReasonCode | None] | aiomqtt.MqttError, topic: str, timeout: float
+) -> ReasonCode | aiomqtt.MqttError | None:
+    if isinstance(sent, aiomqtt.MqttError):
+        return sent
+    if not sent.done():
+        sent.cancel()
+        return aiomqtt.MqttError(f"no PUBACK for a message on {topic} within {timeout:.0f} s")
+    error = sent.exception()
+    if error is None:
+        return sent.result()
+    if isinstance(error, aiomqtt.MqttError):
+        return error
+    raise error  # set by nothing here: a bug, never hidden as a lost connection

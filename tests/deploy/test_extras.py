@@ -26,7 +26,10 @@ from tests.deploy.compose import REPO
 from tests.deploy.extras import closure, imported_libraries, site_packages, top_level_entries
 
 #: Libraries of the server and the demo: a field gateway box installs none of them.
-NOT_ON_A_GATEWAY_BOX: Final = {"fastapi", "starlette", "uvicorn", "httpx", "grafana-client", "amqtt"}
+NOT_ON_A_GATEWAY_BOX: Final = {
+    *("fastapi", "starlette", "uvicorn", "httpx", "grafana-client", "amqtt"),
+    "prometheus-client",  # the gateway writes its metrics page itself (gateway/prometheus.py)
+}
 
 #: The folders whose imports each install must satisfy (pantau/ is the base: everything in it but the
 #: MQTT adapter, which the gateway and backend runtimes use; the demo is a package of its own).

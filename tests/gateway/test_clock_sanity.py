@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from prometheus_client import generate_latest
 
 from drivers.modbus.bus import ModbusBus
 from drivers.modbus.device import ModbusDevice
 from drivers.sim.modbus_device import SimulatedModbusDevice, constant_signal
 from gateway.clock_sanity import RELEASED, SETTLE, STEP_BOUND, ClockSanity
-from gateway.metrics import registry_for
+from gateway.metrics import collector_for
 from gateway.outbox import Builder, Outbox
+from gateway.prometheus import render
 from gateway.publisher import Identity, Publisher
 from gateway.runtime import Gateway, RuntimeOptions
 from gateway.scheduler import BusPoller, ScheduledDevice
@@ -167,7 +167,7 @@ async def test_a_gateway_booted_before_the_release_marks_its_readings_and_says_s
     )
     topic, payload, retain = publisher.online_status()(1)
     # What `pantau gateway status` reads: the same verdict, from the metrics endpoint.
-    metrics = generate_latest(registry_for(outbox, publisher, [poller])).decode()
+    metrics = render(collector_for(outbox, publisher, [poller]).collect(outbox.state())).decode()
     outbox.close()
     assert 'pantau_clock_plausible{reason="clock_before_release"} 0.0' in metrics
     status = decode(payload, topic=topic)

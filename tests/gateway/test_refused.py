@@ -17,10 +17,10 @@ from typing import Final
 
 import pytest
 import yaml
-from prometheus_client import generate_latest
 
-from gateway.metrics import registry_for
+from gateway.metrics import collector_for
 from gateway.outbox import Builder, Outbox
+from gateway.prometheus import render
 from gateway.publisher import Identity
 from gateway.runtime import Gateway, RuntimeOptions
 from pantau.contract import GatewayStatus, Reading, Readings, Topics, encode
@@ -183,7 +183,7 @@ async def test_a_refused_message_is_dead_lettered_and_never_holds_back_the_rest(
             return outbox.state().depth == 0
 
         await until(drained)
-        metrics = generate_latest(registry_for(outbox, publisher, [])).decode()
+        metrics = render(collector_for(outbox, publisher, []).collect(outbox.state())).decode()
 
     letters = outbox.dead_letters()
     assert [d.message.seq for d in letters] == refused  # each keeps its own sequence number
