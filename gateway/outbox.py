@@ -104,6 +104,16 @@ class OutboxState:
 
 
 @dataclass(frozen=True, slots=True)
+class _Ack:
+    """An acknowledgement queued by `Outbox.ack_later`: the seqs, the retained (topic, seq) among them, and
+    when (the receipt grace counts from the PUBACK, not from the write)."""
+
+    seqs: list[int]
+    retained: list[tuple[str, int]]
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
     message: OutboxMessage
     reason_code: int
@@ -136,6 +146,9 @@ class Outbox:
         #: Messages that could not be stored and are not yet in the persisted counters (count_unstored).
         self._unstored = 0
         self._unstored_lock = threading.Lock()  # not self._lock: counting must not wait for an fsync
+        #: Acknowledgements taken by `ack_later`, written by the next transaction (or `flush_acks`).
+        self._queued_acks: list[_Ack] = []
+        self._queued_lock = threading.Lock()  # not self._lock: queueing must not wait for an fsync
         #: The one thread the event loop hands outbox work to (`in_thread`). One, not asyncio's pool: the
         #: work is serialised by the lock anyway, and each extra thread costs a malloc arena and wake-ups.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
@@ -157,6 +170,7 @@ class Outbox:
     def close(self) -> None:
         self._thread.shutdown(wait=True)
         with self._lock:
+            self._settle(strict=False)  # a full disk: they are sent again after the restart
             self._db.close()
 
     async def in_thread(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -173,8 +187,12 @@ class Outbox:
         with self._lock:
             with self._unstored_lock:
                 unstored = self._unstored
+            with self._queued_lock:
+                acks = list(self._queued_acks)
             with self._transaction():
+                self._write_acks(acks)  # one commit, one fsync, for the cycle and the PUBACKs before it
                 messages = self._insert(builders, now, will=will, unstored=unstored)
+            self._forget_acks(acks)
             with self._unstored_lock:
                 self._unstored -= unstored  # persisted now
         return messages
@@ -209,7 +227,7 @@ class Outbox:
     def pending(self, limit: int = 500, after_seq: int = -1) -> list[OutboxMessage]:
         """Unacknowledged messages, oldest first (the will of the current connection and parked messages
         excluded)."""
-        with self._lock:
+        with self._locked():
             rows = self._db.execute(  # parked messages (refusals: gateway.dead_letters) are not the queue's
                 "SELECT seq, topic, payload, retain, created FROM messages WHERE seq > ? AND will = 0"
                 " AND delivered IS NULL AND seq NOT IN (SELECT seq FROM refusals) ORDER BY seq LIMIT ?",
@@ -220,7 +238,7 @@ class Outbox:
     def wills(self, *, armed: bool) -> list[OutboxMessage]:
         """Last Wills not yet resolved: `armed` ones were handed to the broker by a connection that succeeded
         (so the broker publishes them if that connection dies); unarmed ones never reached a broker."""
-        with self._lock:
+        with self._locked():
             rows = self._db.execute(
                 "SELECT seq, topic, payload, retain, created FROM messages WHERE will = ? ORDER BY seq",
                 (_ARMED if armed else _WILL,),
@@ -229,7 +247,7 @@ class Outbox:
 
     def arm(self, seq: int) -> None:
         """The connection carrying will `seq` is up: from now on the broker owns its delivery."""
-        with self._lock, self._transaction():
+        with self._locked(), self._transaction():
             self._db.execute("UPDATE messages SET will = ? WHERE seq = ? AND will = ?", (_ARMED, seq, _WILL))
 
     def release(self, seqs: Iterable[int]) -> None:
@@ -241,7 +259,7 @@ class Outbox:
         never overwrite the `online` status that follows it.
         """
         keys = [(_ORDINARY, seq) for seq in seqs]
-        with self._lock, self._transaction():
+        with self._locked(), self._transaction():
             self._db.executemany("UPDATE messages SET will = ?, retain = 0 WHERE seq = ?", keys)
 
     def ack(self, seqs: Iterable[int], retained: Iterable[tuple[str, int]] = ()) -> None:
@@ -252,45 +270,86 @@ class Outbox:
         Committed without an fsync of its own: a power cut can undo an acknowledgement (the message then
         goes out once more: at least once, never lost), never a stored message. The next append's fsync, or
         a checkpoint, makes it durable too; a killed process loses nothing (the write is in the OS)."""
+        self.ack_later(seqs, retained)
+        self.flush_acks()
+
+    def ack_later(self, seqs: Iterable[int], retained: Iterable[tuple[str, int]] = ()) -> None:
+        """`ack`, written with the outbox's next transaction instead of one of its own: no I/O here, so the
+        event loop calls it directly. The publisher acknowledges every poll cycle; written with the next
+        cycle's append, that is one commit and one thread hand-off a cycle instead of two. Every method reads
+        the outbox as if they were written; a killed process or a power cut forgets them, and the messages go
+        out once more (at least once, never lost). `flush_acks` writes them when nothing else comes."""
         keys = list(seqs)
-        if not keys:
+        if keys:
+            with self._queued_lock:
+                self._queued_acks.append(_Ack(keys, list(retained), self._clock()))
+
+    def flush_acks(self) -> None:
+        """Write the queued acknowledgements now (unsynced, as `ack`)."""
+        with self._lock:
+            self._settle()
+
+    def _settle(self, *, strict: bool = True) -> None:
+        """Write the queued acknowledgements in a transaction of their own (the caller holds the lock).
+        `strict=False` for reads: a refused write (a full disk) leaves them queued and the read goes on."""
+        with self._queued_lock:
+            acks = list(self._queued_acks)
+        if not acks:
             return
-        with self._lock, self._unsynced(), self._transaction():
-            self._db.executemany(
-                "INSERT INTO retained (topic, seq) VALUES (?, ?)"
-                " ON CONFLICT (topic) DO UPDATE SET seq = max(seq, excluded.seq)",
-                list(retained),
-            )
-            if self.receipt_window is not None:
-                receipts.mark_delivered(self._db, keys, self._clock())
-                return
-            # In chunks below SQLite's bound-parameter limit: one size query and one delete per chunk.
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                where = f"WHERE seq IN ({marks})"  # only '?' marks are interpolated; values are bound
-                size = "SELECT coalesce(sum(length(payload) + length(topic)), 0) FROM messages " + where  # noqa: S608
-                freed = self._db.execute(size, chunk).fetchone()[0]
-                self._db.execute("DELETE FROM messages " + where, chunk)  # noqa: S608
-                self._db.execute("DELETE FROM refusals " + where, chunk)  # noqa: S608
-                self._add("bytes", -int(freed))
+        try:
+            with self._unsynced(), self._transaction():
+                self._write_acks(acks)
+        except OutboxError:
+            if strict:
+                raise
+            return
+        self._forget_acks(acks)
+
+    def _forget_acks(self, written: list[_Ack]) -> None:
+        with self._queued_lock:
+            del self._queued_acks[: len(written)]  # queued meanwhile ones stay: only appended at the end
+
+    def _write_acks(self, acks: list[_Ack]) -> None:
+        for ack in acks:
+            self._write_ack(ack)
+
+    def _write_ack(self, ack: _Ack) -> None:
+        keys = ack.seqs
+        self._db.executemany(
+            "INSERT INTO retained (topic, seq) VALUES (?, ?)"
+            " ON CONFLICT (topic) DO UPDATE SET seq = max(seq, excluded.seq)",
+            ack.retained,
+        )
+        if self.receipt_window is not None:
+            receipts.mark_delivered(self._db, keys, ack.at)
+            return
+        # In chunks below SQLite's bound-parameter limit: one size query and one delete per chunk.
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            where = f"WHERE seq IN ({marks})"  # only '?' marks are interpolated; values are bound
+            size = "SELECT coalesce(sum(length(payload) + length(topic)), 0) FROM messages " + where  # noqa: S608
+            freed = self._db.execute(size, chunk).fetchone()[0]
+            self._db.execute("DELETE FROM messages " + where, chunk)  # noqa: S608
+            self._db.execute("DELETE FROM refusals " + where, chunk)  # noqa: S608
+            self._add("bytes", -int(freed))
 
     def confirm(self, ranges: Iterable[tuple[int, int]], *, grace_s: float, resends: int) -> Confirmed:
         """A receipt: the backend stored the messages in `ranges` (first, last inclusive). Deletes them, and
         parks for sending again those it shows were skipped (gateway.receipts). Unsynced like `ack`: a power
         cut can undo it, and a message then waits again or goes out once more."""
-        with self._lock, self._unsynced(), self._transaction():
+        with self._locked(), self._unsynced(), self._transaction():
             done = receipts.confirm(self._db, ranges, grace_s=grace_s, resends=resends)
             self._add("bytes", -done.freed_bytes)
         return done
 
     def retained_seqs(self) -> dict[str, int]:
         """Topic -> the newest sequence number the broker acknowledged as retained on it."""
-        with self._lock:
+        with self._locked():
             return dict(self._db.execute("SELECT topic, seq FROM retained").fetchall())
 
     def state(self) -> OutboxState:
-        with self._lock:  # append persists and forgets the unstored count under this lock: never both
+        with self._locked():  # append persists and forgets the unstored count under this lock: never both
             with self._unstored_lock:
                 unstored = self._unstored
             depth, oldest = self._db.execute(
@@ -318,31 +377,31 @@ class Outbox:
         """Count one refusal of each message (parking it); those refused `limit` times move to the dead
         letters with their sequence numbers, in this same transaction. Returns the seqs moved."""
         now = self._clock()
-        with self._lock, self._transaction():
+        with self._locked(), self._transaction():
             moved = dead_letters.refuse(self._db, refusals, now=now, limit=limit)
             self._add("dead_lettered_total", len(moved))
         return moved
 
     def parked(self, limit: int = 500) -> list[tuple[OutboxMessage, int]]:
         """Parked messages (refused, or re-queued dead letters) with their refusals so far, oldest first."""
-        with self._lock:
+        with self._locked():
             rows = dead_letters.parked(self._db, limit)
         return [(_message(*row[:5]), attempts) for *row, attempts in rows]
 
     def dead_letters(self) -> list[DeadLetter]:
-        with self._lock:
+        with self._locked():
             rows = dead_letters.held(self._db)
         return [DeadLetter(_message(*row[:5]), *row[5:]) for row in rows]
 
     def requeue(self, seqs: Iterable[int] | None = None) -> list[int]:
         """Put dead letters (all when `seqs` is None) back in the queue with their sequence numbers, parked
         with no refusals so the running publisher's retry path sends them first. Returns the seqs moved."""
-        with self._lock, self._transaction():
+        with self._locked(), self._transaction():
             return dead_letters.requeue(self._db, seqs)
 
     def drop(self, seqs: Iterable[int] | None = None) -> list[int]:
         """Delete dead letters (all when `seqs` is None), counted in `dropped_total`. Returns the seqs."""
-        with self._lock, self._transaction():
+        with self._locked(), self._transaction():
             dropped, freed = dead_letters.drop(self._db, seqs)
             self._add("bytes", -freed)
             self._add("dropped_total", len(dropped))
@@ -414,6 +473,13 @@ class Outbox:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The lock, with the queued acknowledgements written first, so every method sees them."""
+        with self._lock:
+            self._settle(strict=False)
+            yield
 
     @contextlib.contextmanager
     def _unsynced(self) -> Iterator[None]:

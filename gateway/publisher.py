@@ -138,10 +138,6 @@ class Publisher:
         self._retained: dict[str, int] = {}
         #: The outbox refusing writes (disk full): logged when it starts and when a write succeeds again.
         self._outbox_outage = Outage(f"outbox writes {outbox.path}", logger, clock)
-        #: Acknowledged seqs (and retained (topic, seq)) the outbox could not delete yet: written with the
-        #: next acknowledgement that succeeds.
-        self._unwritten_acks: set[int] = set()
-        self._unwritten_retained: set[tuple[str, int]] = set()
 
     @property
     def clock_sanity(self) -> ClockSanity:
@@ -327,6 +323,7 @@ class Publisher:
                     await self._wake.wait()
             except TimeoutError:
                 self._live.doubt()  # idle for a second: look at the outbox for anything a wake-up missed
+                await self._write("acknowledgements", self.outbox.flush_acks)  # no append took them along
 
     async def _retry_parked(self, acks: PubackWaiter) -> None:
         """Send parked messages (refused before, or re-queued by a technician), each after its own back-off.
@@ -454,13 +451,10 @@ class Publisher:
             logger.debug("moved to the dead letters: seq %s", ", ".join(map(str, moved)))
 
     async def _acknowledge(self, seqs: list[int], retained: list[tuple[str, int]]) -> None:
-        """Delete what the broker has; what cannot be deleted now (disk full) is deleted with the next."""
-        self._unwritten_acks.update(seqs)
-        self._unwritten_retained.update(retained)
-        seqs, retained = sorted(self._unwritten_acks), sorted(self._unwritten_retained)
-        if seqs and (await self._write("acknowledgements", self.outbox.ack, seqs, retained))[0]:
-            self._unwritten_acks.difference_update(seqs)
-            self._unwritten_retained.difference_update(retained)
+        """What the broker has leaves the outbox with its next transaction (Outbox.ack_later: usually the
+        next poll cycle's append, else the live stream's idle look-out); the outbox keeps the acknowledgement
+        queued while it cannot write it (disk full)."""
+        self.outbox.ack_later(seqs, retained)
 
     async def _write(
         self, what: str, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs

@@ -70,6 +70,8 @@ def compile_unpacker(spec: ChannelSpec, reference: Unpacker) -> Unpacker:
     if code is None:
         return reference
     count = spec.register_count
+    if count == 1 and spec.order in (ByteOrder.ABCD, ByteOrder.CDAB):  # one word, its bytes in order
+        return _one_word(signed=spec.type is DataType.INT16, reference=reference)
     swap_words = spec.order in (ByteOrder.CDAB, ByteOrder.DCBA)
     swap_bytes = spec.order in (ByteOrder.BADC, ByteOrder.DCBA)
     words_format = struct.Struct(f"{'<' if swap_bytes else '>'}{count}H")
@@ -89,6 +91,18 @@ def compile_unpacker(spec: ChannelSpec, reference: Unpacker) -> Unpacker:
             # As the reference: float32 carries ~7 significant digits, shown without its binary tail.
             return float(f"{value:.7g}")
         return value
+
+    return unpack
+
+
+def _one_word(*, signed: bool, reference: Unpacker) -> Unpacker:
+    """A 16-bit register as it is (uint16) or as two's complement (int16): no bytes packed and unpacked."""
+
+    def unpack(words: list[int]) -> RawValue:
+        if len(words) != 1 or not 0 <= words[0] <= 0xFFFF:
+            return reference(words)  # raises the reference's DecodeError, word for word
+        word = words[0]
+        return word - 0x10000 if signed and word & 0x8000 else word
 
     return unpack
 

@@ -40,7 +40,6 @@ import inspect
 import logging
 import struct
 from collections.abc import Callable, Iterable
-from importlib.metadata import version
 from typing import Any, Final
 
 import aiomqtt
@@ -68,6 +67,8 @@ class InternalsMoved(RuntimeError):
 
 def versions() -> str:
     """The installed versions, for every message about internals."""
+    from importlib.metadata import version  # noqa: PLC0415 - only when something moved: 1.6 MB otherwise
+
     return f"aiomqtt {version('aiomqtt')}, paho-mqtt {version('paho-mqtt')}"
 
 
@@ -263,6 +264,8 @@ def read_in_batches(inner: paho.Client, publish: PublishCallback | None = None) 
     where paho's reading has moved."""
     if not _READS_OK:
         return False
+    if isinstance(getattr(inner.loop_read, "__self__", None), _BatchedReader):
+        return True  # already reading in batches (a second waiter on the same connection)
     if publish is not None and not all(hasattr(inner, name) for name in _FAST_PARTS):
         logger.warning("paho's reading state moved (%s): every packet goes through paho", versions())
         publish = None

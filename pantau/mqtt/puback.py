@@ -27,7 +27,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from pantau.mqtt.internals import hook, paho_client
+from pantau.mqtt.internals import hook, paho_client, read_in_batches
 
 
 class PubackWaiter:
@@ -42,6 +42,8 @@ class PubackWaiter:
         # paho calls these on the event loop's thread: aiomqtt drives paho's socket from loop callbacks.
         hook(self._paho, "on_publish", self._on_publish, forward=True)
         hook(self._paho, "on_disconnect", self._on_disconnect, forward=True)
+        # A batch's PUBACKs arrive together: read them out of one `recv`, not three or four per PUBACK.
+        read_in_batches(self._paho)
 
     async def publish(
         self,

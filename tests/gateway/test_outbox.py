@@ -183,3 +183,33 @@ def test_messages_not_stored_are_counted_and_persisted_once_room_returns(tmp_pat
     reopened = Outbox(tmp_path / "outbox.db")
     state = reopened.state()
     assert (state.dropped_total, state.unstored_total, state.depth) == (80, 80, 1)
+
+
+def test_a_queued_acknowledgement_is_seen_at_once_and_written_with_the_next_append(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.append(builders(4))
+    outbox.ack_later([0, 1], [("t/1", 1)])
+    # Another connection (another process: `pantau gateway dead-letters`) sees the file as it is.
+    other = sqlite3.connect(tmp_path / "outbox.db")
+    assert other.execute("SELECT count(*) FROM messages").fetchone()[0] == 4
+    outbox.append(builders(1))  # written in the same transaction as the cycle it comes with
+    assert other.execute("SELECT seq FROM messages ORDER BY seq").fetchall() == [(2,), (3,), (4,)]
+    outbox.ack_later([2])
+    assert [m.seq for m in outbox.pending()] == [3, 4]  # every method reads the queued ones as written
+    assert outbox.retained_seqs() == {"t/1": 1}
+    outbox.ack_later([3])
+    outbox.close()  # closing writes what is queued
+    assert [m.seq for m in Outbox(tmp_path / "outbox.db").pending()] == [4]
+
+
+def test_acknowledgements_the_database_refuses_stay_queued_until_it_takes_them(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.append(builders(3))
+    outbox._db.execute("PRAGMA query_only = 1")  # every write refused, as by a failing card
+    outbox.ack_later([0, 1])
+    with pytest.raises(OutboxError, match="readonly"):
+        outbox.flush_acks()
+    assert [m.seq for m in outbox.pending()] == [0, 1, 2]  # a read goes on, with what is written
+    outbox._db.execute("PRAGMA query_only = 0")
+    outbox.flush_acks()
+    assert [m.seq for m in outbox.pending()] == [2]
