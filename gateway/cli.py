@@ -240,7 +240,12 @@ def dead_letters(config_path: Path, outbox_path: Path | None, requeue: str | Non
     path = outbox_path or site.outbox.path
     if not path.exists():
         raise click.ClickException(f"no outbox at {path}")
-    outbox = Outbox(path, max_bytes=site.outbox.max_size, max_age=site.outbox.max_age)
+    outbox = Outbox(
+        path,
+        max_bytes=site.outbox.max_size,
+        max_age=site.outbox.max_age,
+        receipt_window=site.mqtt.outbox_receipt_window,  # as the running gateway opens it
+    )
     try:
         if requeue is None and drop is None:
             _list_dead_letters(outbox, path)

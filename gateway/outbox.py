@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Final, ParamSpec, TypeVar
 
 from gateway import dead_letters, receipts
+from gateway.acks import Ack, AckQueue
+from gateway.acks import write as write_ack
 from gateway.dead_letters import Refusal
 from gateway.receipts import Confirmed
 
@@ -68,7 +70,6 @@ CREATE TABLE IF NOT EXISTS retained (
 # Will whose connection succeeded, so the broker (not we) delivers it if that connection dies.
 _ORDINARY: Final = 0
 CACHE_KIB: Final = 512
-_CHUNK: Final = 500
 _WILL: Final = 1
 _ARMED: Final = 2
 
@@ -101,16 +102,6 @@ class OutboxState:
     awaiting_receipt: int = 0
     #: Such messages let go without a receipt (window, quota, resends), since install.
     unreceipted_total: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Ack:
-    """An acknowledgement queued by `Outbox.ack_later`: the seqs, the retained (topic, seq) among them, and
-    when (the receipt grace counts from the PUBACK, not from the write)."""
-
-    seqs: list[int]
-    retained: list[tuple[str, int]]
-    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +138,7 @@ class Outbox:
         self._unstored = 0
         self._unstored_lock = threading.Lock()  # not self._lock: counting must not wait for an fsync
         #: Acknowledgements taken by `ack_later`, written by the next transaction (or `flush_acks`).
-        self._queued_acks: list[_Ack] = []
-        self._queued_lock = threading.Lock()  # not self._lock: queueing must not wait for an fsync
+        self._acks = AckQueue()
         #: The one thread the event loop hands outbox work to (`in_thread`). One, not asyncio's pool: the
         #: work is serialised by the lock anyway, and each extra thread costs a malloc arena and wake-ups.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
@@ -187,12 +177,11 @@ class Outbox:
         with self._lock:
             with self._unstored_lock:
                 unstored = self._unstored
-            with self._queued_lock:
-                acks = list(self._queued_acks)
+            acks = self._acks.waiting()
             with self._transaction():
                 self._write_acks(acks)  # one commit, one fsync, for the cycle and the PUBACKs before it
                 messages = self._insert(builders, now, will=will, unstored=unstored)
-            self._forget_acks(acks)
+            self._acks.written(acks)
             with self._unstored_lock:
                 self._unstored -= unstored  # persisted now
         return messages
@@ -281,8 +270,7 @@ class Outbox:
         out once more (at least once, never lost). `flush_acks` writes them when nothing else comes."""
         keys = list(seqs)
         if keys:
-            with self._queued_lock:
-                self._queued_acks.append(_Ack(keys, list(retained), self._clock()))
+            self._acks.put(Ack(keys, list(retained), self._clock()))
 
     def flush_acks(self) -> None:
         """Write the queued acknowledgements now (unsynced, as `ack`)."""
@@ -292,8 +280,7 @@ class Outbox:
     def _settle(self, *, strict: bool = True) -> None:
         """Write the queued acknowledgements in a transaction of their own (the caller holds the lock).
         `strict=False` for reads: a refused write (a full disk) leaves them queued and the read goes on."""
-        with self._queued_lock:
-            acks = list(self._queued_acks)
+        acks = self._acks.waiting()
         if not acks:
             return
         try:
@@ -303,36 +290,13 @@ class Outbox:
             if strict:
                 raise
             return
-        self._forget_acks(acks)
+        self._acks.written(acks)
 
-    def _forget_acks(self, written: list[_Ack]) -> None:
-        with self._queued_lock:
-            del self._queued_acks[: len(written)]  # queued meanwhile ones stay: only appended at the end
-
-    def _write_acks(self, acks: list[_Ack]) -> None:
+    def _write_acks(self, acks: list[Ack]) -> None:
         for ack in acks:
-            self._write_ack(ack)
-
-    def _write_ack(self, ack: _Ack) -> None:
-        keys = ack.seqs
-        self._db.executemany(
-            "INSERT INTO retained (topic, seq) VALUES (?, ?)"
-            " ON CONFLICT (topic) DO UPDATE SET seq = max(seq, excluded.seq)",
-            ack.retained,
-        )
-        if self.receipt_window is not None:
-            receipts.mark_delivered(self._db, keys, ack.at)
-            return
-        # In chunks below SQLite's bound-parameter limit: one size query and one delete per chunk.
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            where = f"WHERE seq IN ({marks})"  # only '?' marks are interpolated; values are bound
-            size = "SELECT coalesce(sum(length(payload) + length(topic)), 0) FROM messages " + where  # noqa: S608
-            freed = self._db.execute(size, chunk).fetchone()[0]
-            self._db.execute("DELETE FROM messages " + where, chunk)  # noqa: S608
-            self._db.execute("DELETE FROM refusals " + where, chunk)  # noqa: S608
-            self._add("bytes", -int(freed))
+            freed = write_ack(self._db, ack, awaiting_receipts=self.receipt_window is not None)
+            if freed:
+                self._add("bytes", -freed)
 
     def confirm(self, ranges: Iterable[tuple[int, int]], *, grace_s: float, resends: int) -> Confirmed:
         """A receipt: the backend stored the messages in `ranges` (first, last inclusive). Deletes them, and

@@ -115,6 +115,14 @@ class Publisher:
         clock: Clock = SYSTEM_CLOCK,
         clock_sanity: ClockSanity | None = None,
     ) -> None:
+        if outbox.receipt_window != config.outbox_receipt_window:
+            # One flag in two places: a publisher awaiting receipts on an outbox that deletes at PUBACK
+            # would never resend what a receipt shows was lost, and the other way round keeps every message.
+            raise ValueError(
+                f"the outbox was opened with receipt_window={outbox.receipt_window}, the MQTT settings say "
+                f"{config.outbox_receipt_window} (await_receipts {config.await_receipts}): open it with "
+                "MqttConfig.outbox_receipt_window (gateway.runtime does)"
+            )
         self.config = config
         self.outbox = outbox
         self.identity = identity

@@ -58,7 +58,7 @@ class Gateway:
             self.options.outbox_path or site.outbox.path,
             max_bytes=site.outbox.max_size,
             max_age=site.outbox.max_age,
-            receipt_window=site.mqtt.receipt_window if site.mqtt.await_receipts else None,
+            receipt_window=site.mqtt.outbox_receipt_window,
             clock=self.clock.time,
         )
         #: A full disk is an outage of the outbox, not a crash (gateway/storing.py).

@@ -83,6 +83,13 @@ class MqttConfig(MqttConnection):
             )
         return self
 
+    @property
+    def outbox_receipt_window(self) -> timedelta | None:
+        """The outbox's `receipt_window`: how long it keeps an acknowledged message for its receipt, or None
+        (delete at the PUBACK) when receipts are not awaited. The gateway's publisher refuses an outbox
+        opened otherwise."""
+        return self.receipt_window if self.await_receipts else None
+
 
 class OutboxConfig(SiteModel):
     path: Path = Path("/var/lib/pantau/outbox.db")

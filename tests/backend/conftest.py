@@ -56,7 +56,7 @@ def gateway(mosquitto: Mosquitto, mqtt_topic_root: str, tmp_path: Path) -> Gatew
     @contextlib.asynccontextmanager
     async def start(site: str = SITE, gateway_id: str = GATEWAY) -> AsyncIterator[Gateway]:
         config = MqttConfig(host=mosquitto.host, port=mosquitto.port, topic_prefix=mqtt_topic_root)
-        outbox = Outbox(tmp_path / f"gateway-outbox-{site}.db")
+        outbox = Outbox(tmp_path / f"gateway-outbox-{site}.db", receipt_window=config.outbox_receipt_window)
         publisher = Publisher(config, outbox, Identity(site, gateway_id))
         task = asyncio.create_task(publisher.run(), name="gateway-publisher")
         try:

@@ -161,10 +161,9 @@ async def test_a_gateway_booted_before_the_release_marks_its_readings_and_says_s
         level = message.channels["level"]
         assert (level.quality, level.reason, level.value) == (Quality.CLOCK_SKEW, "clock_before_release", 1.0)
 
-    outbox = Outbox(tmp_path / "outbox.db", clock=clock.time)
-    publisher = Publisher(
-        MqttConfig(host="127.0.0.1"), outbox, Identity("s", "g"), clock=clock, clock_sanity=sanity
-    )
+    mqtt = MqttConfig(host="127.0.0.1")
+    outbox = Outbox(tmp_path / "outbox.db", receipt_window=mqtt.outbox_receipt_window, clock=clock.time)
+    publisher = Publisher(mqtt, outbox, Identity("s", "g"), clock=clock, clock_sanity=sanity)
     topic, payload, retain = publisher.online_status()(1)
     # What `pantau gateway status` reads: the same verdict, from the metrics endpoint.
     metrics = render(collector_for(outbox, publisher, [poller]).collect(outbox.state())).decode()

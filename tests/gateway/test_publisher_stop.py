@@ -37,7 +37,7 @@ async def test_a_stop_arriving_with_the_connack_stops_the_publisher(
     mosquitto: Mosquitto, mqtt_topic_root: str, tmp_path: Path
 ) -> None:
     config = MqttConfig(host=mosquitto.host, port=mosquitto.port, topic_prefix=mqtt_topic_root)
-    outbox = Outbox(tmp_path / "outbox.db")
+    outbox = Outbox(tmp_path / "outbox.db", receipt_window=config.outbox_receipt_window)
     publisher = StoppedAtConnack(config, outbox, Identity("s", "gw-stop"))
     publisher.task = asyncio.create_task(publisher.run(), name="publish")
     try:

@@ -10,7 +10,11 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from gateway.outbox import Builder, Outbox
+from gateway.publisher import Identity, Publisher
+from pantau.site.config import MqttConfig
 
 WEEK = timedelta(days=7)
 
@@ -146,3 +150,18 @@ def test_a_receipt_never_takes_a_message_not_yet_sent(tmp_path: Path) -> None:
     done = outbox.confirm([(sent, unsent)], grace_s=60, resends=3)
     assert done.confirmed == 1
     assert [m.seq for m in outbox.pending()] == [unsent]
+
+
+def test_a_publisher_refuses_an_outbox_opened_against_its_receipt_setting(tmp_path: Path) -> None:
+    # The trap: awaiting receipts on an outbox that deletes at the PUBACK never resends what a receipt
+    # shows lost; an outbox waiting for receipts no publisher takes keeps every message for a week.
+    for await_receipts, window in ((True, None), (False, WEEK)):
+        mqtt = MqttConfig(host="127.0.0.1", await_receipts=await_receipts)
+        outbox = Outbox(tmp_path / f"outbox-{await_receipts}.db", receipt_window=window)
+        with pytest.raises(ValueError, match=r"MqttConfig\.outbox_receipt_window"):
+            Publisher(mqtt, outbox, Identity("s", "g"))
+        Publisher(
+            mqtt,
+            Outbox(tmp_path / f"right-{await_receipts}.db", receipt_window=mqtt.outbox_receipt_window),
+            Identity("s", "g"),
+        )

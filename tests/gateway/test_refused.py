@@ -94,6 +94,7 @@ def mqtt(acl: AclBroker, **settings: object) -> MqttConfig:
             "password_file": acl.password_file,
             "topic_prefix": PREFIX,
             "reconnect_cap": "5s",
+            "await_receipts": False,  # no backend here: a PUBACK ends a message (the outbox's default)
         }
         | settings
     )

@@ -62,7 +62,7 @@ async def test_statuses_queued_before_the_broker_was_reached_are_retained(
 ) -> None:
     topics = Topics(mqtt_topic_root)
     config = MqttConfig(host=mosquitto.host, port=mosquitto.port, topic_prefix=mqtt_topic_root)
-    outbox = Outbox(tmp_path / "outbox.db")
+    outbox = Outbox(tmp_path / "outbox.db", receipt_window=config.outbox_receipt_window)
     # A gateway start: the first poll's statuses are in the outbox before the first connection (backlog).
     queued = outbox.append([
         _status(topics, "wim-1", "ok", 0),
@@ -93,7 +93,7 @@ async def test_a_replayed_status_never_replaces_a_newer_one_sent_live(
     config = MqttConfig(
         host=mosquitto.host, port=mosquitto.port, topic_prefix=mqtt_topic_root, replay_rate=1.0
     )
-    outbox = Outbox(tmp_path / "outbox.db")
+    outbox = Outbox(tmp_path / "outbox.db", receipt_window=config.outbox_receipt_window)
     outbox.append([_readings(topics, minute) for minute in range(200)])
     old = outbox.append([_status(topics, "wim-1", "failing", 300)])[0]
     async with publishing(config, outbox, Identity(SITE, GATEWAY)) as publisher:

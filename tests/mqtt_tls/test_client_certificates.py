@@ -87,7 +87,7 @@ def gateway_mqtt(broker: TlsMosquitto, pki: Pki, pair: KeyPair | None, **more: A
 
 @contextlib.asynccontextmanager
 async def publishing(config: MqttConfig, workdir: Path, site: str = SITE) -> AsyncIterator[Gateway]:
-    outbox = Outbox(workdir / f"outbox-{site}.db")
+    outbox = Outbox(workdir / f"outbox-{site}.db", receipt_window=config.outbox_receipt_window)
     publisher = Publisher(config, outbox, Identity(site, GATEWAY))
     task = asyncio.create_task(publisher.run(), name="gateway-publisher")
     try:

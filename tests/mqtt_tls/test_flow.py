@@ -72,7 +72,7 @@ async def tls_gateway(pki: Pki, broker: TlsMosquitto, prefix: str, workdir: Path
     """The real gateway outbox and publisher, connected to the broker's TLS listener."""
     # No receipts: they and their PUBACKs are packets that would wake a stuck reader (see the burst test).
     config = MqttConfig.model_validate(tls_mqtt(pki, broker.tls_port, prefix, await_receipts=False))
-    outbox = Outbox(workdir / "gateway-outbox.db")
+    outbox = Outbox(workdir / "gateway-outbox.db", receipt_window=config.outbox_receipt_window)
     publisher = Publisher(config, outbox, Identity(SITE, GATEWAY))
     task = asyncio.create_task(publisher.run(), name="gateway-publisher")
     try:

@@ -77,7 +77,7 @@ async def test_the_gateway_names_the_broker_and_the_reason_when_its_certificate_
     config = MqttConfig.model_validate(
         tls_settings(tls_broker, refusal, pki, rogue, mqtt_topic_root) | {"reconnect_cap": "1s"}
     )
-    outbox = Outbox(tmp_path / "outbox.db")
+    outbox = Outbox(tmp_path / "outbox.db", receipt_window=config.outbox_receipt_window)
     publisher = Publisher(config, outbox, Identity(SITE, GATEWAY))
     async with _running(publisher.run()):
         await Gateway(outbox, publisher, publisher.topics).send([readings(1)])
@@ -176,7 +176,7 @@ async def test_pantau_refuses_a_broker_that_offers_only_tls_1_0_and_1_1(
         ca_file=pki.ca.cert,
         topic_prefix=mqtt_topic_root,
     )
-    outbox = Outbox(tmp_path / "outbox.db")
+    outbox = Outbox(tmp_path / "outbox.db", receipt_window=config.outbox_receipt_window)
     publisher = Publisher(config, outbox, Identity(SITE, GATEWAY))
     async with _running(publisher.run()):
         await eventually(lambda: publisher.stats.connect_failures_total >= 1, what="a connect attempt")

@@ -153,7 +153,7 @@ async def test_the_gateway_publisher_leaves_online_then_offline_retained(
 ) -> None:
     site, gateway = "ampal-mufakat", "gw-ampal-mufakat"
     config = MqttConfig(host=broker.host, port=broker.port, protocol=311, username=gateway)
-    outbox = Outbox(tmp_path / "outbox.db")
+    outbox = Outbox(tmp_path / "outbox.db", receipt_window=config.outbox_receipt_window)
     publisher = Publisher(config, outbox, Identity(site, gateway))
     topic = Topics().gateway_status(site)
     try:

@@ -143,8 +143,8 @@ class Client:
 
 
 def gateway_publisher(closed: int, clock: VirtualClock, tmp_path: Path) -> Client:
-    outbox = Outbox(tmp_path / "outbox.db", clock=clock.time)
     mqtt = MqttConfig(host="127.0.0.1", port=closed, reconnect_cap=CAP)
+    outbox = Outbox(tmp_path / "outbox.db", receipt_window=mqtt.outbox_receipt_window, clock=clock.time)
     publisher = Publisher(mqtt, outbox, Identity("s", "g", START), clock=clock)
 
     async def close() -> None:

@@ -71,7 +71,7 @@ async def _publish(
 ) -> None:
     """The real gateway outbox and publisher, as tests/backend/conftest.py's `gateway` fixture."""
     config = MqttConfig(host=mosquitto.host, port=mosquitto.port, topic_prefix=prefix)
-    outbox = Outbox(workdir / f"outbox-{site}.db")
+    outbox = Outbox(workdir / f"outbox-{site}.db", receipt_window=config.outbox_receipt_window)
     publisher = Publisher(config, outbox, Identity(site, gateway))
     task = asyncio.create_task(publisher.run(), name=f"gateway-publisher[{site}]")
     try:

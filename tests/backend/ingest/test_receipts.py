@@ -24,7 +24,7 @@ from tests.harness.mosquitto import Mosquitto
 async def holding_gateway(mosquitto: Mosquitto, prefix: str, tmp_path: Path) -> AsyncIterator[Gateway]:
     """The real outbox and publisher, keeping messages until the backend's receipt (as shipped)."""
     config = MqttConfig(host=mosquitto.host, port=mosquitto.port, topic_prefix=prefix, receipt_grace="2s")
-    outbox = Outbox(tmp_path / "gateway-outbox.db", receipt_window=config.receipt_window)
+    outbox = Outbox(tmp_path / "gateway-outbox.db", receipt_window=config.outbox_receipt_window)
     publisher = Publisher(config, outbox, Identity(SITE, GATEWAY))
     task = asyncio.create_task(publisher.run(), name="gateway-publisher")
     try:
