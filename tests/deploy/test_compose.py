@@ -20,6 +20,7 @@ from backend.rules import load_rules
 from backend.storage.config import RetentionConfig
 from backend.storage.influx import influxql
 from gateway.inventory import resolve_site
+from pantau import __version__
 from pantau.site.config import DeviceConfig, ModbusBusSpec, RecordStreamSpec, load_site
 from tests.deploy.compose import (
     COMPOSE,
@@ -42,7 +43,10 @@ SECRET_FILES = {DEPLOY / "secrets" / "mosquitto.passwd"}
 
 
 def version() -> str:
-    return str(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"])
+    """pantau's version, where pyproject.toml reads it from (its `dynamic` version)."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "pantau.__version__"}
+    return __version__
 
 
 def test_the_services_of_the_production_shape() -> None:
