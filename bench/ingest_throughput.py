@@ -17,6 +17,8 @@ machine absolute figures swing from run to run, ratios within one invocation muc
 Then the CPU cost of each stage of the pantau path, in microseconds per message, measured in-process.
 The report goes to `bench/results/<date>-backend.md` and `.json` (`--out DIR` elsewhere); `--baseline DIR`
 runs another source tree of pantau (main before a change, say) as one more flow, for an A/B in one run.
+`--node-red` adds Node-RED's usual mqtt in -> function -> influxdb batch on the same queue, at the first
+`--channels` (bench/nodered.py; npm installs it into var/bench/node-red on first use): issue 18's comparison.
 
 Run: `make bench` or `python -m bench.ingest_throughput [--rounds 3] [--out bench/results]`.
 """
@@ -54,6 +56,7 @@ from backend.storage.influx.client import GZIP_LEVEL
 from backend.storage.influx.line_protocol import encode_point
 from backend.storage.model import Retention
 from backend.storage.schema import to_points, wire_readings_points
+from bench import nodered
 from bench.ingest_profile import profile_drain, worker_config
 from bench.ingest_worker import WorkerPool
 from pantau.contract import Reading, Readings, Topics, decode, encode
@@ -61,7 +64,7 @@ from pantau.contract.fast import decode_readings
 from tests.harness.binaries import require_binary
 from tests.harness.influxd import Influxd
 from tests.harness.mosquitto import Mosquitto
-from tests.harness.process import start_with_port_retries
+from tests.harness.process import free_port, start_with_port_retries
 
 PREFIX = "bench/v1"
 SHARED_GROUP = "bench"
@@ -294,6 +297,30 @@ class Bench:
             pool.stop()
             drop_sessions(self.broker, ids)
 
+    def node_red(self, messages: list[tuple[str, bytes]], channels: int, round_: int) -> None:
+        """Node-RED (bench/nodered.py) draining the same queue into a fresh database, timed from its MQTT
+        connection (its start-up is left out) to InfluxDB's acknowledgement of the last point."""
+        database = self._database()
+        filters = Topics(PREFIX).all_gateway_traffic()
+        node_red = nodered.NodeRed(
+            self.work / f"node-red-{database}", broker_port=self.broker.port, influx_url=self.influxd.url,
+            database=database, retention_policy=InfluxConfig(url=self.influxd.url).retention_policy_raw,
+            topic_filters=filters, expected=len(messages) * channels, ui_port=free_port(),
+        )  # fmt: skip
+        fill_sessions(self.broker, [nodered.CLIENT_ID], filters, messages, v5=False)
+        before: list[tuple[float, float]] = []
+        try:
+            node_red.start()
+            run = node_red.run_until(FLOW_TIMEOUT_S, on_start=lambda: before.append(self._services_cpu()))
+            self._record("node-red", channels, 1, round_, run.seconds, run.cpu_s, before[0])
+            print(f"  {'':<14} clock from its MQTT connect to the last point stored ({run.end})", flush=True)
+        except (TimeoutError, RuntimeError) as exc:
+            self.failures.append(f"node-red, {channels} readings/msg, round {round_}: {exc}")
+            print(f"  {'node-red':<14} {channels:>2} ch  round {round_}: FAILED, {exc}", flush=True)
+        finally:
+            node_red.stop()
+            drop_sessions(self.broker, [nodered.CLIENT_ID])
+
     def _worker_config(self, worker_id: str, database: str, *, v5: bool) -> dict[str, Any]:
         mqtt_settings = {
             "host": self.broker.host,
@@ -380,17 +407,22 @@ def summarize(runs: list[Run]) -> list[dict[str, Any]]:
     median = {(row["flow"], row["channels"]): row["readings_per_s"] for row in rows}
     for row in rows:
         channels = row["channels"]
-        if row["flow"].startswith("pantau") or row["flow"] == "baseline":
+        if row["flow"].startswith("pantau") or row["flow"] in {"baseline", "node-red"}:
             row["to_ceiling"] = row["readings_per_s"] / median[("ceiling", channels)]
             row["to_raw_lp"] = row["readings_per_s"] / median[("raw LP", channels)]
         if ("baseline", channels) in median and row["flow"].startswith("pantau"):
             row["to_baseline"] = row["readings_per_s"] / median[("baseline", channels)]
+        if ("node-red", channels) in median and row["flow"].startswith("pantau"):
+            row["to_node_red"] = row["readings_per_s"] / median[("node-red", channels)]  # issue 18: >= 1.5
         if row["flow"].startswith("pantau x") and ("pantau x1 v5", channels) in median:
             row["to_one_worker"] = row["readings_per_s"] / median[("pantau x1 v5", channels)]
     return rows
 
 
-def environment() -> dict[str, str]:
+def environment(*, node_red: bool = False) -> dict[str, str]:
+    """The machine and the versions; `node_red` installs Node-RED first if need be (bench/nodered.py), so
+    a missing npm stops the bench before it has measured anything."""
+
     def version(package: str) -> str:
         return metadata.version(package)
 
@@ -411,12 +443,12 @@ def environment() -> dict[str, str]:
             f"{p} {version(p)}"
             for p in ("paho-mqtt", "aiomqtt", "pydantic", "pydantic-core", "orjson", "httpx")
         ),
-    }
+    } | ({"node-red": ", ".join(f"{name} {v}" for name, v in nodered.install().items())} if node_red else {})
 
 
 COLUMNS = (
     "flow", "readings/msg", "workers", "readings/s (median)", "range", "/ ceiling", "/ raw LP", "/ 1 worker",
-    "/ baseline", "worker CPU s/1k", "influxd CPU s/1k", "mosquitto CPU s/1k",
+    "/ baseline", "/ node-red", "worker CPU s/1k", "influxd CPU s/1k", "mosquitto CPU s/1k",
 )  # fmt: skip
 
 
@@ -443,7 +475,7 @@ def report_markdown(
         out.append(
             f"| {row['flow']} | {row['channels']} | {row['workers'] or ''} | {row['readings_per_s']:,.0f} | "
             f"{row['min']:,.0f}-{row['max']:,.0f} | {ratio('to_ceiling')} | {ratio('to_raw_lp')} | "
-            f"{ratio('to_one_worker')} | {ratio('to_baseline')} | {cpu} | "
+            f"{ratio('to_one_worker')} | {ratio('to_baseline')} | {ratio('to_node_red')} | {cpu} | "
             f"{row['influxd_cpu_s_per_1k']:.3f} | {row['mosquitto_cpu_s_per_1k']:.3f} |"
         )
     if failures:
@@ -471,8 +503,13 @@ def main() -> None:
         help=f"folder for <date>-backend.md and .json (default {RESULTS})",
     )
     parser.add_argument("--profile", action="store_true", help="add a cProfile of one worker's drain")
+    parser.add_argument(
+        "--node-red",
+        action="store_true",
+        help="add Node-RED (mqtt in -> function -> influxdb batch) at the first --channels (npm installs it)",
+    )
     args = parser.parse_args()
-    env = environment()
+    env = environment(node_red=args.node_red)
     profile = ""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -494,6 +531,8 @@ def main() -> None:
                     if channels == args.channels[0]:
                         for workers in args.workers:
                             bench.pantau(messages, channels, round_, workers, v5=True)
+                        if args.node_red:
+                            bench.node_red(messages, channels, round_)
             if args.profile:
                 profile = profiled(broker, influxd, work, payloads(args.messages, args.channels[0]))
         finally:
