@@ -8,7 +8,7 @@ the collector reads those counters when Prometheus asks. Written in the text for
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from drivers.serial_records.stream import RecordStream
 from gateway.outbox import Outbox, OutboxState
@@ -35,7 +35,7 @@ class GatewayCollector:
     publisher: Publisher
     pollers: list[BusPoller]
     #: (stream, device id) of every record-stream bus.
-    streams: list[tuple[RecordStream, str]]
+    streams: list[tuple[RecordStream, str]] = field(default_factory=list)
     clock: Clock = SYSTEM_CLOCK
 
     async def page(self) -> bytes:
@@ -161,13 +161,3 @@ class GatewayCollector:
         yield connected
         yield age
         yield from counters.values()
-
-
-def collector_for(
-    outbox: Outbox,
-    publisher: Publisher,
-    pollers: list[BusPoller],
-    streams: list[tuple[RecordStream, str]] | None = None,
-    clock: Clock = SYSTEM_CLOCK,
-) -> GatewayCollector:
-    return GatewayCollector(outbox, publisher, pollers, streams or [], clock)

@@ -24,7 +24,7 @@ from drivers.serial_records.records import VehicleRecord
 from drivers.serial_records.stream import RecordStream
 from gateway.clock_sanity import ClockSanity
 from gateway.inventory import build_bus, resolve_site
-from gateway.metrics import collector_for
+from gateway.metrics import GatewayCollector
 from gateway.outbox import Builder, Outbox
 from gateway.prometheus import MetricsServer
 from gateway.publisher import Identity, Publisher
@@ -196,7 +196,7 @@ class Gateway:
         if self.options.metrics_address is None:
             return
         host, port = self.options.metrics_address
-        collector = collector_for(self.outbox, self.publisher, self.pollers, self.streams, self.clock)
+        collector = GatewayCollector(self.outbox, self.publisher, self.pollers, self.streams, self.clock)
         server = MetricsServer(collector.page)
         try:
             await server.start(host, port)

@@ -14,7 +14,7 @@ from drivers.modbus.bus import ModbusBus
 from drivers.modbus.device import ModbusDevice
 from drivers.sim.modbus_device import SimulatedModbusDevice, constant_signal
 from gateway.clock_sanity import RELEASED, SETTLE, STEP_BOUND, ClockSanity
-from gateway.metrics import collector_for
+from gateway.metrics import GatewayCollector
 from gateway.outbox import Builder, Outbox
 from gateway.prometheus import render
 from gateway.publisher import Identity, Publisher
@@ -166,7 +166,7 @@ async def test_a_gateway_booted_before_the_release_marks_its_readings_and_says_s
     publisher = Publisher(mqtt, outbox, Identity("s", "g"), clock=clock, clock_sanity=sanity)
     topic, payload, retain = publisher.online_status()(1)
     # What `pantau gateway status` reads: the same verdict, from the metrics endpoint.
-    metrics = render(collector_for(outbox, publisher, [poller]).collect(outbox.state())).decode()
+    metrics = render(GatewayCollector(outbox, publisher, [poller]).collect(outbox.state())).decode()
     outbox.close()
     assert 'pantau_clock_plausible{reason="clock_before_release"} 0.0' in metrics
     status = decode(payload, topic=topic)

@@ -18,7 +18,7 @@ from typing import Final
 import pytest
 import yaml
 
-from gateway.metrics import collector_for
+from gateway.metrics import GatewayCollector
 from gateway.outbox import Builder, Outbox
 from gateway.prometheus import render
 from gateway.publisher import Identity
@@ -184,7 +184,7 @@ async def test_a_refused_message_is_dead_lettered_and_never_holds_back_the_rest(
             return outbox.state().depth == 0
 
         await until(drained)
-        metrics = render(collector_for(outbox, publisher, []).collect(outbox.state())).decode()
+        metrics = render(GatewayCollector(outbox, publisher, []).collect(outbox.state())).decode()
 
     letters = outbox.dead_letters()
     assert [d.message.seq for d in letters] == refused  # each keeps its own sequence number
