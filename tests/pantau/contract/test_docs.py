@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from pantau.contract import decode, encode
+from pantau.contract import Reason, decode, encode
 from pantau.contract.examples import example_messages
 
 CONTRACT_DOC = Path(__file__).resolve().parents[3] / "docs" / "contract.md"
@@ -29,3 +29,13 @@ def test_doc_examples_are_the_current_examples() -> None:
         assert shown[kind] == json.loads(encode(message)), (
             f"regenerate the {kind} example in docs/contract.md"
         )
+
+
+def test_every_reason_code_is_documented() -> None:
+    """The codes `pantau.contract.Reason` names are the documented list of codes in use (issue 20: the
+    counters' `no_previous_sample` was sent but not listed)."""
+    text = CONTRACT_DOC.read_text()
+    listed = text.split("Codes in use:", 1)[1].split("New codes need no schema change", 1)[0]
+    codes = set(re.findall(r"`([a-z][a-z0-9_]*)`", listed))
+    assert {reason.value for reason in Reason} - codes == set()
+    assert "modbus_exception_<n>" in listed  # Reason.modbus_exception(code)
