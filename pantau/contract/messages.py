@@ -16,11 +16,21 @@ Message kinds and who sends them::
 
 from __future__ import annotations
 
+import json
 import math
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
 from pantau.contract.fields import (
@@ -218,6 +228,15 @@ class _Message(ContractModel):
     site: Slug
     ts: UtcDatetime = Field(description="UTC time the data was read (or the event happened), not sent")
 
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _version_is_an_integer(cls, value: object) -> object:
+        # Literal[1] alone takes `true` and `1.0` (both equal 1); the contract's integers are strict.
+        if isinstance(value, bool | float):
+            msg = f"must be the integer {SCHEMA_VERSION}, not {json.dumps(value)}"
+            raise ValueError(msg)  # noqa: TRY004 - pydantic reports a ValueError as a validation error
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _envelope_spelled_out(cls, data: object, info: ValidationInfo) -> object:
@@ -362,7 +381,7 @@ class GatewayClock(ContractModel):
 
     model_config = ConfigDict(json_schema_extra=lambda schema: add_rules(schema, GATEWAY_CLOCK_RULES))
 
-    plausible: bool
+    plausible: StrictBool  # `"true"` or `1` is a producer bug, as for numbers
     reason: ReasonCode | None = Field(
         default=None, description="clock_before_release or clock_stepped; absent when plausible"
     )
