@@ -216,3 +216,29 @@ async def test_a_rejected_merged_read_is_replanned_alone_and_no_register_is_read
     assert len(addresses) == len(set(addresses)), "a register was read twice in one poll"
     assert (2002, 2) in {(r.address, r.count) for r in last_poll}  # the read nobody rejected kept its plan
     assert steady.requests == len(last_poll) == len(device.plan()) == 9
+
+
+async def test_a_rejected_merged_read_leaves_the_other_reads_of_the_device_as_planned(
+    pty_pair: SocatPtyPair, rtu_bus: Callable[..., ModbusBus]
+) -> None:
+    # On main: one exception 2 made the whole device cautious, so the status read 100..104, which the
+    # device answers (its registers 101..103 read as 0), was split in two as well: 5 requests a poll, not 4.
+    profile = shipped_modbus_profile("vegapuls-c21")
+    image = register_image(profile, vegapuls_values())[Table.HOLDING]
+
+    def firmware(r: ReadRequest) -> Script:
+        span = range(r.address, r.address + r.count)
+        if any(2300 <= a < 2316 and a not in image for a in span):  # refuses only its unmapped 2302
+            return [(0.0, exception_reply(r.unit, r.function, 2))]
+        return [(0.0, register_reply(r.unit, r.function, registers(image, r)))]
+
+    device = ModbusDevice(profile, rtu_bus(), unit_id=246, params={"mounting_height_m": 6.0})
+    with ScriptedRtuSlave(pty_pair.device_end, firmware) as slave:
+        await device.poll()
+        asked_before = len(slave.requests)
+        steady = await device.poll()
+        last_poll = [(r.address, r.count) for r in slave.requests[asked_before:]]
+    assert steady.failed_requests == 0
+    assert all(r.quality is Quality.GOOD for k, r in steady.readings.items() if k != "echo_amplitude")
+    assert last_poll == [(100, 5), (2002, 2), (2300, 2), (2303, 13)]  # only 2300..2315 was re-planned
+    assert steady.requests == len(device.plan()) == 4
