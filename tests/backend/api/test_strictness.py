@@ -19,8 +19,8 @@ PROBLEM: Final = "application/problem+json"
 API_DOC: Final = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 #: Real values for the path parameters of the test data.
 PATH_VALUES: Final = {"site": "ampal-mufakat", "alert_id": "ampal-muka-air:ampal-mufakat:wl-radar:level"}
-#: Routes outside the OpenAPI document: the live page and its files.
-PAGE_PATHS: Final = ("/", "/static/app.js")
+#: Routes outside the OpenAPI document: the live page and its files, the document and its interactive docs.
+PAGE_PATHS: Final = ("/", "/static/app.js", "/openapi.json", "/docs")
 
 
 def _gets(served: Served) -> list[tuple[str, dict[str, Any]]]:
@@ -44,8 +44,11 @@ async def test_an_unknown_parameter_is_422_on_every_route(served_sqlite: Served)
     assert {"/api/v1/sites", "/api/v1/health/live", "/metrics", "/api/v1/page/bands"} <= set(urls)
     async with served_sqlite.client("admin") as client:
         answers = {url: await client.get(url, params={"knid": "wim"}) for url in urls}
+        document, docs = await client.get("/openapi.json"), await client.get("/docs")
     wrong = {url: r.status_code for url, r in answers.items() if not _is_422_naming(r, "query.knid")}
     assert wrong == {}
+    assert "/api/v1/sites" in document.json()["paths"]
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
     sites = answers["/api/v1/sites"].json()
     assert sites["errors"] == [
         {"location": "query.knid", "message": "unknown parameter; this operation takes kind"}
