@@ -43,7 +43,7 @@ import httpx
 import yaml
 
 from backend.api.auth import hash_key
-from backend.api.config import ApiConfig
+from backend.config.api import ApiConfig
 from backend.storage.config import InfluxConfig
 from backend.storage.influx import InfluxStorage
 from backend.storage.influx.line_protocol import encode_point

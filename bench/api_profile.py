@@ -20,7 +20,7 @@ from typing import Final
 import httpx
 
 from backend.api.app import create_app
-from backend.api.config import ApiConfig
+from backend.config.api import ApiConfig
 from backend.inventory import SiteInventory
 from backend.storage.model import Storage
 

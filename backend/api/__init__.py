@@ -9,6 +9,6 @@ Errors::
     Problem            raised by routes: answered as application/problem+json with its status
     StorageUnavailable -> 503, StorageRejected -> 400, validation -> 422, anything else -> 500 (logged)
 
-This package imports nothing itself: the backend's config reads `backend.api.config` (the `api:` section)
+This package imports nothing itself: the backend's config reads `backend.config.api` (the `api:` section)
 without loading FastAPI, so ingest and the rules service start without the web stack.
 """

@@ -19,14 +19,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from backend.api import page, problems
 from backend.api.auth import SECURITY_SCHEMES, Access, KeyRing
-from backend.api.config import ApiConfig
 from backend.api.context import ApiContext, ReadinessCheck
 from backend.api.guard import Guard
 from backend.api.problems import COMMON_PROBLEMS, PROBLEM_JSON, ProblemBody
 from backend.api.routes import alerts, health, latest, reports, series, vehicles
 from backend.api.routes import inventory as inventory_routes
 from backend.api.strictness import strict_request
-from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW
+from backend.config import DEFAULT_CLOCK_SKEW
+from backend.config.api import ApiConfig
 from backend.inventory import SiteInventory
 from backend.rules_service.alert_book import AlertBook
 from backend.storage.model import Storage

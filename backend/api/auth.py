@@ -17,8 +17,8 @@ from typing import Annotated, Final
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from backend.api.config import ApiConfig, Role, RouteGroup
 from backend.api.problems import Problem
+from backend.config.api import ApiConfig, Role, RouteGroup
 
 _CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="pantau"'}
 #: A longer header is not a key of ours: refused before hashing.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from backend.api.auth import KeyRing
-from backend.api.config import ApiConfig
+from backend.config.api import ApiConfig
 from backend.inventory import SiteInventory
 from backend.rules_service.alert_book import AlertBook
 from backend.storage.model import Storage

@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.api.auth import MAX_KEY_LENGTH, Caller, KeyRing
-from backend.api.config import Limits
 from backend.api.problems import problem_response
 from backend.api.ratelimit import RateLimiter
+from backend.config.api import Limits
 from pantau.resilience import Clock
 
 WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})

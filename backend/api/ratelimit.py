@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
-from backend.api.config import RateLimit
+from backend.config.api import RateLimit
 from pantau.resilience import Clock
 
 

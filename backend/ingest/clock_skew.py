@@ -11,15 +11,9 @@ is stored and what the rules see agree.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Final
 
+from backend.config import DEFAULT_CLOCK_SKEW
 from pantau.contract import Message, Quality, Readings, Reason, Vehicle, format_utc
-
-#: How far ahead of its arrival a message's time may be. Gateways keep time by NTP or GPS (milliseconds);
-#: an RTC left to itself drifts up to ~20 ppm, ten minutes a year. Five minutes tolerates a gateway a few
-#: months off NTP and bounds what a fast clock can do to the rules: a series' order by time can run at
-#: most this far ahead of the real readings.
-DEFAULT_CLOCK_SKEW: Final = timedelta(minutes=5)
 
 
 def check_time(message: Message, arrival: datetime, allowed: timedelta = DEFAULT_CLOCK_SKEW) -> Message:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW, check_time
+from backend.config import DEFAULT_CLOCK_SKEW
+from backend.ingest.clock_skew import check_time
 from backend.ingest.receipts import Sender
 from backend.ingest.record_rejects import RECORD_REJECT, describe_reject
 from backend.ingest.senders import SenderCheck

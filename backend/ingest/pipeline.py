@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
 
-from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW
+from backend.config import DEFAULT_CLOCK_SKEW
 from backend.ingest.intake import Accepted, triage
 from backend.ingest.receipts import Reply, Sender, receipts, sender_of_dead_letter
 from backend.ingest.senders import SenderCheck

@@ -17,13 +17,12 @@ import logging
 import os
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Final, Literal, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
 
-from pantau.config import ConfigError, Duration
+from backend.config.notifiers import NotifierConfig, TelegramConfig, WebhookConfig
+from pantau.config import ConfigError
 from pantau.contract import AlertTransition, encode
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock
 
@@ -31,33 +30,6 @@ logger = logging.getLogger(__name__)
 
 BACKOFF_BASE_S: Final = 1.0
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-class NotifierModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    give_up_after: Duration = Field(default=timedelta(hours=1), description="Retry one delivery this long")
-    retry_cap: Duration = timedelta(minutes=2)
-    timeout: Duration = timedelta(seconds=10)
-    queue_size: int = Field(default=10_000, ge=1)
-    min_severity: int = Field(default=0, ge=0, le=10, description="Only transitions at least this severe")
-
-
-class WebhookConfig(NotifierModel):
-    kind: Literal["webhook"] = "webhook"
-    url: str = Field(pattern=r"^https?://\S+$")
-    secret_env: str | None = Field(default=None, description="Environment variable holding the HMAC secret")
-
-
-class TelegramConfig(NotifierModel):
-    kind: Literal["telegram"] = "telegram"
-    token_env: str = Field(description="Environment variable holding the bot token")
-    chat_id: str = Field(pattern=r"^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$")
-    language: Literal["id", "en", "both"] = "both"
-    api_url: str = Field(default="https://api.telegram.org", pattern=r"^https?://\S+$")
-
-
-NotifierConfig = WebhookConfig | TelegramConfig
 
 
 def _secret(env: str) -> str:

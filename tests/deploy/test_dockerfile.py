@@ -17,7 +17,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from backend.api.app import create_app
-from backend.api.config import ApiConfig
+from backend.config.api import ApiConfig
 from backend.inventory import SiteInventory
 from backend.storage.model import Retention
 from backend.storage.sqlite import SqliteStorage

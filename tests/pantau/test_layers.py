@@ -1,7 +1,7 @@
 """The layers hold at run time: what a process imports, seen in a fresh interpreter.
 
-`lint-imports` (make lint, `.importlinter`) checks the import graph, but it sees `from backend.api.config
-import ApiConfig` as an import of that module alone, while Python also runs `backend/api/__init__.py`, which
+`lint-imports` (make lint, `.importlinter`) checks the import graph, but it saw `from backend.api.config
+import ApiConfig` as an import of that module alone, while Python also ran `backend/api/__init__.py`, which
 is how FastAPI once leaked into ingest. Only a fresh interpreter shows what really loads.
 """
 
@@ -75,6 +75,15 @@ def test_ingest_loads_no_web_framework() -> None:
     loaded = top_level_modules_loaded_by("backend.ingest")
     assert "backend" in loaded
     assert sorted(loaded & set(WEB_STACK)) == []
+
+
+def test_reading_the_backend_config_loads_no_web_framework_or_http_client() -> None:
+    # backend.yaml's models are read by every part; the notifier settings once sat beside the notifiers
+    # and brought httpx (and their delivery code) into anything that read the config.
+    loaded = modules_loaded_by("backend.config")
+    assert "backend.config.api" in loaded
+    assert sorted(m for m in loaded if m.split(".")[0] in {*WEB_STACK, "httpx", "httpcore"}) == []
+    assert sorted(m for m in loaded if m.startswith(("backend.api", "backend.rules_service"))) == []
 
 
 def test_the_bottom_layer_loads_nothing_above_it() -> None:

@@ -17,10 +17,10 @@ from typing import Final
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 
-from backend.api.config import Role
 from backend.api.context import ApiContext
 from backend.api.page.bands import BandList, level_bands
 from backend.api.problems import Problem
+from backend.config.api import Role
 from backend.rules.config import RulesFile
 from backend.rules_service.alert_book import AlertBook
 

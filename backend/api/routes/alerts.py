@@ -11,7 +11,6 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from backend.api.auth import Caller
-from backend.api.config import Role
 from backend.api.context import ApiContext
 from backend.api.csv import csv_response
 from backend.api.models import AcknowledgeIn, AcknowledgementOut, AlertList, AlertOut
@@ -30,6 +29,7 @@ from backend.api.params import (
 from backend.api.problems import Problem
 from backend.api.routes.responses import CSV_OK
 from backend.api.rows import cut_merged
+from backend.config.api import Role
 from backend.rules_service.alert_book import AlertBook, UnknownAlert
 from backend.storage.model import ALL_TAGS, FieldValue, Row, SeriesQuery, TagMatch
 from backend.storage.read_model import as_float, as_int, as_str

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from backend.api.config import Role
 from backend.api.context import ApiContext
 from backend.api.models import Health
 from backend.api.problems import Problem
+from backend.config.api import Role
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from backend.api.config import Role
 from backend.api.context import ApiContext
 from backend.api.models import Channel, Device, DeviceList, Site, SiteList
 from backend.api.params import rfc3339
 from backend.api.problems import Problem
+from backend.config.api import Role
 from backend.inventory import SiteInfo
 from backend.storage.model import SeriesQuery
 from backend.storage.schema import DEVICE_STATUS, READING, VEHICLE

@@ -12,13 +12,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from backend.api.config import Role
 from backend.api.context import ApiContext
 from backend.api.csv import csv_response
 from backend.api.models import AlertLevel, Latest, LatestList
 from backend.api.params import OutputFormat, QueryModel, Slug, rfc3339, wants_csv
 from backend.api.routes.responses import CSV_OK
 from backend.api.rows import reading_value
+from backend.config.api import Role
 from backend.storage.model import SeriesQuery, TagMatch
 from backend.storage.read_model import as_str
 from backend.storage.schema import READING

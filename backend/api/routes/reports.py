@@ -19,7 +19,6 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from backend.api.auth import Caller
-from backend.api.config import Role
 from backend.api.context import ApiContext
 from backend.api.csv import csv_response
 from backend.api.models import NearbyGauge, ReportIn, ReportList, ReportOut
@@ -36,6 +35,7 @@ from backend.api.params import (
 from backend.api.problems import Problem
 from backend.api.routes.responses import CSV_OK
 from backend.api.rows import cut_merged
+from backend.config.api import Role
 from backend.storage.model import ALL_TAGS, FieldValue, Point, Row, SeriesQuery
 from backend.storage.read_model import as_float, as_str
 from backend.storage.schema import CITIZEN_REPORT, READING, time_ns

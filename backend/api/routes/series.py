@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from backend.api.config import Role
 from backend.api.context import ApiContext
 from backend.api.csv import csv_response
 from backend.api.models import SeriesData, SeriesPage, SeriesRow
@@ -29,6 +28,7 @@ from backend.api.params import (
 from backend.api.problems import Problem
 from backend.api.routes.responses import CSV_OK
 from backend.api.rows import cut_series, reading_value
+from backend.config.api import Role
 from backend.storage.model import Aggregate, Series, SeriesQuery
 from backend.storage.read_model import as_str
 from backend.storage.schema import READING

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import AfterValidator, Field
 
-from backend.api.config import Role
 from backend.api.context import ApiContext
 from backend.api.csv import csv_response
 from backend.api.models import AxleOut, VehicleBucket, VehicleOut, VehiclePage, VehicleStats
@@ -46,6 +45,7 @@ from backend.api.vehicle_stats import (
     rollup_watermark,
     tally_buckets,
 )
+from backend.config.api import Role
 from backend.storage.model import ALL_TAGS, FieldValue, Row, SeriesQuery, TagMatch
 from backend.storage.read_model import VEHICLE_FIELDS, StoredVehicle, as_float, read_vehicle
 from backend.storage.schema import VEHICLE

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from backend.api.app import create_app
 from backend.api.auth import hash_key
-from backend.api.config import ApiConfig
+from backend.config.api import ApiConfig
 from backend.storage.model import Storage
 from backend.storage.schema import to_points
 from backend.worker import BackendWorker

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backend.api.auth import KeyRing, hash_key
-from backend.api.config import ApiConfig
 from backend.api.guard import Guard
+from backend.config.api import ApiConfig
 from pantau.resilience import VirtualClock
 
 KEY = "op-5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b"

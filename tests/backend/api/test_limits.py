@@ -14,7 +14,7 @@ import pytest
 
 from backend.api.app import create_app
 from backend.api.auth import hash_key
-from backend.api.config import ApiConfig
+from backend.config.api import ApiConfig
 from backend.storage.sqlite import SqliteStorage
 from pantau.resilience import VirtualClock
 from tests.backend.api import dataset

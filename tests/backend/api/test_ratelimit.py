@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from backend.api.config import RateLimit
 from backend.api.ratelimit import RateLimiter
+from backend.config.api import RateLimit
 from pantau.resilience import VirtualClock
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)

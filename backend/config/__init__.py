@@ -7,16 +7,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.config import ApiConfig
-from backend.ingest.clock_skew import DEFAULT_CLOCK_SKEW
-from backend.rules_service.notifiers import NotifierConfig
+from backend.config.api import ApiConfig
+from backend.config.notifiers import NotifierConfig
 from backend.storage.config import StorageConfig
 from pantau.config import Duration, load_yaml_model
 from pantau.config.mqtt import MqttConnection
 from pantau.contract.fields import Slug
+
+#: How far ahead of its arrival a message's time may be. Gateways keep time by NTP or GPS (milliseconds);
+#: an RTC left to itself drifts up to ~20 ppm, ten minutes a year. Five minutes tolerates a gateway a few
+#: months off NTP and bounds what a fast clock can do to the rules: a series' order by time can run at
+#: most this far ahead of the real readings.
+DEFAULT_CLOCK_SKEW: Final = timedelta(minutes=5)
 
 
 class BackendModel(BaseModel):
