@@ -109,6 +109,14 @@ class RulesServiceConfig(BackendModel):
     )
     batch_messages: int = Field(default=500, ge=1, le=100_000, description="Messages per evaluated batch")
     batch_linger: Duration = Field(default=timedelta(milliseconds=50))
+    retained_check: Duration = Field(
+        default=timedelta(minutes=10),
+        description=(
+            "How often the alerts the broker retains are held against the active ones (also at start): "
+            "missing ones are published again, ones no longer active cleared"
+        ),
+        gt=timedelta(0),
+    )
     notifiers: dict[Slug, NotifierConfig] = Field(
         default={}, description="Where alert transitions are sent besides storage and MQTT"
     )

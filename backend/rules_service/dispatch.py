@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 import aiomqtt
 
 from backend.config import BackendMqtt
 from backend.rules_service.notifiers import Notifier
+from backend.rules_service.retained import ActiveAlerts, RetainedPlan, plan
 from backend.rules_service.state import Effects, RulesState
 from backend.storage.model import Storage, StorageRejected, StorageUnavailable
 from backend.storage.schema import alert_point
@@ -29,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 BACKOFF_BASE_S: Final = 0.5
 BACKOFF_CAP_S: Final = 30.0
+#: Retained messages arrive as one burst after the subscription is granted: this much silence ends it,
+#: and the whole read is bounded (thousands of alerts take milliseconds on any broker link).
+RETAINED_QUIET_S: Final = 0.5
+RETAINED_READ_MAX_S: Final = 30.0
 
 
 class AlertPublisher:
@@ -45,38 +50,65 @@ class AlertPublisher:
         self.client_id = client_id
         self.topics = Topics(mqtt.topic_prefix)
 
+    def _client(self) -> aiomqtt.Client:
+        password = self.mqtt.password()
+        return aiomqtt.Client(
+            self.mqtt.host,
+            self.mqtt.port,
+            identifier=self.client_id,
+            username=self.mqtt.username,
+            password=password.get_secret_value() if password else None,
+            protocol=aiomqtt.ProtocolVersion.V5 if self.mqtt.protocol == 5 else aiomqtt.ProtocolVersion.V311,
+            timeout=10,
+            tls_context=self.mqtt.tls_context(),
+        )
+
     async def publish(self, transitions: Sequence[AlertTransition]) -> None:
         if not transitions:
             return
-        password = self.mqtt.password()
         # `connected`: the gateway's and ingest's way in, with a refused TLS handshake explained
-        async with connected(
-            aiomqtt.Client(
-                self.mqtt.host,
-                self.mqtt.port,
-                identifier=self.client_id,
-                username=self.mqtt.username,
-                password=password.get_secret_value() if password else None,
-                protocol=aiomqtt.ProtocolVersion.V5
-                if self.mqtt.protocol == 5
-                else aiomqtt.ProtocolVersion.V311,
-                timeout=10,
-                tls_context=self.mqtt.tls_context(),
+        async with connected(self._client()) as client:
+            await self._publish(client, transitions)
+
+    async def _publish(self, client: aiomqtt.Client, transitions: Sequence[AlertTransition]) -> None:
+        for transition in transitions:
+            topic = self.topics.alert(transition.site, transition.rule, transition.device, transition.channel)
+            resolved = transition.state == "resolved"
+            properties = self.mqtt.message_properties()
+            await guarded(
+                client.publish(topic, encode(transition), qos=1, retain=not resolved, properties=properties)
             )
-        ) as client:
-            for transition in transitions:
-                topic = self.topics.alert(
-                    transition.site, transition.rule, transition.device, transition.channel
-                )
-                resolved = transition.state == "resolved"
-                properties = self.mqtt.message_properties()
-                await guarded(
-                    client.publish(
-                        topic, encode(transition), qos=1, retain=not resolved, properties=properties
-                    )
-                )
-                if resolved:
-                    await guarded(client.publish(topic, b"", qos=1, retain=True))
+            if resolved:
+                await guarded(client.publish(topic, b"", qos=1, retain=True))
+
+    async def reconcile(self, active: Callable[[], Awaitable[ActiveAlerts]], source: str) -> RetainedPlan:
+        """Make the broker retain exactly the `active` alerts (backend/rules_service/retained.py): read what
+        it retains under the alerts prefix, clear what is no longer active, publish again what is missing.
+        `active` is asked only once the retained messages are in, so an alert raised meanwhile counts."""
+        async with connected(self._client()) as client:
+            found = await self._retained(client)
+            todo = plan(found, await active(), source, self.topics)
+            for topic in todo.clear:
+                await guarded(client.publish(topic, b"", qos=1, retain=True))
+            await self._publish(client, todo.publish)
+        return todo
+
+    async def _retained(self, client: aiomqtt.Client) -> dict[str, bytes]:
+        """Every retained message under the alerts prefix. The broker sends them as it grants the
+        subscription; at QoS 0 none waits for an acknowledgement, so they come in one burst and a quiet
+        spell ends it (no end marker exists that the alerts user may publish and no consumer would see)."""
+        found: dict[str, bytes] = {}
+        await guarded(client.subscribe(self.topics.alerts_filter(), qos=0))
+        messages = aiter(client.messages)
+        async with asyncio.timeout(RETAINED_READ_MAX_S):
+            while True:
+                try:
+                    async with asyncio.timeout(RETAINED_QUIET_S):
+                        message = await anext(messages)
+                except TimeoutError:
+                    return found
+                if message.retain and isinstance(message.payload, bytes):
+                    found[message.topic.value] = message.payload
 
 
 class AlertDispatcher:
@@ -87,9 +119,14 @@ class AlertDispatcher:
         publisher: AlertPublisher,
         notifiers: Sequence[Notifier] = (),
         *,
+        active: Callable[[], Awaitable[ActiveAlerts]],
+        source: str,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.state = state
+        #: The engine's active alerts and its `source`: what the broker must retain (`reconcile`).
+        self.active = active
+        self.source = source
         self.clock = clock
         self._backoff = Backoff(base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S)
         self._outage = Outage("alert delivery", logger, clock)
@@ -98,28 +135,67 @@ class AlertDispatcher:
         self.notifiers = list(notifiers)
         self.delivered_total = 0
         self._wake = asyncio.Event()
+        #: The broker's retained alerts are held against the engine's once the effects pending at start are
+        #: out, and again whenever `check_retained_every` asks.
+        self._retained_check_due = True
+        self.retained_fixed_total = 0
 
     def notify(self) -> None:
         self._wake.set()
 
+    async def check_retained_every(self, interval: float) -> None:
+        """Ask for a retained-alert check every `interval` seconds (the service's task)."""
+        while True:
+            await self.clock.sleep(interval)
+            self._retained_check_due = True
+            self._wake.set()
+
     async def run(self) -> None:
         while True:
+            # Cleared before the look, not after it: a notify() while the state is read must not be lost,
+            # or a transition committed meanwhile would wait for the next one to be published.
+            self._wake.clear()
             pending = await asyncio.to_thread(self.state.pending)
-            if not pending:
-                self._wake.clear()
+            if pending:
+                await self._deliver_all(pending)
+            elif self._retained_check_due:
+                await self._check_retained()
+            else:
                 await self._wake.wait()
-                continue
-            for effects in pending:
-                try:
-                    await self._deliver(effects)
-                except (StorageUnavailable, aiomqtt.MqttError, OSError) as exc:
-                    self._outage.failed(f"{exc} (will retry)")
-                    await self.clock.sleep(self._backoff.next_delay())
-                    break
-                self._outage.recovered()
-                self._backoff.reset()
-                await asyncio.to_thread(self.state.delivered, effects.id)
-                self.delivered_total += len(effects.transitions)
+
+    async def _deliver_all(self, pending: Sequence[Effects]) -> None:
+        for effects in pending:
+            try:
+                await self._deliver(effects)
+            except (StorageUnavailable, aiomqtt.MqttError, OSError) as exc:
+                self._outage.failed(f"{exc} (will retry)")
+                await self.clock.sleep(self._backoff.next_delay())
+                return
+            self._outage.recovered()
+            self._backoff.reset()
+            await asyncio.to_thread(self.state.delivered, effects.id)
+            self.delivered_total += len(effects.transitions)
+
+    async def _check_retained(self) -> None:
+        """Run after every pending effect is out, so the broker is compared with what was published."""
+        try:
+            done = await self.publisher.reconcile(self.active, self.source)
+        except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
+            self._outage.failed(f"retained alert check: {exc} (will retry)")
+            await self.clock.sleep(self._backoff.next_delay())
+            return
+        self._outage.recovered()
+        self._backoff.reset()
+        self._retained_check_due = False
+        self.retained_fixed_total += done.changes
+        for topic in done.clear:
+            logger.warning("cleared retained alert %s: not an active alert of this rules worker", topic)
+        for alert in done.publish:
+            logger.warning(
+                "retained alert %s was missing or out of date on the broker: published", alert.alert_id
+            )
+        for topic, why in done.foreign:
+            logger.info("retained %s left alone: %s", topic, why)
 
     async def _deliver(self, effects: Effects) -> None:
         points = [*effects.points, *(alert_point(t) for t in effects.transitions)]

@@ -30,6 +30,7 @@ from backend.rules_service.dispatch import AlertDispatcher, AlertPublisher
 from backend.rules_service.effects import evaluate
 from backend.rules_service.journal import ack_entry, batch_entry, replay, tick_entry
 from backend.rules_service.notifiers import Notifier, build_notifier
+from backend.rules_service.retained import ActiveAlerts
 from backend.rules_service.state import RulesState, RulesStateError
 from backend.storage.model import Point, Storage
 from pantau.contract import (
@@ -81,7 +82,15 @@ class RulesService:
             build_notifier(name, notifier, clock) for name, notifier in self.settings.notifiers.items()
         ]
         publisher = AlertPublisher(config.alerts_mqtt, f"{config.rules_client_id}-alerts")
-        self.dispatcher = AlertDispatcher(self.state, storage, publisher, self.notifiers, clock=clock)
+        self.dispatcher = AlertDispatcher(
+            self.state,
+            storage,
+            publisher,
+            self.notifiers,
+            active=self.alerts_to_retain,
+            source=config.worker_id,
+            clock=clock,
+        )
         subscription = Subscription(
             config.rules_mqtt,
             config.rules_client_id,
@@ -106,6 +115,10 @@ class RulesService:
                 tasks.create_task(self.subscriber.run(), name="rules-subscribe")
                 tasks.create_task(self.dispatcher.run(), name="rules-dispatch")
                 tasks.create_task(self._tick(), name="rules-tick")
+                tasks.create_task(
+                    self.dispatcher.check_retained_every(self.settings.retained_check.total_seconds()),
+                    name="rules-retained-check",
+                )
                 for notifier in self.notifiers:
                     tasks.create_task(notifier.run(), name=f"notify[{notifier.name}]")
         finally:
@@ -207,6 +220,14 @@ class RulesService:
         self.transitions_total += len(transitions)
         if transitions or points:
             self.dispatcher.notify()
+
+    async def alerts_to_retain(self) -> ActiveAlerts:
+        """The active alerts and those with a transition still to deliver, read together under the lock
+        `handle` evaluates and commits under, so no transition falls between the two."""
+        async with self._lock:
+            alerts = self.engine.active_alerts()
+            settling = await asyncio.to_thread(self.state.settling)
+        return ActiveAlerts(alerts, settling)
 
     def _snapshot_due(self) -> bool:
         elapsed = asyncio.get_running_loop().time() - self._last_snapshot

@@ -163,6 +163,17 @@ class RulesState:
             )
         return effects
 
+    def settling(self) -> frozenset[str]:
+        """The alerts with a transition committed and not yet delivered."""
+        with self._lock:
+            rows = self._db.execute("SELECT transitions FROM effects WHERE transitions != '[]'").fetchall()
+        return frozenset(
+            t.alert_id
+            for (transitions,) in rows
+            for t in map(decode, json.loads(transitions))
+            if isinstance(t, AlertTransition)
+        )
+
     def delivered(self, through_id: int) -> None:
         with self._lock, self._transaction():
             self._db.execute("DELETE FROM effects WHERE id <= ?", (through_id,))
