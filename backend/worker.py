@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 from wsgiref.simple_server import WSGIServer
 
@@ -20,7 +20,7 @@ from prometheus_client import start_http_server
 
 from backend.api.app import create_app
 from backend.api.server import ApiServer
-from backend.api.vehicle_stats import roll_up_vehicles
+from backend.api.vehicle_stats import rebuild_vehicle_rollup, roll_up_vehicles
 from backend.config import BackendConfig
 from backend.ingest.pipeline import IngestPipeline
 from backend.ingest.senders import SenderCheck
@@ -46,6 +46,9 @@ EXPIRE_EVERY_S: Final = 3600.0
 HEARTBEAT_EVERY_S: Final = 60.0
 #: A clean stop writes what is spooled if storage takes it this quickly; otherwise it stays spooled.
 DRAIN_ON_STOP_S: Final = 10.0
+#: Late hours recomputed per rollup pass (each reads an hour of raw readings and vehicles).
+LATE_HOURS_PER_PASS: Final = 24
+HOUR: Final = timedelta(hours=1)
 
 
 class BackendWorker:
@@ -62,7 +65,9 @@ class BackendWorker:
             max_deadletters=config.deadletter.max_entries,
             max_payload_bytes=config.deadletter.max_payload_bytes,
         )
-        self.writer = SpoolWriter(self.spool, self.storage, config.writer, clock=clock)
+        self.writer = SpoolWriter(
+            self.spool, self.storage, config.writer, late_after=config.rollups.late_after, clock=clock
+        )
         self.inventory = SiteInventory.load(config.sites) if config.sites else SiteInventory([])
         self.pipeline = IngestPipeline(
             self.spool,
@@ -211,6 +216,29 @@ class BackendWorker:
                 await roll_up_vehicles(self.storage, now, rollups.lookback_vehicles)
             except StorageError as exc:
                 logger.warning("vehicle rollup failed, retrying next pass: %s", exc)
+            await self._roll_up_late_hours(now)
+
+    async def _roll_up_late_hours(self, now: datetime) -> None:
+        """Recompute the ended hours the writer marked: points stored after the rollup window had passed
+        them (backend/storage/rollup.py). A bounded number per pass, oldest first, so a week of backlog
+        catches up over a few minutes without one long pass."""
+        marked = await asyncio.to_thread(self.spool.late_hours, LATE_HOURS_PER_PASS)
+        done: list[int] = []
+        for hour in marked:
+            start = datetime.fromtimestamp(hour, UTC)
+            if start + HOUR > now:
+                break  # not ended yet: its hourly buckets would be partial (later passes take it)
+            try:
+                for measurement in ROLLUPS:
+                    await roll_up(self.storage, measurement, start, start + HOUR)
+                await rebuild_vehicle_rollup(self.storage, start, start + HOUR)
+            except StorageError as exc:
+                logger.warning("late-data rollup of %s failed, retrying next pass: %s", start, exc)
+                break
+            done.append(hour)
+        if done:
+            await asyncio.to_thread(self.spool.forget_late_hours, done)
+            logger.info("rolled up %d hour(s) of data that arrived after the rollup window", len(done))
 
     def _start_metrics(self) -> None:
         if self.config.metrics_port is None:

@@ -97,6 +97,16 @@ class RollupConfig(BackendModel):
         description="Late vehicle window of the hourly vehicle rollup (backend/api/vehicle_stats.py)",
     )
 
+    @property
+    def late_after(self) -> timedelta | None:
+        """Points older than this when stored may miss every regular pass (the shortest lookback, less a
+        pass's interval since the next pass starts its window later): the writer marks their hours for
+        the rollup to recompute. None when rollups are off."""
+        if not self.enabled:
+            return None
+        shortest = min(self.lookback_1m, self.lookback_1h, self.lookback_vehicles)
+        return max(shortest - self.every, timedelta(0))
+
 
 class RulesServiceConfig(BackendModel):
     """The rules engine on the live stream. Enable it on exactly one worker: it reads the whole stream under

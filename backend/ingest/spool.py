@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS deadletter (
     payload     BLOB    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deadletter_reason ON deadletter (reason, id);
+CREATE TABLE IF NOT EXISTS late_hour (
+    hour  INTEGER PRIMARY KEY  -- UTC epoch seconds of an hour that stored points older than the rollup window
+);
 """
 
 
@@ -199,13 +202,29 @@ class Spool:
                 points.extend(cached)
         return SpoolBatch(chosen[-1], points) if chosen else None
 
-    def release(self, through_id: int) -> None:
-        """Forget every row up to `through_id`: storage has them."""
+    def release(self, through_id: int, late_hours: Collection[int] = ()) -> None:
+        """Forget every row up to `through_id`: storage has them. `late_hours` (UTC epoch seconds) held
+        points that arrived after the rollup window had passed them: marked in the same transaction, so
+        a crash can lose neither the rows nor the marks (`backend/storage/rollup.py`)."""
         with self._lock:
             with self._transaction():
                 self._db.execute("DELETE FROM spool WHERE id <= ?", (through_id,))
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO late_hour (hour) VALUES (?)", [(hour,) for hour in late_hours]
+                )
             for row_id in [row_id for row_id in self._cached if row_id <= through_id]:
                 self._cached_points -= len(self._cached.pop(row_id))
+
+    def late_hours(self, limit: int) -> list[int]:
+        """The oldest hours marked by `release`, for the rollup to recompute."""
+        with self._lock:
+            rows = self._db.execute("SELECT hour FROM late_hour ORDER BY hour LIMIT ?", (limit,)).fetchall()
+        return [hour for (hour,) in rows]
+
+    def forget_late_hours(self, hours: Collection[int]) -> None:
+        """The rollup has recomputed these hours."""
+        with self._lock, self._transaction():
+            self._db.executemany("DELETE FROM late_hour WHERE hour = ?", [(hour,) for hour in hours])
 
     def state(self) -> SpoolState:
         with self._lock:

@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Final
 
 from backend.config import WriterConfig
 from backend.ingest.spool import DeadLetter, Spool, SpoolBatch, encode_points
 from backend.storage.model import Point, Storage, StorageRejected, StorageUnavailable
+from backend.storage.rollup import late_hours
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 logger = logging.getLogger(__name__)
@@ -44,9 +46,17 @@ class WriterStats:
 
 class SpoolWriter:
     def __init__(
-        self, spool: Spool, storage: Storage, config: WriterConfig, *, clock: Clock = SYSTEM_CLOCK
+        self,
+        spool: Spool,
+        storage: Storage,
+        config: WriterConfig,
+        *,
+        late_after: timedelta | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.spool = spool
+        #: Points older than this when stored have their hour marked for the rollup (None: no rollups).
+        self.late_after = late_after
         self.clock = clock
         self._backoff = Backoff(base=BACKOFF_BASE_S, cap=config.retry_cap.total_seconds())
         self._outage = Outage("storage", logger, clock)
@@ -72,14 +82,20 @@ class SpoolWriter:
             if len(batch.points) < self.config.batch_points:
                 await self._linger()
                 batch = await asyncio.to_thread(self.spool.take, self.config.batch_points) or batch
-            await self._store(batch)
-            await asyncio.to_thread(self.spool.release, batch.through_id)
+            await self._store_and_release(batch)
 
     async def drain(self) -> None:
         """Write everything spooled now (clean shutdown; the caller bounds it with a timeout)."""
         while (batch := await asyncio.to_thread(self.spool.take, self.config.batch_points)) is not None:
-            await self._store(batch)
-            await asyncio.to_thread(self.spool.release, batch.through_id)
+            await self._store_and_release(batch)
+
+    async def _store_and_release(self, batch: SpoolBatch) -> None:
+        await self._store(batch)
+        late: set[int] = set()
+        if self.late_after is not None:
+            older_than = self.clock.time() - self.late_after.total_seconds()
+            late = late_hours(batch.points, int(older_than * 1e9))
+        await asyncio.to_thread(self.spool.release, batch.through_id, late)
 
     async def _linger(self) -> None:
         """Give a small batch `flush_interval` to grow, unless enough arrives sooner."""

@@ -3,9 +3,15 @@
 Computed by the backend, not by InfluxDB continuous queries: InfluxDB 2.x replaced those with tasks and 3.x
 has neither, while a rollup built from `Storage.query` + `Storage.write` works the same on every InfluxDB
 and on SQLite. Only values of quality good or suspect are aggregated (bad and missing have no value or a
-wrong one). Each pass recomputes the last `lookback` of buckets, so readings that arrive late (a gateway
-replaying its outbox after an outage) are folded in; rollup writes are idempotent, so recomputing is
-harmless, and several workers doing it at once only cost work. Older backlogs: `pantau backend rollup`.
+wrong one). Each pass recomputes the last `lookback` of buckets, so readings that arrive a little late are
+folded in; rollup writes are idempotent, so recomputing is harmless, and several workers doing it at once
+only cost work.
+
+Readings (and vehicles) older than that window, a gateway replaying days of outbox after an outage, would
+otherwise never reach the rollups, and once raw data expires their hours would be gone from the long-term
+view for good: the writer marks the UTC hours of such points (`late_hours`) in the spool as it releases
+them, and the worker's rollup pass recomputes each marked hour once it has ended. `pantau backend rollup`
+rebuilds any range by hand.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from backend.storage.model import Aggregate, FieldValue, Point, SeriesQuery, Storage
-from backend.storage.schema import READING, READING_1H, READING_1M, time_ns
+from backend.storage.schema import READING, READING_1H, READING_1M, VEHICLE, time_ns
 
 #: Rollup measurement -> bucket width.
 ROLLUPS: Final = {READING_1M: timedelta(minutes=1), READING_1H: timedelta(hours=1)}
@@ -30,6 +36,20 @@ ROLLUP_FIELDS: Final = {
 USABLE_QUALITY: Final = ("good", "suspect")
 _SERIES_TAGS: Final = ("site", "device", "channel")
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+_HOUR_NS: Final = 3600 * 10**9
+#: Measurements whose late points leave their hour's rollups to be recomputed.
+_ROLLED_UP: Final = frozenset({READING, VEHICLE})
+
+
+def late_hours(points: Iterable[Point], older_than_ns: int) -> set[int]:
+    """The UTC hours (epoch seconds) holding reading or vehicle points dated before `older_than_ns`."""
+    return {
+        point.time_ns // _HOUR_NS * 3600
+        for point in points
+        if point.time_ns < older_than_ns and point.measurement in _ROLLED_UP
+    }
 
 
 def floor_time(moment: datetime, every: timedelta) -> datetime:

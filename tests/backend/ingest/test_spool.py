@@ -121,3 +121,19 @@ def test_a_point_s_line_survives_the_round_trip_through_disk(tmp_path: Path) -> 
     batch = reopened.take(10)
     assert batch is not None
     assert [(p.time_ns, p.line) for p in batch.points][-1] == (9, None)
+
+
+def test_late_hours_are_marked_with_the_release_and_survive_reopening(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db")
+    spool.accept([point(1)])
+    batch = spool.take(10)
+    assert batch is not None
+    spool.release(batch.through_id, {7200, 3600})
+    spool.release(batch.through_id, {3600})  # marked twice (a row stored again after a crash): kept once
+    spool.close()
+    reopened = Spool(tmp_path / "spool.db")
+    assert reopened.take(10) is None
+    assert reopened.late_hours(10) == [3600, 7200]
+    assert reopened.late_hours(1) == [3600]  # oldest first
+    reopened.forget_late_hours([3600])
+    assert reopened.late_hours(10) == [7200]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from backend.storage.model import ALL_TAGS, SeriesQuery, Storage
-from backend.storage.rollup import floor_time, roll_up
+from backend.config import RollupConfig
+from backend.storage.model import ALL_TAGS, Point, SeriesQuery, Storage
+from backend.storage.rollup import floor_time, late_hours, roll_up
 from backend.storage.schema import READING_1H, READING_1M, readings_points
 from pantau.contract import Reading, Readings
 
@@ -78,3 +79,21 @@ async def test_incomplete_buckets_are_left_for_a_later_pass(storage: Storage) ->
     await write(storage, poll(0, Reading(value=1.0)))
     assert await roll_up(storage, READING_1H, HOUR0, HOUR0 + timedelta(minutes=59)) == 0
     assert await rollup_rows(storage, READING_1H) == []
+
+
+def test_late_hours_are_those_of_old_readings_and_vehicles_only() -> None:
+    hour_ns = 3600 * 10**9
+    points = [
+        Point("reading", {}, {"value": 1.0}, 5 * hour_ns + 1),
+        Point("reading", {}, {"value": 1.0}, 5 * hour_ns + 2),
+        Point("vehicle", {}, {"gvw_kg": 1.0}, 7 * hour_ns),
+        Point("device_status", {}, {"state_code": 0}, 6 * hour_ns),  # not rolled up
+        Point("reading", {}, {"value": 1.0}, 9 * hour_ns),  # not older than the bound
+    ]
+    assert late_hours(points, older_than_ns=9 * hour_ns) == {5 * 3600, 7 * 3600}
+
+
+def test_the_late_bound_is_the_shortest_lookback_less_a_pass() -> None:
+    assert RollupConfig().late_after == timedelta(minutes=29)
+    assert RollupConfig(enabled=False).late_after is None
+    assert RollupConfig(every=timedelta(hours=2)).late_after == timedelta(0)
