@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Final
 
 import aiomqtt
+from paho.mqtt.reasoncodes import ReasonCode
 
 from backend.config import BackendMqtt
 from backend.rules_service.notifiers import Notifier
@@ -34,6 +35,10 @@ BACKOFF_CAP_S: Final = 30.0
 #: and the whole read is bounded (thousands of alerts take milliseconds on any broker link).
 RETAINED_QUIET_S: Final = 0.5
 RETAINED_READ_MAX_S: Final = 30.0
+#: How long a published alert may take to come back on the check's own subscription.
+ECHO_WAIT_S: Final = 5.0
+#: SUBACK return codes from here on are refusals (MQTT 3.1.1: 0x80; MQTT 5: reason codes >= 0x80).
+FIRST_FAILURE_CODE: Final = 0x80
 
 
 class AlertPublisher:
@@ -86,29 +91,69 @@ class AlertPublisher:
         it retains under the alerts prefix, clear what is no longer active, publish again what is missing.
         `active` is asked only once the retained messages are in, so an alert raised meanwhile counts."""
         async with connected(self._client()) as client:
-            found = await self._retained(client)
+            granted = await guarded(client.subscribe(self.topics.alerts_filter(), qos=0))
+            if any(_refused(code) for code in granted):
+                raise self._unreadable(f"it refuses the subscription ({', '.join(map(str, granted))})")
+            messages = aiter(client.messages)
+            found = await _retained_burst(messages)
             todo = plan(found, await active(), source, self.topics)
             for topic in todo.clear:
                 await guarded(client.publish(topic, b"", qos=1, retain=True))
             await self._publish(client, todo.publish)
+            if todo.publish and not await _comes_back(messages, {self._topic(a) for a in todo.publish}):
+                # Mosquitto grants a subscription its ACL will not serve and drops what the user may not
+                # read: an empty answer is then no proof that nothing is retained, and taken for one, every
+                # check would publish every active alert again.
+                raise self._unreadable(
+                    f"what it was just sent on {self._topic(todo.publish[0])} never came back"
+                )
         return todo
 
-    async def _retained(self, client: aiomqtt.Client) -> dict[str, bytes]:
-        """Every retained message under the alerts prefix. The broker sends them as it grants the
-        subscription; at QoS 0 none waits for an acknowledgement, so they come in one burst and a quiet
-        spell ends it (no end marker exists that the alerts user may publish and no consumer would see)."""
-        found: dict[str, bytes] = {}
-        await guarded(client.subscribe(self.topics.alerts_filter(), qos=0))
-        messages = aiter(client.messages)
-        async with asyncio.timeout(RETAINED_READ_MAX_S):
-            while True:
-                try:
-                    async with asyncio.timeout(RETAINED_QUIET_S):
-                        message = await anext(messages)
-                except TimeoutError:
-                    return found
-                if message.retain and isinstance(message.payload, bytes):
-                    found[message.topic.value] = message.payload
+    def _topic(self, alert: AlertTransition) -> str:
+        return self.topics.alert(alert.site, alert.rule, alert.device, alert.channel)
+
+    def _unreadable(self, why: str) -> RetainedUnreadable:
+        return RetainedUnreadable(
+            f"the broker does not let user {self.mqtt.username or '(anonymous)'} read "
+            f"{self.topics.alerts_filter()}: {why}; retained alerts cannot be checked (the alerts user needs "
+            "readwrite there, as backend/deploy/mosquitto/acl gives it)"
+        )
+
+
+async def _retained_burst(messages: AsyncIterator[aiomqtt.Message]) -> dict[str, bytes]:
+    """Every retained message the broker sends as it grants the subscription. At QoS 0 none waits for an
+    acknowledgement, so they come in one burst and a quiet spell ends it (no end marker exists that the
+    alerts user may publish and no consumer of the alerts would see)."""
+    found: dict[str, bytes] = {}
+    async with asyncio.timeout(RETAINED_READ_MAX_S):
+        while True:
+            try:
+                async with asyncio.timeout(RETAINED_QUIET_S):
+                    message = await anext(messages)
+            except TimeoutError:
+                return found
+            if message.retain and isinstance(message.payload, bytes):
+                found[message.topic.value] = message.payload
+
+
+async def _comes_back(messages: AsyncIterator[aiomqtt.Message], topics: set[str]) -> bool:
+    """Whether a message on one of `topics` arrives on the subscription within ECHO_WAIT_S."""
+    try:
+        async with asyncio.timeout(ECHO_WAIT_S):
+            async for message in messages:
+                if message.topic.value in topics:
+                    return True
+    except TimeoutError:
+        return False
+    return False
+
+
+class RetainedUnreadable(Exception):
+    """The broker will not show this user the retained alerts (an ACL without read on the alerts topics)."""
+
+
+def _refused(granted: int | ReasonCode) -> bool:
+    return (granted.value if isinstance(granted, ReasonCode) else granted) >= FIRST_FAILURE_CODE
 
 
 class AlertDispatcher:
@@ -180,6 +225,10 @@ class AlertDispatcher:
         """Run after every pending effect is out, so the broker is compared with what was published."""
         try:
             done = await self.publisher.reconcile(self.active, self.source)
+        except RetainedUnreadable as exc:
+            logger.warning("%s", exc)  # a setup mistake, not an outage: said again at the next check
+            self._retained_check_due = False
+            return
         except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
             self._outage.failed(f"retained alert check: {exc} (will retry)")
             await self.clock.sleep(self._backoff.next_delay())

@@ -10,14 +10,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+import pytest
+
 from backend.config import BackendMqtt
-from backend.rules_service.dispatch import AlertDispatcher, AlertPublisher
+from backend.rules_service.dispatch import AlertDispatcher, AlertPublisher, RetainedUnreadable
 from backend.rules_service.retained import ActiveAlerts
 from backend.rules_service.state import Effects, RulesState
 from backend.storage.sqlite import SqliteStorage
 from pantau.contract import AlertTransition
 from tests.harness.backend import eventually
 from tests.harness.mosquitto import Mosquitto
+from tests.harness.mosquitto_acl import start_acl_broker
 
 T0: Final = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
 ALERT: Final = AlertTransition(
@@ -80,3 +83,32 @@ async def test_a_transition_committed_while_the_dispatcher_looks_is_published_wi
         with contextlib.suppress(asyncio.CancelledError):
             await task
         state.close()
+
+
+@pytest.mark.services  # a broker of its own, with an ACL
+@pytest.mark.parametrize("protocol", [5, 311])
+async def test_a_broker_that_will_not_show_the_retained_alerts_is_named_not_taken_for_an_empty_one(
+    tmp_path: Path, mqtt_topic_root: str, protocol: int
+) -> None:
+    # The alerts user may publish alerts but not read them: with an empty answer taken for "nothing is
+    # retained", every check would publish every active alert again and never clear a stale one.
+    acl = start_acl_broker(tmp_path, user="backend-alerts", prefix=mqtt_topic_root, site="alerts")
+    try:
+        mqtt = BackendMqtt(
+            host=acl.broker.host,
+            port=acl.broker.port,
+            topic_prefix=mqtt_topic_root,
+            username="backend-alerts",
+            password_file=acl.password_file,
+            protocol=protocol,
+        )
+        publisher = AlertPublisher(mqtt, "backend-alerts")
+        await publisher.publish([ALERT])  # publishing is allowed
+
+        async def active() -> ActiveAlerts:
+            return ActiveAlerts([ALERT])
+
+        with pytest.raises(RetainedUnreadable, match=r"does not let user backend-alerts read .*/alerts/#"):
+            await publisher.reconcile(active, "backend-test")
+    finally:
+        acl.broker.stop()
