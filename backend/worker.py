@@ -24,7 +24,7 @@ from backend.api.vehicle_stats import rebuild_vehicle_rollup, roll_up_vehicles
 from backend.config import BackendConfig
 from backend.ingest.pipeline import IngestPipeline
 from backend.ingest.senders import SenderCheck
-from backend.ingest.spool import Spool
+from backend.ingest.spool import LateHour, Spool
 from backend.ingest.subscriber import Subscriber, Subscription
 from backend.ingest.writer import SpoolWriter
 from backend.inventory import SiteInventory
@@ -32,8 +32,8 @@ from backend.metrics import BackendCollector, registry_for
 from backend.rules_service.live import RulesService
 from backend.storage.factory import open_storage
 from backend.storage.influx import InfluxStorage
-from backend.storage.model import FieldValue, Storage, StorageError, StorageUnavailable
-from backend.storage.rollup import ROLLUPS, floor_time, roll_up
+from backend.storage.model import FieldValue, Storage, StorageError, StorageRejected, StorageUnavailable
+from backend.storage.rollup import ROLLUPS, floor_time, hours_between, roll_up
 from backend.storage.schema import READING_1H, READING_1M, backend_status_point
 from pantau.contract import Topics
 from pantau.memory import release_free_memory
@@ -196,7 +196,9 @@ class BackendWorker:
     async def _roll_up(self) -> None:
         """Each rollup recomputes its lookback once a bucket of its own has ended: the 1-minute rollup every
         minute, the hourly ones once an hour. (Re-reading three hours of raw readings every minute, for
-        hourly buckets that had not changed, cost CPU and transient memory in proportion to the data.)"""
+        hourly buckets that had not changed, cost CPU and transient memory in proportion to the data.)
+        A pass that fails marks the hours of its window, so storage coming back after the window has moved
+        on still gets them recomputed."""
         rollups = self.config.rollups
         lookback = {READING_1M: rollups.lookback_1m, READING_1H: rollups.lookback_1h}
         rolled_through: dict[str, datetime] = {}
@@ -212,30 +214,39 @@ class BackendWorker:
                     rolled_through[measurement] = through
                 except StorageError as exc:
                     logger.warning("%s rollup failed, retrying next pass: %s", measurement, exc)
+                    if isinstance(exc, StorageUnavailable):  # an outage may outlast the window
+                        await asyncio.to_thread(self.spool.mark_late_hours, hours_between(now - window, now))
             try:
                 await roll_up_vehicles(self.storage, now, rollups.lookback_vehicles)
             except StorageError as exc:
                 logger.warning("vehicle rollup failed, retrying next pass: %s", exc)
+                if isinstance(exc, StorageUnavailable):
+                    window_start = now - rollups.lookback_vehicles
+                    await asyncio.to_thread(self.spool.mark_late_hours, hours_between(window_start, now))
             await self._roll_up_late_hours(now)
 
     async def _roll_up_late_hours(self, now: datetime) -> None:
-        """Recompute the ended hours the writer marked: points stored after the rollup window had passed
-        them (backend/storage/rollup.py). A bounded number per pass, oldest first, so a week of backlog
-        catches up over a few minutes without one long pass."""
-        marked = await asyncio.to_thread(self.spool.late_hours, LATE_HOURS_PER_PASS)
-        done: list[int] = []
-        for hour in marked:
-            start = datetime.fromtimestamp(hour, UTC)
+        """Recompute the ended hours marked late (backend/storage/rollup.py) once nothing has been stored in
+        them for `rollups.late_settle`: a backlog still replaying into an hour is recomputed once, after
+        it, and the rules service's verdicts on its trucks (written beside ingest's points) are in by then.
+        A bounded number per pass, oldest first, so a week of backlog catches up over a few minutes."""
+        settled = self.clock.time() - self.config.rollups.late_settle.total_seconds()
+        marked = await asyncio.to_thread(self.spool.late_hours, LATE_HOURS_PER_PASS, settled)
+        done: list[LateHour] = []
+        for mark in marked:
+            start = datetime.fromtimestamp(mark.hour, UTC)
             if start + HOUR > now:
                 break  # not ended yet: its hourly buckets would be partial (later passes take it)
             try:
                 for measurement in ROLLUPS:
                     await roll_up(self.storage, measurement, start, start + HOUR)
                 await rebuild_vehicle_rollup(self.storage, start, start + HOUR)
+            except StorageRejected as exc:  # will never succeed: say so and let the hours after it go on
+                logger.error("late-data rollup of %s refused by storage, given up: %s", start, exc)  # noqa: TRY400
             except StorageError as exc:
                 logger.warning("late-data rollup of %s failed, retrying next pass: %s", start, exc)
                 break
-            done.append(hour)
+            done.append(mark)
         if done:
             await asyncio.to_thread(self.spool.forget_late_hours, done)
             logger.info("rolled up %d hour(s) of data that arrived after the rollup window", len(done))

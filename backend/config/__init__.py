@@ -97,15 +97,24 @@ class RollupConfig(BackendModel):
         description="Late vehicle window of the hourly vehicle rollup (backend/api/vehicle_stats.py)",
     )
 
+    late_settle: Duration = Field(
+        default=timedelta(minutes=5),
+        description=(
+            "An hour marked late is recomputed once nothing was stored in it for this long (a backlog "
+            "replaying into it, the rules service's truck verdicts beside it)"
+        ),
+    )
+
     @property
     def late_after(self) -> timedelta | None:
         """Points older than this when stored may miss every regular pass (the shortest lookback, less a
-        pass's interval since the next pass starts its window later): the writer marks their hours for
-        the rollup to recompute. None when rollups are off."""
+        pass's interval and the time a pass takes): the writer marks their hours for the rollup to
+        recompute. None when rollups are off."""
         if not self.enabled:
             return None
         shortest = min(self.lookback_1m, self.lookback_1h, self.lookback_vehicles)
-        return max(shortest - self.every, timedelta(0))
+        # Half the window at most: a pass takes time, and the next one starts its window that much later.
+        return max(min(shortest - self.every, shortest / 2), timedelta(0))
 
 
 class RulesServiceConfig(BackendModel):

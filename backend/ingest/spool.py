@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS deadletter (
 );
 CREATE INDEX IF NOT EXISTS deadletter_reason ON deadletter (reason, id);
 CREATE TABLE IF NOT EXISTS late_hour (
-    hour  INTEGER PRIMARY KEY  -- UTC epoch seconds of an hour that stored points older than the rollup window
+    hour        INTEGER PRIMARY KEY,  -- UTC epoch seconds of an hour that stored points the rollups missed
+    marked      REAL    NOT NULL,     -- when it was last marked
+    generation  INTEGER NOT NULL      -- bumped by every mark, so one made during a recompute is never lost
 );
 """
 
@@ -78,6 +80,14 @@ class SpoolBatch:
 
     through_id: int
     points: list[Point]
+
+
+@dataclass(frozen=True, slots=True)
+class LateHour:
+    """A marked hour (UTC epoch seconds) and the generation of its mark when it was read."""
+
+    hour: int
+    generation: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,22 +219,38 @@ class Spool:
         with self._lock:
             with self._transaction():
                 self._db.execute("DELETE FROM spool WHERE id <= ?", (through_id,))
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO late_hour (hour) VALUES (?)", [(hour,) for hour in late_hours]
-                )
+                self._mark_late(late_hours)
             for row_id in [row_id for row_id in self._cached if row_id <= through_id]:
                 self._cached_points -= len(self._cached.pop(row_id))
 
-    def late_hours(self, limit: int) -> list[int]:
-        """The oldest hours marked by `release`, for the rollup to recompute."""
-        with self._lock:
-            rows = self._db.execute("SELECT hour FROM late_hour ORDER BY hour LIMIT ?", (limit,)).fetchall()
-        return [hour for (hour,) in rows]
-
-    def forget_late_hours(self, hours: Collection[int]) -> None:
-        """The rollup has recomputed these hours."""
+    def mark_late_hours(self, hours: Collection[int]) -> None:
+        """Mark hours for the rollup to recompute (a regular pass over them failed)."""
         with self._lock, self._transaction():
-            self._db.executemany("DELETE FROM late_hour WHERE hour = ?", [(hour,) for hour in hours])
+            self._mark_late(hours)
+
+    def late_hours(self, limit: int, marked_before: float) -> list[LateHour]:
+        """The oldest marked hours last marked before `marked_before` (settled: nothing stored since)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT hour, generation FROM late_hour WHERE marked < ? ORDER BY hour LIMIT ?",
+                (marked_before, limit),
+            ).fetchall()
+        return [LateHour(hour, generation) for hour, generation in rows]
+
+    def forget_late_hours(self, marks: Collection[LateHour]) -> None:
+        """The rollup has recomputed these hours; one marked again since (a newer generation) stays."""
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "DELETE FROM late_hour WHERE hour = ? AND generation = ?",
+                [(mark.hour, mark.generation) for mark in marks],
+            )
+
+    def _mark_late(self, hours: Collection[int]) -> None:
+        self._db.executemany(
+            "INSERT INTO late_hour (hour, marked, generation) VALUES (?, ?, 0)"
+            " ON CONFLICT (hour) DO UPDATE SET marked = excluded.marked, generation = generation + 1",
+            [(hour, self.clock.time()) for hour in hours],
+        )
 
     def state(self) -> SpoolState:
         with self._lock:

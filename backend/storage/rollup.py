@@ -10,7 +10,8 @@ only cost work.
 Readings (and vehicles) older than that window, a gateway replaying days of outbox after an outage, would
 otherwise never reach the rollups, and once raw data expires their hours would be gone from the long-term
 view for good: the writer marks the UTC hours of such points (`late_hours`) in the spool as it releases
-them, and the worker's rollup pass recomputes each marked hour once it has ended. `pantau backend rollup`
+them, a regular pass that fails marks the hours of its window, and the worker's rollup pass recomputes
+each marked hour once it has ended and nothing was stored in it for `late_settle`. `pantau backend rollup`
 rebuilds any range by hand.
 """
 
@@ -50,6 +51,12 @@ def late_hours(points: Iterable[Point], older_than_ns: int) -> set[int]:
         for point in points
         if point.time_ns < older_than_ns and point.measurement in _ROLLED_UP
     }
+
+
+def hours_between(start: datetime, end: datetime) -> list[int]:
+    """The UTC hours (epoch seconds) touching [start, end)."""
+    first = int(floor_time(start, timedelta(hours=1)).timestamp())
+    return list(range(first, int(end.timestamp()), 3600))
 
 
 def floor_time(moment: datetime, every: timedelta) -> datetime:

@@ -10,13 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from backend.storage.model import ALL_TAGS, SeriesQuery, Storage
+from backend.storage.config import InfluxConfig
+from backend.storage.influx import InfluxStorage
+from backend.storage.model import ALL_TAGS, Retention, SeriesQuery, Storage
 from backend.storage.rollup import floor_time
 from backend.storage.schema import READING_1H, READING_1M, VEHICLE_1H
 from backend.storage.sqlite import SqliteStorage
 from pantau.contract import Axle, Message, Reading, Readings, Vehicle
 from tests.harness.backend import GATEWAY, SITE, GatewayFactory, backend_config, eventually, running
 from tests.harness.mosquitto import Mosquitto
+from tests.harness.process import free_port
 
 HOUR: Final = timedelta(hours=1)
 #: Three hours that ended eight to ten hours ago: far outside every regular pass's lookback.
@@ -65,7 +68,9 @@ async def test_hours_replayed_after_the_rollup_window_are_rolled_up(
     sqlite_storage: SqliteStorage,
     gateway: GatewayFactory,
 ) -> None:
-    config = backend_config(mosquitto, mqtt_topic_root, tmp_path, rollups={"every": "200ms"})
+    config = backend_config(
+        mosquitto, mqtt_topic_root, tmp_path, rollups={"every": "200ms", "late_settle": "0s"}
+    )
     async with running(config, sqlite_storage) as worker, gateway() as gw:
         await gw.send(backlog())
 
@@ -77,4 +82,28 @@ async def test_hours_replayed_after_the_rollup_window_are_rolled_up(
         assert await rows(sqlite_storage, READING_1M, ("count",)) == minutes
         assert await rows(sqlite_storage, VEHICLE_1H, ("vehicles",)) == [HOURS[1]]
         # Each marked hour is recomputed once, then forgotten.
-        await eventually(lambda: worker.spool.late_hours(10) == [], what="the late hours forgotten")
+        await eventually(
+            lambda: worker.spool.late_hours(10, marked_before=float("inf")) == [],
+            what="the late hours forgotten",
+        )
+
+
+async def test_a_regular_pass_that_fails_marks_the_hours_of_its_window(
+    mosquitto: Mosquitto, mqtt_topic_root: str, tmp_path: Path
+) -> None:
+    # Storage gone (nothing listens on its port): when it is back, the window has moved on and the points
+    # stored just before the outage would fall between the passes.
+    config = backend_config(mosquitto, mqtt_topic_root, tmp_path, rollups={"every": "200ms"})
+    storage = InfluxStorage(
+        InfluxConfig(url=f"http://127.0.0.1:{free_port('127.0.0.1')}", retry_for="0s", timeout="1s"),
+        Retention(),
+    )
+    async with running(config, storage) as worker:
+        now = datetime.now(UTC)
+        hourly_window = {int(h.timestamp()) for h in (floor_time(now - n * HOUR, HOUR) for n in (1, 2))}
+
+        def marked() -> set[int]:
+            return {mark.hour for mark in worker.spool.late_hours(100, marked_before=float("inf"))}
+
+        await eventually(lambda: hourly_window <= marked(), what="the failed passes' hours marked")
+    await storage.close()

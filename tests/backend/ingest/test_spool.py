@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
-from backend.ingest.spool import DeadLetter, Spool, SpoolBatch
+from backend.ingest.spool import DeadLetter, LateHour, Spool, SpoolBatch
 from backend.storage.model import Point
+from pantau.resilience import VirtualClock
 
 
 def point(i: int) -> Point:
@@ -124,16 +126,27 @@ def test_a_point_s_line_survives_the_round_trip_through_disk(tmp_path: Path) -> 
 
 
 def test_late_hours_are_marked_with_the_release_and_survive_reopening(tmp_path: Path) -> None:
-    spool = Spool(tmp_path / "spool.db")
+    clock = VirtualClock(datetime(2026, 12, 4, tzinfo=UTC))
+    spool = Spool(tmp_path / "spool.db", clock=clock)
     spool.accept([point(1)])
     batch = spool.take(10)
     assert batch is not None
     spool.release(batch.through_id, {7200, 3600})
-    spool.release(batch.through_id, {3600})  # marked twice (a row stored again after a crash): kept once
     spool.close()
-    reopened = Spool(tmp_path / "spool.db")
+    reopened = Spool(tmp_path / "spool.db", clock=clock)
     assert reopened.take(10) is None
-    assert reopened.late_hours(10) == [3600, 7200]
-    assert reopened.late_hours(1) == [3600]  # oldest first
-    reopened.forget_late_hours([3600])
-    assert reopened.late_hours(10) == [7200]
+    now = clock.time()
+    assert reopened.late_hours(10, marked_before=now) == []  # not settled: marked at `now`
+    assert reopened.late_hours(10, marked_before=now + 1) == [LateHour(3600, 0), LateHour(7200, 0)]
+    assert reopened.late_hours(1, marked_before=now + 1) == [LateHour(3600, 0)]  # oldest first
+
+
+def test_a_late_hour_marked_again_while_it_is_recomputed_stays_marked(tmp_path: Path) -> None:
+    # The rollup read the mark, recomputed the hour; meanwhile the writer stored more of that hour.
+    clock = VirtualClock(datetime(2026, 12, 4, tzinfo=UTC))
+    spool = Spool(tmp_path / "spool.db", clock=clock)
+    spool.mark_late_hours([3600, 7200])
+    read = spool.late_hours(10, marked_before=clock.time() + 1)
+    spool.mark_late_hours([3600])  # during the recompute
+    spool.forget_late_hours(read)
+    assert spool.late_hours(10, marked_before=clock.time() + 1) == [LateHour(3600, 1)]

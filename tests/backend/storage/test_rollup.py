@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from backend.config import RollupConfig
 from backend.storage.model import ALL_TAGS, Point, SeriesQuery, Storage
-from backend.storage.rollup import floor_time, late_hours, roll_up
+from backend.storage.rollup import floor_time, hours_between, late_hours, roll_up
 from backend.storage.schema import READING_1H, READING_1M, readings_points
 from pantau.contract import Reading, Readings
 
@@ -93,7 +93,17 @@ def test_late_hours_are_those_of_old_readings_and_vehicles_only() -> None:
     assert late_hours(points, older_than_ns=9 * hour_ns) == {5 * 3600, 7 * 3600}
 
 
-def test_the_late_bound_is_the_shortest_lookback_less_a_pass() -> None:
-    assert RollupConfig().late_after == timedelta(minutes=29)
+def test_the_late_bound_leaves_a_pass_room_inside_the_shortest_lookback() -> None:
+    assert RollupConfig().late_after == timedelta(minutes=15)  # half of the 1-minute rollup's 30 min
+    assert RollupConfig(lookback_1m=timedelta(minutes=4)).late_after == timedelta(minutes=2)
+    assert RollupConfig(
+        lookback_1m=timedelta(minutes=90), lookback_1h=timedelta(hours=2)
+    ).late_after == timedelta(minutes=45)
     assert RollupConfig(enabled=False).late_after is None
     assert RollupConfig(every=timedelta(hours=2)).late_after == timedelta(0)
+
+
+def test_the_hours_of_a_window_are_every_hour_it_touches() -> None:
+    start = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
+    hours = hours_between(start, start + timedelta(hours=2))
+    assert [datetime.fromtimestamp(h, UTC).hour for h in hours] == [9, 10, 11]
