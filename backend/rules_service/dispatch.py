@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Final
 
 import aiomqtt
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from backend.config import BackendMqtt
@@ -24,7 +25,7 @@ from backend.storage.model import Storage, StorageRejected, StorageUnavailable
 from backend.storage.schema import alert_point
 from pantau.aio import guarded
 from pantau.contract import AlertTransition, Topics, encode
-from pantau.mqtt import connected
+from pantau.mqtt import PubackWaiter, connected
 from pantau.resilience import SYSTEM_CLOCK, Backoff, Clock, Outage
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ RETAINED_QUIET_S: Final = 0.5
 RETAINED_READ_MAX_S: Final = 30.0
 #: How long a published alert may take to come back on the check's own subscription.
 ECHO_WAIT_S: Final = 5.0
+#: Retained fixes in one window of PUBACKs, and how long one window may take.
+FIX_BATCH: Final = 200
+FIX_TIMEOUT_S: Final = 30.0
 #: SUBACK return codes from here on are refusals (MQTT 3.1.1: 0x80; MQTT 5: reason codes >= 0x80).
 FIRST_FAILURE_CODE: Final = 0x80
 
@@ -97,17 +101,35 @@ class AlertPublisher:
             messages = aiter(client.messages)
             found = await _retained_burst(messages)
             todo = plan(found, await active(), source, self.topics)
-            for topic in todo.clear:
-                await guarded(client.publish(topic, b"", qos=1, retain=True))
-            await self._publish(client, todo.publish)
-            if todo.publish and not await _comes_back(messages, {self._topic(a) for a in todo.publish}):
+            acks = PubackWaiter(client)
+            await self._settle(acks, [(topic, b"", True) for topic in todo.clear], None)
+            if todo.publish:
                 # Mosquitto grants a subscription its ACL will not serve and drops what the user may not
-                # read: an empty answer is then no proof that nothing is retained, and taken for one, every
-                # check would publish every active alert again.
-                raise self._unreadable(
-                    f"what it was just sent on {self._topic(todo.publish[0])} never came back"
-                )
+                # read: an empty answer is then no proof that nothing is retained. One alert goes first and
+                # must come back on the subscription before the others follow.
+                probe, *rest = todo.publish
+                await self._settle(acks, [self._message(probe)], self.mqtt.message_properties())
+                if not await _comes_back(messages, {self._topic(probe)}):
+                    raise self._unreadable(f"what it was just sent on {self._topic(probe)} never came back")
+                await self._settle(acks, [self._message(a) for a in rest], self.mqtt.message_properties())
         return todo
+
+    def _message(self, alert: AlertTransition) -> tuple[str, bytes, bool]:
+        return self._topic(alert), encode(alert), True
+
+    async def _settle(
+        self, acks: PubackWaiter, messages: list[tuple[str, bytes, bool]], properties: Properties | None
+    ) -> None:
+        """Publish retained fixes, a window of them in flight at once (one at a time, 3,000 stale alerts
+        took two minutes on loopback); a lost connection ends the check, a refusal is said and skipped."""
+        for start in range(0, len(messages), FIX_BATCH):
+            chunk = messages[start : start + FIX_BATCH]
+            outcomes = await acks.publish_many(chunk, properties=properties, timeout=FIX_TIMEOUT_S)
+            for (topic, _payload, _retain), outcome in zip(chunk, outcomes, strict=True):
+                if isinstance(outcome, aiomqtt.MqttError):
+                    raise outcome
+                if outcome is not None:
+                    logger.warning("the broker refused a retained alert fix on %s: %s", topic, outcome)
 
     def _topic(self, alert: AlertTransition) -> str:
         return self.topics.alert(alert.site, alert.rule, alert.device, alert.channel)
@@ -175,6 +197,7 @@ class AlertDispatcher:
         self.clock = clock
         self._backoff = Backoff(base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S)
         self._outage = Outage("alert delivery", logger, clock)
+        self._check_outage = Outage("retained alert check", logger, clock)
         self.storage = storage
         self.publisher = publisher
         self.notifiers = list(notifiers)
@@ -222,20 +245,19 @@ class AlertDispatcher:
             self.delivered_total += len(effects.transitions)
 
     async def _check_retained(self) -> None:
-        """Run after every pending effect is out, so the broker is compared with what was published."""
+        """Run after every pending effect is out, so the broker is compared with what was published. A
+        check that fails waits for its next turn: it must never hold transitions back (the delivery loop
+        does not sleep for it)."""
+        self._retained_check_due = False  # a check asked for while this one runs is asked for again
         try:
             done = await self.publisher.reconcile(self.active, self.source)
         except RetainedUnreadable as exc:
             logger.warning("%s", exc)  # a setup mistake, not an outage: said again at the next check
-            self._retained_check_due = False
             return
         except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
-            self._outage.failed(f"retained alert check: {exc} (will retry)")
-            await self.clock.sleep(self._backoff.next_delay())
+            self._check_outage.failed(f"{exc} (checked again at its next turn)")
             return
-        self._outage.recovered()
-        self._backoff.reset()
-        self._retained_check_due = False
+        self._check_outage.recovered()
         self.retained_fixed_total += done.changes
         for topic in done.clear:
             logger.warning("cleared retained alert %s: not an active alert of this rules worker", topic)
