@@ -1,4 +1,5 @@
-"""`pantau backend run|deadletter`: run a backend worker, look at what it refused."""
+"""`pantau backend run|deadletter|rollup`: run a backend worker, look at what it refused and let it in
+again, rebuild rollups."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ import click
 
 from backend.api.vehicle_stats import rebuild_vehicle_rollup
 from backend.config import BackendConfig, load_backend_config
+from backend.ingest.readmit import readmit as readmit_deadletters
+from backend.ingest.senders import SenderCheck
 from backend.ingest.spool import DeadLetter, Spool
+from backend.inventory import SiteInventory
 from backend.storage.factory import open_storage
 from backend.storage.model import StorageError
 from backend.storage.rollup import ROLLUPS, roll_up
 from backend.storage.schema import VEHICLE_1H
 from pantau.config import ConfigError
+from pantau.contract import Topics
 from pantau.process import run_until_signalled
 
 CONFIG = click.option(
@@ -140,6 +145,43 @@ def show(config_path: Path, entry_id: int) -> None:
     if entry is None:
         raise click.ClickException(f"no dead letter {entry_id}")
     click.echo(json.dumps(_as_dict(entry, with_payload=True), indent=2, ensure_ascii=False))
+
+
+@deadletter.command()
+@CONFIG
+@click.option("--reason", help="Only dead letters of this reason (e.g. unknown_device).")
+@click.option("--dry-run", is_flag=True, help="Say what would be let in, change nothing.")
+def readmit(config_path: Path, reason: str | None, dry_run: bool) -> None:  # noqa: FBT001
+    """Judge dead letters again with today's site files and contract; spool the ones accepted now.
+
+    For messages refused for what was true when they came: a device the site files did not list yet, a
+    gateway renamed. The worker's writer stores them (a running worker on its next write, else at its
+    start). Alerts are not evaluated for them: `pantau rules replay` judges the period again."""
+    config = _load(config_path)
+    spool = _spool(config_path)
+    try:
+        inventory = SiteInventory.load(config.sites) if config.sites else SiteInventory([])
+        senders = SenderCheck.for_backend(config, inventory)
+        done = readmit_deadletters(
+            spool,
+            Topics(config.mqtt.topic_prefix),
+            senders,
+            config.clock_skew,
+            reason=reason,
+            dry_run=dry_run,
+        )
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        spool.close()
+    verb = "would let in" if dry_run else "let in"
+    click.echo(f"{verb} {done.accepted} dead letter(s), {done.points} point(s)")
+    if done.still_refused:
+        refused = ", ".join(f"{r} {n}" for r, n in sorted(done.still_refused.items()))
+        click.echo(f"still refused: {refused}")
+    if done.skipped:
+        skipped = ", ".join(f"{r} {n}" for r, n in sorted(done.skipped.items()))
+        click.echo(f"not judged again: {skipped}")
 
 
 def _when(entry: DeadLetter) -> str:

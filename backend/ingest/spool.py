@@ -185,6 +185,19 @@ class Spool:
                 self._cached[row_id] = list(points)
                 self._cached_points += len(points)
 
+    def readmit(self, entry_ids: Sequence[int], points: Sequence[Point]) -> None:
+        """Spool `points` and delete the dead letters they came from, in one transaction
+        (backend/ingest/readmit.py): a crash leaves either the dead letters or the points, never both or
+        neither."""
+        text = encode_points(points) if points else ""
+        with self._lock, self._transaction():
+            if points:
+                self._db.execute(
+                    "INSERT INTO spool (created, count, points) VALUES (?, ?, ?)",
+                    (self.clock.time(), len(points), text),
+                )
+            self._db.executemany("DELETE FROM deadletter WHERE id = ?", [(i,) for i in entry_ids])
+
     def add_deadletters(self, dead: Sequence[DeadLetter]) -> None:
         """Dead-letter points storage rejected (the writer's path)."""
         with self._lock, self._transaction():
