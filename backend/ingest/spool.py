@@ -175,11 +175,7 @@ class Spool:
             row_id = None
             with self._transaction():
                 if points:
-                    cursor = self._db.execute(
-                        "INSERT INTO spool (created, count, points) VALUES (?, ?, ?)",
-                        (self.clock.time(), len(points), text),
-                    )
-                    row_id = cursor.lastrowid
+                    row_id = self._insert_row(len(points), text)
                 self._insert_dead(dead)
             if row_id is not None and self._cached_points + len(points) <= self.cached_points:
                 self._cached[row_id] = list(points)
@@ -192,11 +188,15 @@ class Spool:
         text = encode_points(points) if points else ""
         with self._lock, self._transaction():
             if points:
-                self._db.execute(
-                    "INSERT INTO spool (created, count, points) VALUES (?, ?, ?)",
-                    (self.clock.time(), len(points), text),
-                )
+                self._insert_row(len(points), text)
             self._db.executemany("DELETE FROM deadletter WHERE id = ?", [(i,) for i in entry_ids])
+
+    def _insert_row(self, count: int, points_text: str) -> int | None:
+        cursor = self._db.execute(
+            "INSERT INTO spool (created, count, points) VALUES (?, ?, ?)",
+            (self.clock.time(), count, points_text),
+        )
+        return cursor.lastrowid
 
     def add_deadletters(self, dead: Sequence[DeadLetter]) -> None:
         """Dead-letter points storage rejected (the writer's path)."""

@@ -81,7 +81,7 @@ class AlertPublisher:
 
     async def _publish(self, client: aiomqtt.Client, transitions: Sequence[AlertTransition]) -> None:
         for transition in transitions:
-            topic = self.topics.alert(transition.site, transition.rule, transition.device, transition.channel)
+            topic = self._topic(transition)
             resolved = transition.state == "resolved"
             properties = self.mqtt.message_properties()
             await guarded(

@@ -88,7 +88,7 @@ class RulesService:
             publisher,
             self.notifiers,
             active=self.alerts_to_retain,
-            source=config.worker_id,
+            source=self.engine.source,
             clock=clock,
         )
         subscription = Subscription(

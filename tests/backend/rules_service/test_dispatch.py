@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import pytest
 
@@ -18,24 +17,14 @@ from backend.rules_service.retained import ActiveAlerts
 from backend.rules_service.state import Effects, RulesState
 from backend.storage.sqlite import SqliteStorage
 from pantau.contract import AlertTransition
+from pantau.contract.examples import example_messages
 from tests.harness.backend import eventually
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.mosquitto_acl import start_acl_broker
 
-T0: Final = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
-ALERT: Final = AlertTransition(
-    site="ampal-mufakat",
-    ts=T0,
-    source="backend-test",
-    seq=1,
-    alert_id="muka-air:ampal-mufakat:wl-radar:level",
-    rule="muka-air",
-    device="wl-radar",
-    channel="level",
-    state="firing",
-    severity=4,
-    message="Siaga",
-    started_at=T0,
+#: The contract's example alert, as this test's worker raised it.
+ALERT: Final = cast(AlertTransition, example_messages()["alert"]).model_copy(
+    update={"source": "backend-test"}
 )
 
 
